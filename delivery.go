@@ -1,0 +1,296 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// DeliveryError is the error of a failed attempt: an answer that was not
+// 2xx (StatusCode set, Err nil or describing the answer) or no answer at all
+// (StatusCode 0, Err the network error or timeout).
+type DeliveryError struct {
+	Endpoint   string // the endpoint's name
+	EventID    string
+	Attempt    int // 1 for the first attempt
+	StatusCode int // 0: no answer
+	Err        error
+}
+
+func (e *DeliveryError) Error() string {
+	s := fmt.Sprintf("webhook: endpoint %q: event %s: attempt %d", e.Endpoint, e.EventID, e.Attempt)
+	if e.StatusCode != 0 {
+		s += fmt.Sprintf(": status %d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the underlying error.
+func (e *DeliveryError) Unwrap() error { return e.Err }
+
+// Errors an attempt or a delivery can fail with, usable with errors.Is.
+var (
+	// ErrRedirect: the endpoint answered 3xx. Redirects are never
+	// followed, so that a signed body only goes where it was configured to.
+	ErrRedirect = errors.New("redirects are not followed")
+
+	// ErrEndpointGone: the endpoint answered 410 Gone, and was disabled
+	// until [Emitter.EnableEndpoint] is called.
+	ErrEndpointGone = errors.New("endpoint answered 410 Gone and was disabled")
+
+	// ErrEndpointDisabled: the delivery's endpoint was disabled, or is no
+	// longer configured, when its attempt came.
+	ErrEndpointDisabled = errors.New("endpoint disabled")
+
+	// ErrPanic: a user callback (Transform, ShouldSend) panicked.
+	ErrPanic = errors.New("panic in callback")
+)
+
+// maxResponseBody is how much of a failed attempt's answer is kept for the
+// log; maxDrain is how much more is read so the connection can be reused.
+const (
+	maxResponseBody = 1 << 10
+	maxDrain        = 64 << 10
+)
+
+const userAgent = "hookrail-webhook/1"
+
+var (
+	contentTypeJSON = []string{"application/json"}
+	userAgentValue  = []string{userAgent}
+)
+
+// sent is what one attempt learned.
+type sent struct {
+	status     int
+	retryAfter time.Duration
+	response   string // the start of a failed attempt's answer
+	err        error  // nil: delivered
+	retryable  bool
+	down       bool // the failure suggests the endpoint is down (breaker)
+}
+
+// send makes one signed POST of d to ep and classifies the outcome.
+func (e *Emitter) send(ctx context.Context, ep *endpoint, d *Delivery) sent {
+	ctx, cancel := context.WithTimeout(ctx, ep.timeout)
+	defer cancel()
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, ep.URL, d.Body)
+	if err != nil {
+		return sent{err: fmt.Errorf("building request: %w", stripURL(err))}
+	}
+	h := req.Header
+	h["Content-Type"] = contentTypeJSON
+	h["User-Agent"] = userAgentValue
+	for k, v := range ep.headers {
+		h[k] = v
+	}
+	if ep.tokens != nil {
+		tok, err := ep.tokens.Token()
+		if err != nil {
+			return sent{err: oauthError(err), retryable: true}
+		}
+		h["Authorization"] = []string{tok.Type() + " " + tok.AccessToken}
+	}
+	ep.signer.setHeaders(h, d.EventID, e.now().Unix(), d.Body)
+
+	resp, err := e.client.Do(req)
+	if err != nil {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		if ctx.Err() == context.DeadlineExceeded && !errors.Is(err, context.Canceled) {
+			return sent{err: fmt.Errorf("timeout after %s: %w", ep.timeout, context.DeadlineExceeded), retryable: true, down: true}
+		}
+		return sent{err: stripURL(err), retryable: true, down: true}
+	}
+	defer resp.Body.Close()
+	s := sent{status: resp.StatusCode}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+		return s
+	}
+	buf := make([]byte, maxResponseBody)
+	n, _ := io.ReadFull(resp.Body, buf)
+	s.response = string(buf[:n])
+	io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+
+	s.retryable = ep.retry.statuses[resp.StatusCode]
+	s.down = resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
+	switch {
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		s.err = ErrRedirect
+	case resp.StatusCode == http.StatusGone:
+		s.err = ErrEndpointGone
+		s.retryable = false
+	default:
+		s.err = errStatus
+	}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		s.retryAfter = retryAfter(resp.Header.Get("Retry-After"), time.Now())
+	}
+	return s
+}
+
+// errStatus stands for "the answer was not 2xx" until DeliveryError
+// replaces it with nothing: the status code says it all.
+var errStatus = errors.New("unexpected status")
+
+// stripURL removes the URL from a *url.Error: the URL may carry tokens,
+// and the endpoint's name already says where the request went.
+func stripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
+}
+
+func oauthError(err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return fmt.Errorf("oauth2 token: %w", oe)
+	}
+	return fmt.Errorf("oauth2 token: %w", stripURL(err))
+}
+
+// attempt runs one attempt of d, records it and decides what comes next.
+// Its error is the attempt's, nil when delivered or deferred.
+func (e *Emitter) attempt(ctx context.Context, d *Delivery) (Result, error) {
+	ep := e.byName[d.Endpoint]
+	if ep == nil || ep.Disabled || ep.gone.Load() {
+		err := error(ErrEndpointDisabled)
+		if ep != nil && ep.gone.Load() {
+			err = ErrEndpointGone
+		}
+		derr := &DeliveryError{Endpoint: d.Endpoint, EventID: d.EventID, Attempt: d.Attempts, Err: err}
+		e.fail(d, derr, 0, "")
+		return Result{Done: true}, derr
+	}
+	wait, probe, ok := ep.admit(e.breaker)
+	if !ok {
+		return Result{Delay: wait}, nil
+	}
+	d.Attempts++
+	s := e.send(ctx, ep, d)
+	alert := ep.observe(e.breaker, &e.cfg.Monitor, s, probe)
+	if s.err == nil {
+		e.record(d, StatusDelivered, s.status, "", "")
+		e.alert(alert, d.Endpoint, nil)
+		return Result{Done: true}, nil
+	}
+	derr := &DeliveryError{Endpoint: d.Endpoint, EventID: d.EventID, Attempt: d.Attempts, StatusCode: s.status, Err: s.err}
+	if s.err == errStatus {
+		derr.Err = nil
+	}
+	e.alert(alert, d.Endpoint, derr)
+	if errors.Is(s.err, ErrEndpointGone) && ep.gone.CompareAndSwap(false, true) {
+		e.logger.Warn("webhook endpoint answered 410 Gone: disabled until EnableEndpoint", "endpoint", d.Endpoint)
+	}
+	if ctx.Err() != nil {
+		// Cancelled from outside (Close gave up, or Sync's ctx ended): the
+		// caller decides; nothing is final yet.
+		return Result{}, derr
+	}
+	if s.retryable && d.Attempts <= ep.retry.maxRetries {
+		delay := ep.retry.backoff(d.Attempts, s.retryAfter)
+		e.record(d, StatusRetrying, s.status, derr.Error(), s.response)
+		e.logger.Debug("webhook attempt failed; retry scheduled", "endpoint", d.Endpoint,
+			"event_id", d.EventID, "delivery_id", d.ID, "attempt", d.Attempts, "retry_in", delay, "error", derr)
+		return Result{Delay: delay}, derr
+	}
+	e.fail(d, derr, s.status, s.response)
+	return Result{Done: true}, derr
+}
+
+// record updates d's delivery log.
+func (e *Emitter) record(d *Delivery, status DeliveryStatus, code int, msg, response string) {
+	l := DeliveryLog{
+		ID:           d.ID,
+		EndpointName: d.Endpoint,
+		EventID:      d.EventID,
+		EventType:    d.EventType,
+		Payload:      d.Body,
+		Status:       status,
+		StatusCode:   code,
+		ErrorMessage: msg,
+		ResponseBody: response,
+		Attempts:     d.Attempts,
+		CreatedAt:    d.CreatedAt,
+	}
+	if status == StatusDelivered || status == StatusFailed {
+		t := e.now().UTC()
+		l.CompletedAt = &t
+	}
+	if err := e.logs.Record(context.Background(), l); err != nil {
+		e.logger.Error("webhook: recording delivery log", "delivery_id", d.ID, "error", err)
+	}
+}
+
+// fail gives d up: log line, delivery log, OnFailure. Every delivery that
+// is not delivered ends here exactly once.
+func (e *Emitter) fail(d *Delivery, err error, code int, response string) {
+	e.record(d, StatusFailed, code, err.Error(), response)
+	e.logger.Error("webhook delivery failed", "endpoint", d.Endpoint, "event_id", d.EventID,
+		"delivery_id", d.ID, "attempts", d.Attempts, "status", code, "error", err)
+	if e.cfg.OnFailure == nil {
+		return
+	}
+	f := Failure{Endpoint: d.Endpoint, EventID: d.EventID, DeliveryID: d.ID, Body: d.Body, Err: err, Attempts: d.Attempts, StatusCode: code}
+	e.guard("OnFailure", func() { e.cfg.OnFailure(f) })
+}
+
+// guard runs a user callback; a panic is logged, never propagated.
+func (e *Emitter) guard(name string, fn func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %s: %v", ErrPanic, name, r)
+			e.logger.Error("webhook: callback panicked", "callback", name, "panic", fmt.Sprint(r))
+		}
+	}()
+	fn()
+	return nil
+}
+
+// noCloseIdle hides CloseIdleConnections from retryablehttp, which calls
+// it on every failed request and would drop the keep-alive connections of
+// every healthy endpoint with it.
+type noCloseIdle struct{ http.RoundTripper }
+
+// newTransport is the default transport: http.DefaultTransport's settings
+// with enough idle connections per host for every worker.
+func newTransport(workers int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = workers
+	t.MaxIdleConns = max(t.MaxIdleConns, 4*workers)
+	return t
+}
+
+// newClient wraps base in the retryablehttp client every attempt goes
+// through. Redirects are never followed; the queue owns the retry
+// schedule, so retryablehttp makes exactly one request per attempt.
+func newClient(base *http.Client) *retryablehttp.Client {
+	c := *base
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	rt := c.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	c.Transport = noCloseIdle{rt}
+	return &retryablehttp.Client{
+		HTTPClient:   &c,
+		RetryMax:     0,
+		CheckRetry:   func(context.Context, *http.Response, error) (bool, error) { return false, nil },
+		Backoff:      retryablehttp.DefaultBackoff,
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	}
+}

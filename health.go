@@ -1,0 +1,164 @@
+package webhook
+
+import "time"
+
+// CircuitBreaker configures the per-endpoint circuit breaker. After
+// Threshold consecutive failed attempts that suggest the endpoint is down
+// (no answer, a timeout, 5xx or 429; a 4xx shows it is alive and resets the
+// count), the circuit opens: the endpoint's deliveries wait, neither
+// attempted nor lost, and after Cooldown one probe attempt is sent. Its
+// success closes the circuit; its failure opens it for another Cooldown.
+type CircuitBreaker struct {
+	// Threshold is the number of consecutive down-looking failures that
+	// opens the circuit. 0: DefaultCircuitThreshold; negative: no breaker.
+	Threshold int
+
+	// Cooldown is how long the circuit stays open before a probe.
+	// 0: DefaultCircuitCooldown.
+	Cooldown time.Duration
+}
+
+// Circuit breaker defaults.
+const (
+	DefaultCircuitThreshold = 10
+	DefaultCircuitCooldown  = 30 * time.Second
+)
+
+// CircuitState is the state of an endpoint's circuit breaker.
+type CircuitState string
+
+// Circuit states.
+const (
+	CircuitClosed   CircuitState = "closed"    // deliveries flow
+	CircuitOpen     CircuitState = "open"      // deliveries wait for the cooldown
+	CircuitHalfOpen CircuitState = "half-open" // one probe is under way
+)
+
+// Monitor raises an alert when an endpoint keeps failing: the seed's
+// monitoring settings.
+type Monitor struct {
+	// AlertOnConsecutiveFailures is the number of failed attempts in a row
+	// (any answer that is not 2xx, or none) after which OnAlert is called,
+	// once per streak; a success ends the streak. 0: no alerts.
+	AlertOnConsecutiveFailures int
+
+	// OnAlert receives the alert. It runs on the worker goroutine that
+	// made the attempt, must not block, and a panic in it is logged.
+	OnAlert func(Alert)
+}
+
+// Alert reports an endpoint that has failed ConsecutiveFailures attempts
+// in a row.
+type Alert struct {
+	Endpoint            string
+	ConsecutiveFailures int
+	Err                 error // the last attempt's
+}
+
+// health is an endpoint's attempt history, guarded by endpoint.mu.
+type health struct {
+	streak    int  // failed attempts in a row (monitor)
+	alerted   bool // the streak has been alerted
+	down      int  // down-looking failures in a row (breaker)
+	open      bool
+	openUntil time.Time
+	probing   bool
+}
+
+type breakerPolicy struct {
+	threshold int // ≤ 0: off
+	cooldown  time.Duration
+}
+
+func resolveBreaker(cb CircuitBreaker) breakerPolicy {
+	p := breakerPolicy{threshold: cb.Threshold, cooldown: cb.Cooldown}
+	if p.threshold == 0 {
+		p.threshold = DefaultCircuitThreshold
+	}
+	if p.cooldown <= 0 {
+		p.cooldown = DefaultCircuitCooldown
+	}
+	return p
+}
+
+// admit says whether an attempt may go now. When the circuit is open it
+// returns how long to wait; when the cooldown is over, the first caller
+// becomes the probe.
+func (c *endpoint) admit(b breakerPolicy) (wait time.Duration, probe, ok bool) {
+	if b.threshold <= 0 {
+		return 0, false, true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h := &c.health
+	if !h.open {
+		return 0, false, true
+	}
+	now := time.Now()
+	if now.Before(h.openUntil) {
+		return h.openUntil.Sub(now), false, false
+	}
+	if h.probing {
+		return min(c.timeout, b.cooldown), false, false
+	}
+	h.probing = true
+	return 0, true, true
+}
+
+// observe records an attempt's outcome. It returns the streak length when
+// the monitor must alert, else 0.
+func (c *endpoint) observe(b breakerPolicy, m *Monitor, s sent, probe bool) (alert int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h := &c.health
+	if s.err == nil {
+		h.streak, h.alerted = 0, false
+	} else {
+		h.streak++
+		if n := m.AlertOnConsecutiveFailures; n > 0 && h.streak >= n && !h.alerted {
+			h.alerted = true
+			alert = h.streak
+		}
+	}
+	if b.threshold <= 0 {
+		return alert
+	}
+	if probe {
+		h.probing = false
+	}
+	if !s.down {
+		h.down, h.open = 0, false
+		return alert
+	}
+	h.down++
+	if probe || (!h.open && h.down >= b.threshold) {
+		h.open = true
+		h.openUntil = time.Now().Add(b.cooldown)
+	}
+	return alert
+}
+
+// circuit reports the breaker's state.
+func (c *endpoint) circuit() CircuitState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case !c.health.open:
+		return CircuitClosed
+	case c.health.probing:
+		return CircuitHalfOpen
+	default:
+		return CircuitOpen
+	}
+}
+
+// alert calls OnAlert for a streak of n failures (n > 0).
+func (e *Emitter) alert(n int, endpoint string, err error) {
+	if n == 0 {
+		return
+	}
+	e.logger.Warn("webhook endpoint failing", "endpoint", endpoint, "consecutive_failures", n, "error", err)
+	if f := e.cfg.Monitor.OnAlert; f != nil {
+		e.guard("OnAlert", func() { f(Alert{Endpoint: endpoint, ConsecutiveFailures: n, Err: err}) })
+	}
+}

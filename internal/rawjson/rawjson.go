@@ -1,0 +1,306 @@
+// Package rawjson splits and joins compact JSON without decoding it.
+//
+// The webhook pipeline marshals a host object once and then filters and
+// redacts fields for each endpoint. Working on the raw bytes keeps the
+// object's field order, keeps numbers exactly as marshalled, and costs far
+// less than a decode into map[string]any and a second marshal.
+//
+// The input is expected to be valid JSON, as produced by encoding/json;
+// insignificant white space is tolerated.
+package rawjson
+
+import (
+	"encoding/json"
+	"errors"
+	"unicode/utf8"
+)
+
+// ErrSyntax reports input that is not the JSON value the caller asked for.
+var ErrSyntax = errors.New("rawjson: malformed JSON")
+
+// Field is one member of a JSON object.
+type Field struct {
+	Key    string // decoded key
+	RawKey []byte // the key as it appeared, quotes included
+	Value  []byte // the value, compact as it appeared
+}
+
+// Null is the JSON null literal.
+var Null = []byte("null")
+
+// Kind returns the first significant byte of v: '{', '[', '"', 'n', 't',
+// 'f', a digit or '-'; 0 for empty input.
+func Kind(v []byte) byte {
+	i := skipSpace(v, 0)
+	if i >= len(v) {
+		return 0
+	}
+	return v[i]
+}
+
+// Fields splits a JSON object into its members, in order. The returned
+// slices alias obj.
+func Fields(obj []byte) ([]Field, error) {
+	i := skipSpace(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
+		return nil, ErrSyntax
+	}
+	i = skipSpace(obj, i+1)
+	if i < len(obj) && obj[i] == '}' {
+		return []Field{}, nil
+	}
+	fields := make([]Field, 0, 8)
+	for i < len(obj) {
+		if obj[i] != '"' {
+			return nil, ErrSyntax
+		}
+		end, escaped, err := stringEnd(obj, i)
+		if err != nil {
+			return nil, err
+		}
+		raw := obj[i:end]
+		key, err := unquote(raw, escaped)
+		if err != nil {
+			return nil, err
+		}
+		i = skipSpace(obj, end)
+		if i >= len(obj) || obj[i] != ':' {
+			return nil, ErrSyntax
+		}
+		i = skipSpace(obj, i+1)
+		vend, err := valueEnd(obj, i)
+		if err != nil {
+			return nil, err
+		}
+		fields = append(fields, Field{Key: key, RawKey: raw, Value: obj[i:vend]})
+		i = skipSpace(obj, vend)
+		if i >= len(obj) {
+			return nil, ErrSyntax
+		}
+		switch obj[i] {
+		case ',':
+			i = skipSpace(obj, i+1)
+		case '}':
+			return fields, nil
+		default:
+			return nil, ErrSyntax
+		}
+	}
+	return nil, ErrSyntax
+}
+
+// Elements splits a JSON array into its elements. The returned slices alias arr.
+func Elements(arr []byte) ([][]byte, error) {
+	i := skipSpace(arr, 0)
+	if i >= len(arr) || arr[i] != '[' {
+		return nil, ErrSyntax
+	}
+	i = skipSpace(arr, i+1)
+	if i < len(arr) && arr[i] == ']' {
+		return [][]byte{}, nil
+	}
+	var els [][]byte
+	for i < len(arr) {
+		end, err := valueEnd(arr, i)
+		if err != nil {
+			return nil, err
+		}
+		els = append(els, arr[i:end])
+		i = skipSpace(arr, end)
+		if i >= len(arr) {
+			return nil, ErrSyntax
+		}
+		switch arr[i] {
+		case ',':
+			i = skipSpace(arr, i+1)
+		case ']':
+			return els, nil
+		default:
+			return nil, ErrSyntax
+		}
+	}
+	return nil, ErrSyntax
+}
+
+// AppendObject appends the object made of fields to dst.
+func AppendObject(dst []byte, fields []Field) []byte {
+	dst = append(dst, '{')
+	for i, f := range fields {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		if f.RawKey != nil {
+			dst = append(dst, f.RawKey...)
+		} else {
+			dst = AppendString(dst, f.Key)
+		}
+		dst = append(dst, ':')
+		dst = append(dst, f.Value...)
+	}
+	return append(dst, '}')
+}
+
+// AppendArray appends the array made of els to dst.
+func AppendArray(dst []byte, els [][]byte) []byte {
+	dst = append(dst, '[')
+	for i, e := range els {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, e...)
+	}
+	return append(dst, ']')
+}
+
+// ObjectSize returns the length AppendObject would add for fields.
+func ObjectSize(fields []Field) int {
+	n := 2
+	for i, f := range fields {
+		if i > 0 {
+			n++
+		}
+		if f.RawKey != nil {
+			n += len(f.RawKey)
+		} else {
+			n += len(f.Key) + 2
+		}
+		n += 1 + len(f.Value)
+	}
+	return n
+}
+
+const hex = "0123456789abcdef"
+
+// AppendString appends s as a JSON string, escaped exactly as
+// encoding/json escapes it (HTML-safe, invalid UTF-8 replaced by U+FFFD).
+func AppendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				dst = append(dst, '\\', b)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		if c == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if c == '\u2028' || c == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[c&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// stringEnd returns the index just past the string starting at b[i] == '"'.
+func stringEnd(b []byte, i int) (end int, escaped bool, err error) {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			escaped = true
+			j++
+		case '"':
+			return j + 1, escaped, nil
+		}
+	}
+	return 0, false, ErrSyntax
+}
+
+// valueEnd returns the index just past the value starting at b[i].
+func valueEnd(b []byte, i int) (int, error) {
+	if i >= len(b) {
+		return 0, ErrSyntax
+	}
+	switch b[i] {
+	case '"':
+		end, _, err := stringEnd(b, i)
+		return end, err
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				end, _, err := stringEnd(b, j)
+				if err != nil {
+					return 0, err
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1, nil
+				}
+			}
+		}
+		return 0, ErrSyntax
+	default:
+		j := i
+		for j < len(b) {
+			switch b[j] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				if j == i {
+					return 0, ErrSyntax
+				}
+				return j, nil
+			}
+			j++
+		}
+		if j == i {
+			return 0, ErrSyntax
+		}
+		return j, nil
+	}
+}
+
+func unquote(raw []byte, escaped bool) (string, error) {
+	if !escaped {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", ErrSyntax
+	}
+	return s, nil
+}

@@ -1,0 +1,140 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+)
+
+// DeliveryStatus is where a delivery stands.
+type DeliveryStatus string
+
+// Delivery statuses, as in the seed's webhook_logs.
+const (
+	StatusPending   DeliveryStatus = "pending"   // queued, not attempted yet
+	StatusRetrying  DeliveryStatus = "retrying"  // failed at least once; a retry is scheduled
+	StatusDelivered DeliveryStatus = "delivered" // a 2xx answer was received
+	StatusFailed    DeliveryStatus = "failed"    // given up; reported to OnFailure
+)
+
+// DeliveryLog records one delivery: the seed's webhook_logs fields.
+type DeliveryLog struct {
+	ID           string          `json:"id"`
+	EndpointName string          `json:"endpoint_name"`
+	EventID      string          `json:"event_id"`
+	EventType    EventType       `json:"event_type"`
+	Payload      json.RawMessage `json:"payload"` // the body as sent; null when shaping failed
+	Status       DeliveryStatus  `json:"status"`
+	StatusCode   int             `json:"status_code"` // of the last answer; 0: none
+	ErrorMessage string          `json:"error_message"`
+	ResponseBody string          `json:"response_body"` // the start of the last failed answer's body
+	Attempts     int             `json:"attempts"`
+	CreatedAt    time.Time       `json:"created_at"`
+	CompletedAt  *time.Time      `json:"completed_at"`
+}
+
+// LogQuery selects delivery logs. Zero fields match everything.
+type LogQuery struct {
+	Endpoint string         // endpoint name
+	Status   DeliveryStatus // "": any
+	Limit    int            // 0: DefaultLogLimit
+}
+
+// DefaultLogLimit is the number of logs a query returns when its Limit is 0.
+const DefaultLogLimit = 100
+
+// ErrLogNotFound is returned by LogStore.Get for an unknown id.
+var ErrLogNotFound = errors.New("webhook: delivery log not found")
+
+// LogStore keeps delivery logs. Implementations must be safe for
+// concurrent use; Record is called on the delivery path and must be quick.
+type LogStore interface {
+	// Record inserts the log, or replaces the one with the same ID.
+	Record(ctx context.Context, l DeliveryLog) error
+	// Query returns the logs that match q, newest first, at most q.Limit.
+	Query(ctx context.Context, q LogQuery) ([]DeliveryLog, error)
+	// Get returns the log with the id, or an error wrapping ErrLogNotFound.
+	Get(ctx context.Context, id string) (DeliveryLog, error)
+}
+
+// DefaultLogSize is how many logs the default memory store keeps.
+const DefaultLogSize = 10000
+
+// MemoryLogStore keeps the newest logs in memory, up to a fixed number;
+// the oldest are forgotten first.
+type MemoryLogStore struct {
+	mu    sync.Mutex
+	size  int
+	byID  map[string]*logEntry
+	order []*logEntry // oldest first; a ring from head
+	head  int
+}
+
+type logEntry struct {
+	log DeliveryLog
+}
+
+var _ LogStore = (*MemoryLogStore)(nil)
+
+// NewMemoryLogStore returns a store that keeps the newest size logs
+// (size ≤ 0: DefaultLogSize).
+func NewMemoryLogStore(size int) *MemoryLogStore {
+	size = cmpOr(size, DefaultLogSize)
+	return &MemoryLogStore{size: size, byID: make(map[string]*logEntry)}
+}
+
+// Record implements LogStore.
+func (s *MemoryLogStore) Record(_ context.Context, l DeliveryLog) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.byID[l.ID]; e != nil {
+		e.log = l
+		return nil
+	}
+	e := &logEntry{log: l}
+	s.byID[l.ID] = e
+	if len(s.order) < s.size {
+		s.order = append(s.order, e)
+		return nil
+	}
+	old := s.order[s.head]
+	delete(s.byID, old.log.ID)
+	s.order[s.head] = e
+	s.head = (s.head + 1) % s.size
+	return nil
+}
+
+// Query implements LogStore.
+func (s *MemoryLogStore) Query(_ context.Context, q LogQuery) ([]DeliveryLog, error) {
+	limit := cmpOr(q.Limit, DefaultLogLimit)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []DeliveryLog
+	n := len(s.order)
+	for i := range n {
+		e := s.order[(s.head+n-1-i)%n]
+		if q.Endpoint != "" && e.log.EndpointName != q.Endpoint {
+			continue
+		}
+		if q.Status != "" && e.log.Status != q.Status {
+			continue
+		}
+		out = append(out, e.log)
+		if len(out) == limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// Get implements LogStore.
+func (s *MemoryLogStore) Get(_ context.Context, id string) (DeliveryLog, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.byID[id]; e != nil {
+		return e.log, nil
+	}
+	return DeliveryLog{}, ErrLogNotFound
+}

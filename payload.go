@@ -1,0 +1,447 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hookrail/webhook/internal/rawjson"
+)
+
+// EventType names what happened to a model instance.
+type EventType string
+
+// The event types of the seed specification.
+const (
+	Created EventType = "created"
+	Updated EventType = "updated"
+	Deleted EventType = "deleted"
+)
+
+func (t EventType) valid() bool {
+	return t == Created || t == Updated || t == Deleted
+}
+
+// Event is one change to one model instance, as the host application
+// reports it to [Emitter.Emit]. Build it with [Create], [Update] or [Delete],
+// or as a literal.
+type Event struct {
+	// ID is the event id on the wire (the envelope's "id" and the
+	// X-Webhook-Event-Id header). Set it to an outbox row id or an
+	// idempotency key so that a re-emitted event is recognisably the same.
+	// Empty: a unique, time-sortable "evt_…" id is generated.
+	ID string
+
+	// Type is the event type. It is required.
+	Type EventType
+
+	// Model is the model label, "app.Name" (for example "store.Order").
+	// Empty: the object's [ModelLabeler] method, else its Go type's package
+	// name and type name ("store.Order" for store.Order or *store.Order).
+	Model string
+
+	// Object is the instance: a struct (serialised with its json tags) or a
+	// map[string]any. It must serialise to a JSON object. It is marshalled
+	// inside Emit, so changing it afterwards changes nothing that is sent.
+	Object any
+
+	// Changes lists the fields that changed, for Updated events. [Update]
+	// computes it; nil on an Updated event built by hand sends "changes": {}.
+	// It is ignored (sent as null) for other event types.
+	Changes map[string]Change
+
+	// Actor is who made the change, sent as "user". Nil: the actor stored
+	// in Emit's context by [WithActor], if any; otherwise null.
+	Actor *Actor
+
+	// old is the previous state given to Update; Emit diffs it against Object.
+	old    any
+	hasOld bool
+}
+
+// Change is the old and new value of one changed field.
+type Change struct {
+	Old any `json:"old"`
+	New any `json:"new"`
+}
+
+// Actor identifies the user who made a change.
+type Actor struct {
+	ID       string `json:"id"`
+	Username string `json:"username"`
+}
+
+// ModelInfo is the envelope's "model" member.
+type ModelInfo struct {
+	App   string `json:"app"`
+	Name  string `json:"name"`
+	Label string `json:"label"`
+}
+
+// Payload is the envelope sent for an event, field for field the seed's.
+// Endpoint transforms receive it after field filtering and redaction.
+// Numbers in Object and Changes are json.Number, so that large integers
+// and decimals keep their exact text.
+type Payload struct {
+	ID        string            `json:"id"`
+	Event     EventType         `json:"event"`
+	Timestamp time.Time         `json:"timestamp"`
+	Model     ModelInfo         `json:"model"`
+	Object    map[string]any    `json:"object"`
+	Changes   map[string]Change `json:"changes"`
+	User      *Actor            `json:"user"`
+}
+
+// ModelLabeler can be implemented by a host model type to name its model
+// label when [Event.Model] is empty.
+type ModelLabeler interface {
+	WebhookLabel() string
+}
+
+// Create returns a Created event for obj.
+func Create(obj any) Event { return Event{Type: Created, Object: obj} }
+
+// Delete returns a Deleted event for obj, its last state.
+func Delete(obj any) Event { return Event{Type: Deleted, Object: obj} }
+
+// Update returns an Updated event for the instance that changed from old
+// to new. Emit computes Changes: every top-level field whose serialised
+// value differs (nested values compared deeply), with its old and new value.
+// old and new must be of the same kind: two structs or two maps.
+func Update(old, new any) Event {
+	return Event{Type: Updated, Object: new, old: old, hasOld: true}
+}
+
+type actorKey struct{}
+
+// WithActor returns a context that carries a as the actor of the events
+// emitted with it, unless the event names its own.
+func WithActor(ctx context.Context, a Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+func actorFrom(ctx context.Context, ev *Event) *Actor {
+	if ev.Actor != nil {
+		a := *ev.Actor
+		return &a
+	}
+	if a, ok := ctx.Value(actorKey{}).(Actor); ok {
+		return &a
+	}
+	return nil
+}
+
+// modelLabel resolves the event's label and splits it.
+func modelLabel(ev *Event) (ModelInfo, error) {
+	label := ev.Model
+	if label == "" {
+		if l, ok := ev.Object.(ModelLabeler); ok {
+			label = l.WebhookLabel()
+		} else {
+			label = labelOf(ev.Object)
+		}
+	}
+	if label == "" {
+		return ModelInfo{}, fmt.Errorf("webhook: event model: no label: set Event.Model for %T objects", ev.Object)
+	}
+	return parseLabel(label)
+}
+
+// labelOf derives "pkg.Type" from a value's Go type; "" if it has none.
+func labelOf(v any) string {
+	t := reflect.TypeOf(v)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Name() == "" || t.PkgPath() == "" {
+		return ""
+	}
+	return pkgName(t.PkgPath()) + "." + t.Name()
+}
+
+// pkgName guesses a package's name from its import path: the last element,
+// skipping a major-version suffix ("…/store/v2" is store) and a "go-"
+// prefix ("…/go-store" is store).
+func pkgName(path string) string {
+	elems := strings.Split(path, "/")
+	name := elems[len(elems)-1]
+	if len(elems) > 1 && len(name) > 1 && name[0] == 'v' && strings.Trim(name[1:], "0123456789") == "" {
+		name = elems[len(elems)-2]
+	}
+	name = strings.TrimPrefix(name, "go-")
+	if i := strings.LastIndexAny(name, ".-"); i >= 0 {
+		name = name[i+1:]
+	}
+	return name
+}
+
+// parseLabel checks that label is "app.Name", two identifiers.
+func parseLabel(label string) (ModelInfo, error) {
+	app, name, ok := strings.Cut(label, ".")
+	if !ok || !isIdent(app) || !isIdent(name) {
+		return ModelInfo{}, fmt.Errorf("webhook: event model: label %q: want \"app.Name\" (two identifiers joined by a dot)", label)
+	}
+	return ModelInfo{App: app, Name: name, Label: label}, nil
+}
+
+func isIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_', 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z':
+		case '0' <= r && r <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// change is one entry of "changes" as raw JSON.
+type change struct {
+	key      string
+	rawKey   []byte
+	old, new []byte
+}
+
+// snapshot is an event frozen at Emit time: everything an endpoint's body
+// is built from, as raw JSON.
+type snapshot struct {
+	id      string
+	typ     EventType
+	ts      time.Time
+	model   ModelInfo
+	user    *Actor
+	object  []rawjson.Field
+	changes []change // nil unless Updated
+
+	prefix []byte // `{"id":…,"model":{…},"object":`
+	suffix []byte // `,"user":…}`
+}
+
+// marshalObject marshals v and checks that it is a JSON object.
+func marshalObject(what string, v any) ([]byte, []rawjson.Field, error) {
+	if v == nil {
+		return nil, nil, fmt.Errorf("webhook: %s: is nil, want a struct or map", what)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, nil, fmt.Errorf("webhook: %s: cannot serialise %T: %w", what, v, err)
+	}
+	if rawjson.Kind(b) != '{' {
+		return nil, nil, fmt.Errorf("webhook: %s: %T serialises to %s, want a JSON object", what, v, kindName(rawjson.Kind(b)))
+	}
+	fields, err := rawjson.Fields(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("webhook: %s: %w", what, err)
+	}
+	return b, fields, nil
+}
+
+func kindName(k byte) string {
+	switch k {
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "a boolean"
+	default:
+		return "a number"
+	}
+}
+
+// newSnapshot marshals the event. It is the only place the host's object
+// is read, so the body is fixed at Emit time.
+func newSnapshot(ev *Event, model ModelInfo, id string, ts time.Time, user *Actor) (*snapshot, error) {
+	s := &snapshot{id: id, typ: ev.Type, ts: ts, model: model, user: user}
+	var err error
+	if _, s.object, err = marshalObject("event object", ev.Object); err != nil {
+		return nil, err
+	}
+	if ev.Type == Updated {
+		switch {
+		case ev.Changes != nil:
+			s.changes, err = marshalChanges(ev.Changes)
+		case ev.hasOld:
+			s.changes, err = diff(ev.old, s.object)
+		default:
+			s.changes = []change{}
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	s.prefix = s.appendPrefix(nil)
+	s.suffix = s.appendSuffix(nil)
+	return s, nil
+}
+
+func marshalChanges(m map[string]Change) ([]change, error) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([]change, 0, len(keys))
+	for _, k := range keys {
+		c := m[k]
+		old, err := json.Marshal(c.Old)
+		if err != nil {
+			return nil, fmt.Errorf("webhook: event changes: %q: old value: %w", k, err)
+		}
+		nw, err := json.Marshal(c.New)
+		if err != nil {
+			return nil, fmt.Errorf("webhook: event changes: %q: new value: %w", k, err)
+		}
+		out = append(out, change{key: k, old: old, new: nw})
+	}
+	return out, nil
+}
+
+// diff lists the top-level fields whose serialised values differ between
+// old and the new object's fields, in the new object's field order, then
+// fields only old had. Serialisation is canonical (map keys sorted), so
+// equal bytes mean deeply equal values.
+func diff(old any, cur []rawjson.Field) ([]change, error) {
+	_, prev, err := marshalObject("update: old object", old)
+	if err != nil {
+		return nil, err
+	}
+	changes := []change{}
+	seen := make(map[string]bool, len(cur))
+	for _, f := range cur {
+		seen[f.Key] = true
+		ov := rawjson.Null
+		if i := slices.IndexFunc(prev, func(p rawjson.Field) bool { return p.Key == f.Key }); i >= 0 {
+			ov = prev[i].Value
+		}
+		if !bytes.Equal(ov, f.Value) {
+			changes = append(changes, change{key: f.Key, rawKey: f.RawKey, old: ov, new: f.Value})
+		}
+	}
+	for _, p := range prev {
+		if !seen[p.Key] {
+			changes = append(changes, change{key: p.Key, rawKey: p.RawKey, old: p.Value, new: rawjson.Null})
+		}
+	}
+	return changes, nil
+}
+
+func (s *snapshot) appendPrefix(b []byte) []byte {
+	b = append(b, `{"id":`...)
+	b = rawjson.AppendString(b, s.id)
+	b = append(b, `,"event":`...)
+	b = rawjson.AppendString(b, string(s.typ))
+	b = append(b, `,"timestamp":"`...)
+	b = s.ts.AppendFormat(b, time.RFC3339)
+	b = append(b, `","model":{"app":`...)
+	b = rawjson.AppendString(b, s.model.App)
+	b = append(b, `,"name":`...)
+	b = rawjson.AppendString(b, s.model.Name)
+	b = append(b, `,"label":`...)
+	b = rawjson.AppendString(b, s.model.Label)
+	return append(b, `},"object":`...)
+}
+
+func (s *snapshot) appendSuffix(b []byte) []byte {
+	b = append(b, `,"user":`...)
+	if s.user == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, `{"id":`...)
+		b = rawjson.AppendString(b, s.user.ID)
+		b = append(b, `,"username":`...)
+		b = rawjson.AppendString(b, s.user.Username)
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
+// body assembles the envelope from the (filtered) object and changes.
+func (s *snapshot) body(object []rawjson.Field, changes []change) []byte {
+	n := len(s.prefix) + rawjson.ObjectSize(object) + len(`,"changes":null`) + len(s.suffix)
+	for _, c := range changes {
+		n += len(c.key) + len(c.old) + len(c.new) + len(`"":{"old":,"new":},`) + 8
+	}
+	b := make([]byte, 0, n)
+	b = append(b, s.prefix...)
+	b = rawjson.AppendObject(b, object)
+	b = append(b, `,"changes":`...)
+	if changes == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '{')
+		for i, c := range changes {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if c.rawKey != nil {
+				b = append(b, c.rawKey...)
+			} else {
+				b = rawjson.AppendString(b, c.key)
+			}
+			b = append(b, `:{"old":`...)
+			b = append(b, c.old...)
+			b = append(b, `,"new":`...)
+			b = append(b, c.new...)
+			b = append(b, '}')
+		}
+		b = append(b, '}')
+	}
+	return append(b, s.suffix...)
+}
+
+// payload decodes the (filtered) object and changes into the Payload a
+// Transform receives.
+func (s *snapshot) payload(object []rawjson.Field, changes []change) (Payload, error) {
+	p := Payload{ID: s.id, Event: s.typ, Timestamp: s.ts, Model: s.model, User: s.user}
+	p.Object = make(map[string]any, len(object))
+	for _, f := range object {
+		v, err := decode(f.Value)
+		if err != nil {
+			return Payload{}, err
+		}
+		p.Object[f.Key] = v
+	}
+	if changes != nil {
+		p.Changes = make(map[string]Change, len(changes))
+		for _, c := range changes {
+			o, err := decode(c.old)
+			if err != nil {
+				return Payload{}, err
+			}
+			n, err := decode(c.new)
+			if err != nil {
+				return Payload{}, err
+			}
+			p.Changes[c.key] = Change{Old: o, New: n}
+		}
+	}
+	if p.User != nil {
+		u := *p.User
+		p.User = &u
+	}
+	return p, nil
+}
+
+func decode(raw []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, fmt.Errorf("webhook: decoding payload value: %w", err)
+	}
+	return v, nil
+}
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

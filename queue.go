@@ -1,0 +1,466 @@
+package webhook
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Delivery is one event bound for one endpoint: the unit a Queue holds
+// and an attempt sends. Its body is fixed when the event is emitted.
+type Delivery struct {
+	ID        string    // "dlv_…", also its DeliveryLog's ID
+	EventID   string    // the event id: the same on every attempt and every endpoint
+	EventType EventType // the event's type
+	Endpoint  string    // the endpoint's name
+	Body      []byte    // the signed body; shared, never modified
+	Attempts  int       // attempts made so far
+	CreatedAt time.Time // when the event was emitted
+}
+
+// Result tells a Queue what to do with a delivery after an attempt.
+type Result struct {
+	// Done reports that the delivery is finished: delivered, or given up
+	// (already logged and reported to OnFailure). The queue forgets it.
+	Done bool
+
+	// Delay is when the next attempt is due, counted from now; it is used
+	// when Done is false. The queue must not tie up a worker while it waits.
+	Delay time.Duration
+}
+
+// AttemptFunc runs one attempt of d and says what comes next. It updates
+// d.Attempts, the delivery log, the endpoint's health and OnFailure. It is
+// safe for concurrent use. The Emitter hands its own to [Queue.Start].
+type AttemptFunc func(ctx context.Context, d *Delivery) Result
+
+// Queue holds deliveries until their attempts are due and runs them with
+// the Emitter's AttemptFunc. The memory queue is the default; durable
+// queues live in subpackages. A Queue is used by one Emitter.
+type Queue interface {
+	// Start is called once, by New, before any Enqueue. endpoints names
+	// the configured endpoints.
+	Start(run AttemptFunc, endpoints []string) error
+
+	// Enqueue adds d. When the endpoint's share of the queue is full it
+	// waits for room until ctx ends and then returns an error wrapping
+	// ErrQueueFull and ctx.Err(). It adds d when there is room even if ctx
+	// has already ended. After Close it returns ErrClosed.
+	Enqueue(ctx context.Context, d *Delivery) error
+
+	// Close stops accepting, waits until every delivery is finished
+	// (scheduled retries included) or ctx ends, and stops the workers.
+	// When ctx ends first, attempts under way are cancelled and the
+	// deliveries not finished are returned with ctx.Err(); a durable queue
+	// keeps them and returns none.
+	Close(ctx context.Context) ([]*Delivery, error)
+
+	// Stats reports what the queue holds, in total and per endpoint.
+	Stats() QueueStats
+}
+
+// QueueStats counts deliveries a Queue holds.
+type QueueStats struct {
+	Queued    int                           // waiting: due, or scheduled for a retry
+	InFlight  int                           // being attempted
+	Endpoints map[string]EndpointQueueStats // by endpoint name
+}
+
+// EndpointQueueStats counts one endpoint's deliveries in a Queue.
+type EndpointQueueStats struct {
+	Queued   int
+	InFlight int
+}
+
+// MemoryQueueConfig configures [NewMemoryQueue].
+type MemoryQueueConfig struct {
+	// Workers is the number of attempts run at once. Defaults to 32.
+	Workers int
+
+	// Size bounds the deliveries held (due, scheduled for a retry and in
+	// flight). Each endpoint gets an equal share, so that a dead endpoint's
+	// backlog never blocks events for the others. Defaults to 10,000.
+	Size int
+
+	// EndpointConcurrency bounds the attempts run at once for one
+	// endpoint, so that a slow endpoint cannot take every worker. Defaults
+	// to half the workers (all of them when there is one endpoint).
+	EndpointConcurrency int
+}
+
+// Defaults of the memory queue.
+const (
+	DefaultWorkers   = 32
+	DefaultQueueSize = 10000
+)
+
+// MemoryQueue is the default Queue: bounded, in memory, lost on a crash.
+// Workers take due deliveries round-robin across endpoints, each endpoint
+// within its concurrency limit; a retry waits in a timer heap, not in a
+// worker.
+type MemoryQueue struct {
+	cfg MemoryQueueConfig
+	run AttemptFunc
+
+	ctx    context.Context // attempts run under it; cancelled when Close gives up
+	cancel context.CancelFunc
+	done   chan struct{} // closed when Close starts: wakes waiting Enqueues
+	wake   chan struct{} // pokes the scheduler when an earlier retry arrives
+	wg     sync.WaitGroup
+
+	mu        sync.Mutex
+	work      sync.Cond // workers wait here for due deliveries
+	eps       map[string]*endpointQueue
+	ring      []*endpointQueue // round-robin order
+	next      int
+	share     int
+	limit     int
+	sched     schedHeap
+	total     int // held: due + scheduled + in flight
+	inFlight  int
+	ready     int // due, waiting for a worker
+	closing   bool
+	aborting  bool
+	drained   chan struct{} // closed once closing and total == 0
+	leftovers []*Delivery
+}
+
+var _ Queue = (*MemoryQueue)(nil)
+
+type endpointQueue struct {
+	name     string
+	due      []*Delivery // FIFO; head at due[0]
+	count    int         // held for this endpoint
+	inFlight int
+	room     chan struct{} // closed when count drops, if anyone waits
+}
+
+// NewMemoryQueue returns a memory queue. It starts working when an
+// Emitter starts it.
+func NewMemoryQueue(cfg MemoryQueueConfig) *MemoryQueue {
+	cfg.Workers = cmpOr(cfg.Workers, DefaultWorkers)
+	cfg.Size = cmpOr(cfg.Size, DefaultQueueSize)
+	q := &MemoryQueue{
+		cfg:     cfg,
+		done:    make(chan struct{}),
+		wake:    make(chan struct{}, 1),
+		eps:     make(map[string]*endpointQueue),
+		drained: make(chan struct{}),
+	}
+	q.work.L = &q.mu
+	return q
+}
+
+func cmpOr(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// Start implements Queue.
+func (q *MemoryQueue) Start(run AttemptFunc, endpoints []string) error {
+	if q.run != nil {
+		return errors.New("webhook: memory queue: already started")
+	}
+	q.run = run
+	n := max(len(endpoints), 1)
+	q.share = max((q.cfg.Size+n-1)/n, 1)
+	q.limit = q.cfg.EndpointConcurrency
+	if q.limit <= 0 {
+		q.limit = q.cfg.Workers
+		if n > 1 {
+			q.limit = max(q.cfg.Workers/2, 1)
+		}
+	}
+	for _, name := range endpoints {
+		q.endpoint(name)
+	}
+	q.ctx, q.cancel = context.WithCancel(context.Background())
+	q.wg.Add(q.cfg.Workers + 1)
+	for range q.cfg.Workers {
+		go q.worker()
+	}
+	go q.scheduler()
+	return nil
+}
+
+// endpoint returns the endpoint's queue, making it if needed. q.mu held
+// (or not yet shared).
+func (q *MemoryQueue) endpoint(name string) *endpointQueue {
+	eq := q.eps[name]
+	if eq == nil {
+		eq = &endpointQueue{name: name}
+		q.eps[name] = eq
+		q.ring = append(q.ring, eq)
+	}
+	return eq
+}
+
+// Enqueue implements Queue.
+func (q *MemoryQueue) Enqueue(ctx context.Context, d *Delivery) error {
+	q.mu.Lock()
+	for {
+		if q.closing {
+			q.mu.Unlock()
+			return ErrClosed
+		}
+		eq := q.endpoint(d.Endpoint)
+		if eq.count < q.share {
+			eq.count++
+			q.total++
+			q.pushDue(eq, d)
+			q.mu.Unlock()
+			return nil
+		}
+		if eq.room == nil {
+			eq.room = make(chan struct{})
+		}
+		room := eq.room
+		q.mu.Unlock()
+		select {
+		case <-room:
+		case <-q.done:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", ErrQueueFull, ctx.Err())
+		}
+		q.mu.Lock()
+	}
+}
+
+// pushDue makes d due for a worker. q.mu held.
+func (q *MemoryQueue) pushDue(eq *endpointQueue, d *Delivery) {
+	eq.due = append(eq.due, d)
+	q.ready++
+	q.work.Signal()
+}
+
+// release forgets a finished delivery. q.mu held.
+func (q *MemoryQueue) release(eq *endpointQueue) {
+	eq.count--
+	q.total--
+	if eq.room != nil {
+		close(eq.room)
+		eq.room = nil
+	}
+	if q.closing && q.total == 0 {
+		q.markDrained()
+	}
+}
+
+func (q *MemoryQueue) markDrained() {
+	select {
+	case <-q.drained:
+	default:
+		close(q.drained)
+		q.work.Broadcast()
+		q.poke()
+	}
+}
+
+func (q *MemoryQueue) poke() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the next due delivery round-robin across endpoints under
+// their limits. q.mu held.
+func (q *MemoryQueue) take() (*Delivery, *endpointQueue) {
+	if q.ready == 0 {
+		return nil, nil
+	}
+	for i := range q.ring {
+		eq := q.ring[(q.next+i)%len(q.ring)]
+		if len(eq.due) == 0 || eq.inFlight >= q.limit {
+			continue
+		}
+		q.next = (q.next + i + 1) % len(q.ring)
+		d := eq.due[0]
+		eq.due[0] = nil
+		eq.due = eq.due[1:]
+		if len(eq.due) == 0 {
+			eq.due = eq.due[:0:0]
+		}
+		q.ready--
+		return d, eq
+	}
+	return nil, nil
+}
+
+func (q *MemoryQueue) stopping() bool {
+	if q.aborting {
+		return true
+	}
+	select {
+	case <-q.drained:
+		return true
+	default:
+		return false
+	}
+}
+
+func (q *MemoryQueue) worker() {
+	defer q.wg.Done()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for {
+		d, eq := q.take()
+		if d == nil {
+			if q.stopping() {
+				return
+			}
+			q.work.Wait()
+			continue
+		}
+		eq.inFlight++
+		q.inFlight++
+		if q.ready > 0 {
+			q.work.Signal()
+		}
+		q.mu.Unlock()
+		res := q.run(q.ctx, d)
+		q.mu.Lock()
+		eq.inFlight--
+		q.inFlight--
+		switch {
+		case res.Done:
+			q.release(eq)
+		case q.aborting:
+			q.leftovers = append(q.leftovers, d)
+			q.release(eq)
+		case res.Delay <= 0:
+			q.pushDue(eq, d)
+		default:
+			due := time.Now().Add(res.Delay)
+			heap.Push(&q.sched, scheduled{due: due, d: d, eq: eq})
+			if q.sched[0].d == d {
+				q.poke()
+			}
+		}
+	}
+}
+
+// scheduler moves retries whose time has come to their endpoint's FIFO.
+func (q *MemoryQueue) scheduler() {
+	defer q.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		q.mu.Lock()
+		if q.stopping() {
+			q.mu.Unlock()
+			return
+		}
+		now := time.Now()
+		for len(q.sched) > 0 && !q.sched[0].due.After(now) {
+			s := heap.Pop(&q.sched).(scheduled)
+			q.pushDue(s.eq, s.d)
+		}
+		wait := time.Hour
+		if len(q.sched) > 0 {
+			wait = q.sched[0].due.Sub(now)
+		}
+		q.mu.Unlock()
+		timer.Reset(wait)
+		select {
+		case <-timer.C:
+		case <-q.wake:
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+		}
+	}
+}
+
+// Close implements Queue.
+func (q *MemoryQueue) Close(ctx context.Context) ([]*Delivery, error) {
+	q.mu.Lock()
+	if q.closing {
+		q.mu.Unlock()
+		return nil, ErrClosed
+	}
+	q.closing = true
+	close(q.done)
+	if q.total == 0 {
+		q.markDrained()
+	}
+	started := q.run != nil
+	q.mu.Unlock()
+	if !started {
+		return nil, nil
+	}
+	select {
+	case <-q.drained:
+		q.wg.Wait()
+		q.cancel()
+		return nil, nil
+	case <-ctx.Done():
+	}
+	q.mu.Lock()
+	q.aborting = true
+	q.work.Broadcast()
+	q.poke()
+	q.mu.Unlock()
+	q.cancel()
+	q.wg.Wait()
+
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	left := q.leftovers
+	q.leftovers = nil
+	for _, eq := range q.ring {
+		left = append(left, eq.due...)
+		eq.due = nil
+	}
+	for _, s := range q.sched {
+		left = append(left, s.d)
+	}
+	q.sched = nil
+	q.total, q.ready = 0, 0
+	return left, ctx.Err()
+}
+
+// Stats implements Queue.
+func (q *MemoryQueue) Stats() QueueStats {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	st := QueueStats{
+		Queued:    q.total - q.inFlight,
+		InFlight:  q.inFlight,
+		Endpoints: make(map[string]EndpointQueueStats, len(q.eps)),
+	}
+	for name, eq := range q.eps {
+		st.Endpoints[name] = EndpointQueueStats{Queued: eq.count - eq.inFlight, InFlight: eq.inFlight}
+	}
+	return st
+}
+
+// scheduled is a delivery waiting for its retry time.
+type scheduled struct {
+	due time.Time
+	d   *Delivery
+	eq  *endpointQueue
+}
+
+// schedHeap is a min-heap of scheduled retries by due time.
+type schedHeap []scheduled
+
+func (h schedHeap) Len() int           { return len(h) }
+func (h schedHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h schedHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *schedHeap) Push(x any)        { *h = append(*h, x.(scheduled)) }
+func (h *schedHeap) Pop() any {
+	old := *h
+	s := old[len(old)-1]
+	old[len(old)-1] = scheduled{}
+	*h = old[:len(old)-1]
+	return s
+}

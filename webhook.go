@@ -1,0 +1,583 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// Errors callers branch on with errors.Is.
+var (
+	// ErrClosed is returned by Emit after Close has begun.
+	ErrClosed = errors.New("webhook: emitter closed")
+
+	// ErrQueueFull: an endpoint's share of the queue stayed full until
+	// Emit's context ended.
+	ErrQueueFull = errors.New("webhook: queue full")
+
+	// ErrInvalidEvent: the event itself is wrong (unknown type, malformed
+	// model label, an object that does not serialise to a JSON object).
+	ErrInvalidEvent = errors.New("webhook: invalid event")
+
+	// ErrInvalidConfig: New was given a Config it cannot run.
+	ErrInvalidConfig = errors.New("webhook: invalid config")
+)
+
+// Default timeouts.
+const DefaultTimeout = 30 * time.Second
+
+// Config configures an Emitter. The zero value with one Endpoint works.
+type Config struct {
+	// Disabled turns Emit into a no-op. Defaults to false: enabled.
+	Disabled bool
+
+	// Endpoints are the receivers. Names must be unique.
+	Endpoints []Endpoint
+
+	// Sync makes Emit deliver inline to every matching endpoint at once,
+	// retrying as configured within Emit's context, and return every
+	// endpoint's failure, joined (the seed's on_failure "raise"). Defaults
+	// to false: deliveries are queued and Emit returns at once.
+	Sync bool
+
+	// Workers is the number of attempts run at once by the default
+	// memory queue. Defaults to DefaultWorkers (32).
+	Workers int
+
+	// QueueSize bounds the deliveries the default memory queue holds
+	// (one event to three endpoints is three; waiting retries count), in
+	// equal shares per endpoint. Defaults to DefaultQueueSize (10,000).
+	QueueSize int
+
+	// Queue replaces the memory queue, for example with a durable one.
+	// Workers and QueueSize are then the Queue's business.
+	Queue Queue
+
+	// Timeout bounds one attempt. Defaults to DefaultTimeout (30 s).
+	Timeout time.Duration
+
+	// Retry is the retry policy of endpoints without their own. Nil: the
+	// seed's defaults (see RetryConfig).
+	Retry *RetryConfig
+
+	// CircuitBreaker configures every endpoint's circuit breaker.
+	// The zero value opens after 10 down-looking failures for 30 s.
+	CircuitBreaker CircuitBreaker
+
+	// OnFailure is called once for every delivery that is given up, with
+	// the reason (the seed's failure_callback). It runs on a worker
+	// goroutine (on Emit's in Sync mode), must not block, and a panic in it
+	// is logged. Close waits for the calls its deliveries trigger.
+	OnFailure func(Failure)
+
+	// Monitor alerts on endpoints that keep failing.
+	Monitor Monitor
+
+	// Logger receives the library's logs: every failure at Error level,
+	// retries at Debug. Secrets and redacted values never reach it.
+	// Nil: slog.Default().
+	Logger *slog.Logger
+
+	// Models holds per-model settings by label ("store.Order"): the
+	// seed's WebhookMeta. An entry here replaces the settings the model's
+	// type declares through [MetaProvider].
+	Models map[string]ModelMeta
+
+	// LogStore keeps delivery logs. Nil: a MemoryLogStore keeping the
+	// newest DefaultLogSize (10,000).
+	LogStore LogStore
+
+	// HTTPClient sends the requests. Nil: a client on a pooled transport
+	// with an idle connection per worker. Its CheckRedirect is replaced so
+	// that redirects are never followed.
+	HTTPClient *http.Client
+
+	// Now is the clock for timestamps (envelope, signature, logs). Nil:
+	// time.Now. Retry delays run on the real clock.
+	Now func() time.Time
+}
+
+// ModelMeta is one model's webhook settings: the seed's WebhookMeta.
+type ModelMeta struct {
+	// Disabled stops every event of the model.
+	Disabled bool
+
+	// Events lists the event types sent for the model. Empty: all.
+	Events []EventType
+
+	// ShouldSend decides per event; nil sends every event. It runs inside
+	// Emit on the caller's goroutine. A panic fails the event's deliveries
+	// (logged, reported to OnFailure).
+	ShouldSend func(Event) bool
+}
+
+// MetaProvider may be implemented by a host model type to declare its
+// webhook settings in code, as the seed's inner class WebhookMeta does.
+// A Config.Models entry for the same label replaces it.
+type MetaProvider interface {
+	WebhookMeta() ModelMeta
+}
+
+// Failure reports a delivery given up, to Config.OnFailure.
+type Failure struct {
+	Endpoint   string // the endpoint's name
+	EventID    string
+	DeliveryID string // the DeliveryLog's ID, for Redeliver
+	Body       []byte // the body as it would have been sent (nil if shaping failed)
+	Err        error  // why: a *DeliveryError for a failed attempt
+	Attempts   int
+	StatusCode int // of the last answer; 0: none
+}
+
+// UndeliveredError is returned by Close when its context ended before
+// every delivery finished. Each of them was reported to OnFailure.
+type UndeliveredError struct {
+	Count int   // deliveries not delivered
+	Err   error // the context's error
+}
+
+func (e *UndeliveredError) Error() string {
+	return fmt.Sprintf("webhook: close: %d deliveries not delivered: %v", e.Count, e.Err)
+}
+
+// Unwrap returns the context's error.
+func (e *UndeliveredError) Unwrap() error { return e.Err }
+
+// Emitter turns model events into signed webhook deliveries. Its methods
+// are safe for concurrent use.
+type Emitter struct {
+	cfg       Config
+	endpoints []*endpoint
+	byName    map[string]*endpoint
+	names     []string
+	queue     Queue
+	logs      LogStore
+	client    *retryablehttp.Client
+	ownTrans  *http.Transport // closed by Close when we made it
+	breaker   breakerPolicy
+	logger    *slog.Logger
+	now       func() time.Time
+
+	closed    atomic.Bool
+	mu        sync.Mutex // guards syncEmits against Close
+	syncEmits sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New validates cfg and returns an Emitter whose queue is running. Every
+// problem is reported, each naming the endpoint and field; errors wrap
+// ErrInvalidConfig.
+func New(cfg Config) (*Emitter, error) {
+	e := &Emitter{cfg: cfg, logger: cfg.Logger, now: cfg.Now}
+	if e.logger == nil {
+		e.logger = slog.Default()
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.cfg.Timeout == 0 {
+		e.cfg.Timeout = DefaultTimeout
+	}
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...))
+	}
+	if e.cfg.Timeout < 0 {
+		bad("timeout: %s is negative", cfg.Timeout)
+	}
+	if cfg.Workers < 0 {
+		bad("workers: %d is negative", cfg.Workers)
+	}
+	if cfg.QueueSize < 0 {
+		bad("queue_size: %d is negative", cfg.QueueSize)
+	}
+	if _, err := resolveRetry(cfg.Retry); err != nil {
+		bad("%v", err)
+	}
+	for label, m := range cfg.Models {
+		if _, err := parseLabel(label); err != nil {
+			bad("models: label %q: want \"app.Name\"", label)
+		}
+		if _, err := eventsMask("events", m.Events); err != nil {
+			bad("models[%q]: %v", label, err)
+		}
+	}
+	e.breaker = resolveBreaker(cfg.CircuitBreaker)
+
+	base := cfg.HTTPClient
+	if base == nil {
+		e.ownTrans = newTransport(cmpOr(cfg.Workers, DefaultWorkers))
+		base = &http.Client{Transport: e.ownTrans}
+	}
+	e.client = newClient(base)
+
+	e.byName = make(map[string]*endpoint, len(cfg.Endpoints))
+	for i, ep := range cfg.Endpoints {
+		where := fmt.Sprintf("endpoint %q", ep.Name)
+		if ep.Name == "" {
+			where = fmt.Sprintf("endpoint[%d]", i)
+			bad("%s: name: empty", where)
+		} else if strings.TrimSpace(ep.Name) != ep.Name {
+			bad("%s: name: leading or trailing space", where)
+		} else if prev, dup := e.byName[ep.Name]; dup {
+			bad("%s: name: duplicate (endpoint[%d] has it too)", where, prev.index)
+			continue
+		}
+		c, cerrs := compileEndpoint(ep, &e.cfg, e.client.HTTPClient)
+		for _, err := range cerrs {
+			bad("%s: %v", where, err)
+		}
+		c.index = i
+		if ep.Name != "" {
+			e.byName[ep.Name] = c
+		}
+		e.endpoints = append(e.endpoints, c)
+		e.names = append(e.names, ep.Name)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	e.logs = cfg.LogStore
+	if e.logs == nil {
+		e.logs = NewMemoryLogStore(DefaultLogSize)
+	}
+	e.queue = cfg.Queue
+	if e.queue == nil {
+		e.queue = NewMemoryQueue(MemoryQueueConfig{Workers: cfg.Workers, Size: cfg.QueueSize})
+	}
+	if !cfg.Sync {
+		if err := e.queue.Start(func(ctx context.Context, d *Delivery) Result {
+			r, _ := e.attempt(ctx, d)
+			return r
+		}, e.names); err != nil {
+			return nil, fmt.Errorf("webhook: starting queue: %w", err)
+		}
+	}
+	return e, nil
+}
+
+// Emit sends ev to every endpoint that wants it. The body is built and
+// fixed now; delivery happens on the queue's workers (in Sync mode, before
+// Emit returns).
+//
+// Emit returns an error about the event itself (wrapping ErrInvalidEvent),
+// ErrClosed after Close, and, for an endpoint whose share of the queue
+// stayed full until ctx ended, an error wrapping ErrQueueFull that names it
+// (its delivery fails; the others are queued). A failure of one endpoint's
+// shaping (Transform error or panic) fails that endpoint's delivery only,
+// and Emit returns nil for it. In Sync mode Emit returns every endpoint's
+// failure, joined.
+func (e *Emitter) Emit(ctx context.Context, ev Event) error {
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	if e.cfg.Disabled {
+		return nil
+	}
+	if !ev.Type.valid() {
+		return fmt.Errorf("%w: type %q unknown (want created, updated or deleted)", ErrInvalidEvent, ev.Type)
+	}
+	model, err := modelLabel(&ev)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidEvent, err)
+	}
+	meta, ok := e.meta(&ev, model.Label)
+	if ok && (meta.Disabled || !hasEvent(meta.Events, ev.Type)) {
+		return nil
+	}
+	var targets []*endpoint
+	for _, ep := range e.endpoints {
+		if ep.wants(ev.Type, model.Label) {
+			targets = append(targets, ep)
+		}
+	}
+	if len(targets) == 0 {
+		return nil
+	}
+	id := ev.ID
+	if id == "" {
+		id = newID("evt_")
+	}
+	now := e.now().UTC()
+	ts := now.Truncate(time.Second)
+
+	var shapeErr error
+	if ok && meta.ShouldSend != nil {
+		send := false
+		shapeErr = e.guard("ShouldSend", func() { send = meta.ShouldSend(ev) })
+		if shapeErr == nil && !send {
+			return nil
+		}
+	}
+	var snap *snapshot
+	if shapeErr == nil {
+		snap, err = newSnapshot(&ev, model, id, ts, actorFrom(ctx, &ev))
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidEvent, err)
+		}
+	}
+
+	if e.cfg.Sync {
+		e.mu.Lock()
+		if e.closed.Load() {
+			e.mu.Unlock()
+			return ErrClosed
+		}
+		e.syncEmits.Add(1)
+		e.mu.Unlock()
+		defer e.syncEmits.Done()
+	}
+
+	var plain []byte // the body of every endpoint without rules or transform
+	deliveries := make([]*Delivery, 0, len(targets))
+	var errs []error
+	for _, ep := range targets {
+		d := &Delivery{ID: newID("dlv_"), EventID: id, EventType: ev.Type, Endpoint: ep.Name, CreatedAt: now}
+		err := shapeErr
+		if err == nil {
+			d.Body, err = e.shape(snap, ep, &plain)
+		}
+		e.record(d, StatusPending, 0, "", "")
+		if err != nil {
+			err = fmt.Errorf("webhook: endpoint %q: event %s: shaping the body: %w", ep.Name, id, err)
+			e.fail(d, err, 0, "")
+			if e.cfg.Sync {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		deliveries = append(deliveries, d)
+	}
+	if e.cfg.Sync {
+		return errors.Join(append(errs, e.deliverNow(ctx, deliveries)...)...)
+	}
+	for _, d := range deliveries {
+		if err := e.queue.Enqueue(ctx, d); err != nil {
+			if errors.Is(err, ErrClosed) {
+				err = fmt.Errorf("webhook: endpoint %q: %w", d.Endpoint, err)
+			} else {
+				err = fmt.Errorf("webhook: endpoint %q: event %s: %w", d.Endpoint, id, err)
+			}
+			e.fail(d, err, 0, "")
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// meta returns the model's settings: Config.Models, else the object's
+// MetaProvider. ok is false when there are none.
+func (e *Emitter) meta(ev *Event, label string) (ModelMeta, bool) {
+	if m, ok := e.cfg.Models[label]; ok {
+		return m, true
+	}
+	if p, ok := ev.Object.(MetaProvider); ok {
+		return p.WebhookMeta(), true
+	}
+	return ModelMeta{}, false
+}
+
+func hasEvent(types []EventType, t EventType) bool {
+	if len(types) == 0 {
+		return true
+	}
+	for _, x := range types {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+// shape builds ep's body from the snapshot: field rules, then Transform.
+// Endpoints without either share one body, built once.
+func (e *Emitter) shape(s *snapshot, ep *endpoint, plain *[]byte) ([]byte, error) {
+	rules := ep.rules.forModel(s.model.Label)
+	if rules == nil && ep.Transform == nil {
+		if *plain == nil {
+			*plain = s.body(s.object, s.changes)
+		}
+		return *plain, nil
+	}
+	obj, changes := s.object, s.changes
+	if rules != nil {
+		var err error
+		if obj, changes, err = rules.apply(obj, changes); err != nil {
+			return nil, err
+		}
+	}
+	if ep.Transform == nil {
+		return s.body(obj, changes), nil
+	}
+	p, err := s.payload(obj, changes)
+	if err != nil {
+		return nil, err
+	}
+	var out any
+	if perr := e.guard("Transform", func() { out, err = ep.Transform(p) }); perr != nil {
+		return nil, perr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("transform: %w", err)
+	}
+	b, err := jsonMarshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("transform: result of type %T cannot be serialised: %w", out, err)
+	}
+	return b, nil
+}
+
+// deliverNow runs Sync mode: every delivery at once, retries within ctx.
+func (e *Emitter) deliverNow(ctx context.Context, ds []*Delivery) []error {
+	errs := make([]error, len(ds))
+	var wg sync.WaitGroup
+	for i, d := range ds {
+		wg.Go(func() {
+			for {
+				r, err := e.attempt(ctx, d)
+				if r.Done {
+					errs[i] = err
+					return
+				}
+				t := time.NewTimer(r.Delay)
+				select {
+				case <-t.C:
+					if ctx.Err() == nil {
+						continue
+					}
+				case <-ctx.Done():
+					t.Stop()
+				}
+				if err == nil {
+					err = fmt.Errorf("webhook: endpoint %q: event %s: not delivered", d.Endpoint, d.EventID)
+				}
+				err = fmt.Errorf("%w: %w", err, ctx.Err())
+				e.fail(d, err, 0, "")
+				errs[i] = err
+				return
+			}
+		})
+	}
+	wg.Wait()
+	return errs
+}
+
+// Close stops accepting events (Emit then returns ErrClosed) and waits
+// until every queued delivery and scheduled retry has finished, with the
+// callbacks they trigger. If ctx ends first, attempts under way are
+// cancelled, every delivery left is reported to OnFailure and logged as
+// failed, and Close returns an *UndeliveredError wrapping ctx.Err().
+// Later calls return the first call's result.
+func (e *Emitter) Close(ctx context.Context) error {
+	e.closeOnce.Do(func() { e.closeErr = e.close(ctx) })
+	return e.closeErr
+}
+
+func (e *Emitter) close(ctx context.Context) error {
+	e.mu.Lock()
+	e.closed.Store(true)
+	e.mu.Unlock()
+	var left []*Delivery
+	var err error
+	if !e.cfg.Sync {
+		left, err = e.queue.Close(ctx)
+	}
+	syncDone := make(chan struct{})
+	go func() { e.syncEmits.Wait(); close(syncDone) }()
+	select {
+	case <-syncDone:
+	case <-ctx.Done():
+		if err == nil {
+			err = ctx.Err()
+		}
+	}
+	for _, d := range left {
+		e.fail(d, fmt.Errorf("webhook: endpoint %q: event %s: %w before delivery: %w", d.Endpoint, d.EventID, ErrClosed, ctx.Err()), 0, "")
+	}
+	if e.ownTrans != nil {
+		e.ownTrans.CloseIdleConnections()
+	}
+	if err != nil {
+		return &UndeliveredError{Count: len(left), Err: err}
+	}
+	return nil
+}
+
+// Logs returns the delivery logs that match q, newest first.
+func (e *Emitter) Logs(ctx context.Context, q LogQuery) ([]DeliveryLog, error) {
+	return e.logs.Query(ctx, q)
+}
+
+// EnableEndpoint re-enables an endpoint that a 410 Gone answer disabled.
+// Deliveries that failed meanwhile can be sent again with Redeliver.
+func (e *Emitter) EnableEndpoint(name string) error {
+	ep := e.byName[name]
+	if ep == nil {
+		return fmt.Errorf("webhook: endpoint %q: not configured", name)
+	}
+	ep.gone.Store(false)
+	return nil
+}
+
+// Stats reports what the Emitter holds: queued and in-flight deliveries,
+// in total and per endpoint, with each endpoint's circuit state.
+type Stats struct {
+	Queued    int
+	InFlight  int
+	Endpoints map[string]EndpointStats
+}
+
+// EndpointStats is one endpoint's part of Stats.
+type EndpointStats struct {
+	Queued   int
+	InFlight int
+	Circuit  CircuitState
+	Disabled bool // configured disabled, or by a 410 answer
+}
+
+// Stats returns a snapshot of the Emitter's queue and endpoints, for
+// health checks and metrics.
+func (e *Emitter) Stats() Stats {
+	var qs QueueStats
+	if !e.cfg.Sync {
+		qs = e.queue.Stats()
+	}
+	st := Stats{Queued: qs.Queued, InFlight: qs.InFlight, Endpoints: make(map[string]EndpointStats, len(e.endpoints))}
+	for _, ep := range e.endpoints {
+		s := qs.Endpoints[ep.Name]
+		st.Endpoints[ep.Name] = EndpointStats{
+			Queued:   s.Queued,
+			InFlight: s.InFlight,
+			Circuit:  ep.circuit(),
+			Disabled: ep.Disabled || ep.gone.Load(),
+		}
+	}
+	return st
+}
+
+// newID returns prefix followed by a UUIDv7 in hex: unique and sortable by time.
+func newID(prefix string) string {
+	u, err := uuid.NewV7()
+	if err != nil {
+		u = uuid.New()
+	}
+	var b [36]byte
+	n := copy(b[:], prefix)
+	const hexd = "0123456789abcdef"
+	for _, x := range u {
+		b[n], b[n+1] = hexd[x>>4], hexd[x&0xf]
+		n += 2
+	}
+	return string(b[:n])
+}
