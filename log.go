@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -137,4 +141,66 @@ func (s *MemoryLogStore) Get(_ context.Context, id string) (DeliveryLog, error) 
 		return e.log, nil
 	}
 	return DeliveryLog{}, ErrLogNotFound
+}
+
+// MaxLogLimit caps the limit a LogsHandler query may ask for.
+const MaxLogLimit = 1000
+
+// LogsHandler serves the delivery logs as JSON, the seed's webhook_logs
+// query: GET ?endpoint=orders&status=failed&limit=50 answers a JSON array
+// of DeliveryLog, newest first. A bad parameter gets 400 with
+// {"error": "…"}; other methods get 405. It has no authentication of its
+// own: mount it behind the host's.
+func (e *Emitter) LogsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method not allowed"})
+			return
+		}
+		q, err := parseLogQuery(r.URL.Query())
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		logs, err := e.Logs(r.Context(), q)
+		if err != nil {
+			e.logger.Error("webhook: logs handler", "error", err)
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "cannot read delivery logs"})
+			return
+		}
+		if logs == nil {
+			logs = []DeliveryLog{}
+		}
+		writeJSON(w, http.StatusOK, logs)
+	})
+}
+
+func parseLogQuery(v url.Values) (LogQuery, error) {
+	for k := range v {
+		if k != "endpoint" && k != "status" && k != "limit" {
+			return LogQuery{}, fmt.Errorf("unknown parameter %q (want endpoint, status or limit)", k)
+		}
+	}
+	q := LogQuery{Endpoint: v.Get("endpoint"), Status: DeliveryStatus(v.Get("status"))}
+	switch q.Status {
+	case "", StatusPending, StatusRetrying, StatusDelivered, StatusFailed:
+	default:
+		return LogQuery{}, fmt.Errorf("status: %q unknown (want pending, retrying, delivered or failed)", q.Status)
+	}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxLogLimit {
+			return LogQuery{}, fmt.Errorf("limit: %q is not a number from 1 to %d", s, MaxLogLimit)
+		}
+		q.Limit = n
+	}
+	return q, nil
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
 }

@@ -519,6 +519,47 @@ func (e *Emitter) Logs(ctx context.Context, q LogQuery) ([]DeliveryLog, error) {
 	return e.logs.Query(ctx, q)
 }
 
+// Redeliver sends a finished delivery again: a new delivery (a new
+// attempt series, with a new delivery id, returned) of the same body to the
+// same endpoint, with the same event id, so receivers that already have it
+// can tell. It takes the id of a DeliveryLog whose status is failed or
+// delivered. In Sync mode it delivers before returning.
+func (e *Emitter) Redeliver(ctx context.Context, id string) (string, error) {
+	if e.closed.Load() {
+		return "", ErrClosed
+	}
+	l, err := e.logs.Get(ctx, id)
+	if err != nil {
+		return "", fmt.Errorf("webhook: redeliver %s: %w", id, err)
+	}
+	switch {
+	case l.Status != StatusFailed && l.Status != StatusDelivered:
+		return "", fmt.Errorf("webhook: redeliver %s: status is %s; only failed or delivered deliveries can be sent again", id, l.Status)
+	case l.Payload == nil:
+		return "", fmt.Errorf("webhook: redeliver %s: no body was built (its shaping failed); emit the event again", id)
+	}
+	ep := e.byName[l.EndpointName]
+	switch {
+	case ep == nil:
+		return "", fmt.Errorf("webhook: redeliver %s: endpoint %q: not configured", id, l.EndpointName)
+	case ep.Disabled:
+		return "", fmt.Errorf("webhook: redeliver %s: endpoint %q: %w", id, l.EndpointName, ErrEndpointDisabled)
+	case ep.gone.Load():
+		return "", fmt.Errorf("webhook: redeliver %s: endpoint %q: %w; call EnableEndpoint first", id, l.EndpointName, ErrEndpointGone)
+	}
+	d := &Delivery{ID: newID("dlv_"), EventID: l.EventID, EventType: l.EventType, Endpoint: l.EndpointName, Body: l.Payload, CreatedAt: e.now().UTC()}
+	e.record(d, StatusPending, 0, "", "")
+	if e.cfg.Sync {
+		return d.ID, errors.Join(e.deliverNow(ctx, []*Delivery{d})...)
+	}
+	if err := e.queue.Enqueue(ctx, d); err != nil {
+		err = fmt.Errorf("webhook: redeliver %s: endpoint %q: %w", id, d.Endpoint, err)
+		e.fail(d, err, 0, "")
+		return d.ID, err
+	}
+	return d.ID, nil
+}
+
 // EnableEndpoint re-enables an endpoint that a 410 Gone answer disabled.
 // Deliveries that failed meanwhile can be sent again with Redeliver.
 func (e *Emitter) EnableEndpoint(name string) error {

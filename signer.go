@@ -1,0 +1,321 @@
+package webhook
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// The headers of the seed's HMAC scheme ([SchemeHMAC]), in canonical form.
+const (
+	// HeaderSignature carries the signature: "sha256=" followed by the
+	// lowercase hex HMAC-SHA256 of "<timestamp>.<body>". While a secret is
+	// being rotated it may hold several such values, separated by spaces.
+	HeaderSignature = "X-Webhook-Signature"
+	// HeaderTimestamp carries the time of signing in unix seconds (decimal).
+	// It is part of the signed message, so it cannot be altered, and
+	// receivers reject stale values to stop replays.
+	HeaderTimestamp = "X-Webhook-Timestamp"
+	// HeaderEventID carries the payload's event id ("evt_…"). It is the same
+	// on every attempt of an event, so receivers can deduplicate on it.
+	HeaderEventID = "X-Webhook-Event-Id"
+)
+
+// SignatureScheme names how deliveries to an endpoint are signed.
+type SignatureScheme string
+
+const (
+	// SchemeHMAC is the seed's scheme and the default: the headers
+	// [HeaderSignature], [HeaderTimestamp] and [HeaderEventID], with
+	// "sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>".
+	SchemeHMAC SignatureScheme = "hmac-sha256"
+	// SchemeStandard is the Standard Webhooks scheme (https://www.standardwebhooks.com):
+	// headers webhook-id, webhook-timestamp and webhook-signature "v1,<base64>",
+	// with secrets of the form "whsec_<base64>". Only the name is declared
+	// so far: signing with it is not implemented yet.
+	SchemeStandard SignatureScheme = "standard-webhooks"
+)
+
+// Errors returned by [Verify] and [Verifier.Verify]. Returned errors wrap
+// exactly one of them (test with [errors.Is]) and name the offending header;
+// they never contain a secret or an expected signature.
+var (
+	// ErrMissingSignature reports that a required header
+	// ([HeaderSignature] or [HeaderTimestamp]) is absent or empty.
+	ErrMissingSignature = errors.New("missing signature")
+	// ErrMalformedSignature reports that a header is present but cannot be
+	// parsed: a signature without the "sha256=" prefix, with bad hex or of the
+	// wrong length, or a timestamp that is not a decimal unix time.
+	ErrMalformedSignature = errors.New("malformed signature")
+	// ErrInvalidSignature reports a well-formed request whose signatures
+	// match none of the secrets: the body, the timestamp or the signature was
+	// altered, or the secret is wrong.
+	ErrInvalidSignature = errors.New("invalid signature")
+	// ErrTimestampOutOfRange reports a [HeaderTimestamp] further than the
+	// tolerance from the verifier's clock, in the past or in the future.
+	ErrTimestampOutOfRange = errors.New("timestamp out of range")
+)
+
+// DefaultTolerance is how far [HeaderTimestamp] may be from the receiver's
+// clock, in either direction, when [Verifier.Tolerance] is not set.
+const DefaultTolerance = 5 * time.Minute
+
+// sigPrefix starts every signature of the HMAC scheme.
+const sigPrefix = "sha256="
+
+// sigHexLen is the length of one signature's hex part.
+const sigHexLen = 2 * sha256.Size
+
+// Verify checks a request signed with the seed's HMAC scheme: the headers
+// [HeaderSignature] and [HeaderTimestamp] and the raw, unparsed request body.
+// It accepts the request when one of the signatures in the header is the
+// HMAC-SHA256 of "<timestamp>.<body>" keyed with secret, compared in constant
+// time, and the timestamp is within [DefaultTolerance] of [time.Now].
+//
+// It returns nil for a valid request, otherwise an error wrapping
+// [ErrMissingSignature], [ErrMalformedSignature], [ErrTimestampOutOfRange] or
+// [ErrInvalidSignature], checked in that order. An empty secret is an error.
+// Use a [Verifier] for several secrets, another tolerance or a fixed clock.
+func Verify(secret string, header http.Header, body []byte) error {
+	v := Verifier{Secrets: []string{secret}}
+	return v.Verify(header, body)
+}
+
+// Verifier checks requests signed with the seed's HMAC scheme.
+// Its zero value has no secret and rejects every request; set Secrets.
+// A Verifier is safe for concurrent use as long as its fields are not changed.
+type Verifier struct {
+	// Secrets are the shared secrets a signature may be made with; a request
+	// passes when any of its signatures matches any of them. Listing the new
+	// and the old secret lets a receiver accept both while a sender rotates.
+	// Empty, or holding an empty string, every call returns an error: an
+	// unset secret (a missing environment variable) must not verify anything.
+	Secrets []string
+
+	// Tolerance is how far the request's timestamp may be from Now, in the
+	// past or in the future; a timestamp exactly Tolerance away passes.
+	// Zero or negative means DefaultTolerance (5 minutes); the check cannot
+	// be turned off.
+	Tolerance time.Duration
+
+	// Now returns the current time. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Verify checks the signature headers of a request against its raw body,
+// read in full and unmodified (before any JSON decoding). The checks run in
+// this order, and the first failure is returned as an error wrapping:
+//
+//   - [ErrMissingSignature]: [HeaderSignature] or [HeaderTimestamp] is absent or empty;
+//   - [ErrMalformedSignature]: a signature is not "sha256=" followed by 64 hex
+//     digits, or the timestamp is not a decimal unix time;
+//   - [ErrTimestampOutOfRange]: the timestamp is further than Tolerance from Now;
+//   - [ErrInvalidSignature]: no signature matches any of the Secrets.
+//
+// [HeaderSignature] may hold several space-separated signatures (a sender
+// rotating its secret sends one per secret); one match is enough. The signed
+// message is the timestamp exactly as sent, a '.', and the body. Signatures
+// are compared in constant time. A Verifier without secrets, or with an
+// empty one, returns an error that wraps none of the sentinels above.
+func (v *Verifier) Verify(header http.Header, body []byte) error {
+	if len(v.Secrets) == 0 {
+		return errors.New("webhook: Verifier has no secrets")
+	}
+	for i, s := range v.Secrets {
+		if s == "" {
+			return fmt.Errorf("webhook: Verifier secret %d of %d is empty", i+1, len(v.Secrets))
+		}
+	}
+
+	// 1. Missing headers.
+	var sigs []string
+	for _, value := range header.Values(HeaderSignature) {
+		sigs = append(sigs, strings.Fields(value)...)
+	}
+	if len(sigs) == 0 {
+		return fmt.Errorf("webhook: %s: header is absent or empty: %w", HeaderSignature, ErrMissingSignature)
+	}
+	ts := header.Get(HeaderTimestamp)
+	if ts == "" {
+		return fmt.Errorf("webhook: %s: header is absent or empty: %w", HeaderTimestamp, ErrMissingSignature)
+	}
+
+	// 2. Malformed headers.
+	unix, ok := sigParseUnix(ts)
+	if !ok {
+		return fmt.Errorf("webhook: %s: %q is not a unix time: %w", HeaderTimestamp, sigTruncate(ts), ErrMalformedSignature)
+	}
+	got := make([][sha256.Size]byte, len(sigs))
+	for i, sig := range sigs {
+		hexPart, ok := strings.CutPrefix(sig, sigPrefix)
+		switch {
+		case !ok:
+			// The received value is not echoed: it may be a valid
+			// signature with a mangled prefix.
+			return fmt.Errorf("webhook: %s: signature %d does not start with %q: %w",
+				HeaderSignature, i+1, sigPrefix, ErrMalformedSignature)
+		case len(hexPart) != sigHexLen:
+			return fmt.Errorf("webhook: %s: signature %d: %d hex digits, want %d: %w",
+				HeaderSignature, i+1, len(hexPart), sigHexLen, ErrMalformedSignature)
+		}
+		if _, err := hex.Decode(got[i][:], []byte(hexPart)); err != nil {
+			return fmt.Errorf("webhook: %s: signature %d: not hexadecimal: %w",
+				HeaderSignature, i+1, ErrMalformedSignature)
+		}
+	}
+
+	// 3. Timestamp tolerance.
+	tolerance := v.Tolerance
+	if tolerance <= 0 {
+		tolerance = DefaultTolerance
+	}
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	if unix >= sigMaxUnix { // beyond any clock; time.Unix would overflow
+		return fmt.Errorf("webhook: %s: %s is in the future, tolerance %v: %w",
+			HeaderTimestamp, ts, tolerance, ErrTimestampOutOfRange)
+	}
+	age := now().Sub(time.Unix(unix, 0)) // Sub saturates
+	if age > tolerance {
+		return fmt.Errorf("webhook: %s: %s is %v in the past, tolerance %v: %w",
+			HeaderTimestamp, ts, age, tolerance, ErrTimestampOutOfRange)
+	}
+	if age < -tolerance {
+		return fmt.Errorf("webhook: %s: %s is %v in the future, tolerance %v: %w",
+			HeaderTimestamp, ts, -age, tolerance, ErrTimestampOutOfRange)
+	}
+
+	// 4. Signatures: any received one against any secret, in constant time.
+	var sum [sha256.Size]byte
+	for _, secret := range v.Secrets {
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write([]byte(ts))
+		mac.Write([]byte{'.'})
+		mac.Write(body)
+		expected := mac.Sum(sum[:0])
+		for i := range got {
+			if hmac.Equal(got[i][:], expected) {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("webhook: %s: no signature matches: %w", HeaderSignature, ErrInvalidSignature)
+}
+
+// sigMaxUnix is a timestamp (in the year 36812) past which no clock will be,
+// well within what time.Unix represents.
+const sigMaxUnix = 1 << 40
+
+// sigParseUnix parses a timestamp header: ASCII decimal digits only (no sign,
+// no spaces), as the signer writes them.
+func sigParseUnix(s string) (int64, bool) {
+	if s == "" || len(s) > 19 {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}
+
+// sigTruncate shortens a received header value before it goes into an error
+// message, so a hostile sender cannot make log lines arbitrarily long.
+func sigTruncate(s string) string {
+	const limit = 40
+	if len(s) <= limit {
+		return s
+	}
+	n := limit
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// hmacSigner signs with one or more secrets; safe for concurrent use.
+// It holds one pool of keyed HMAC states per secret, so signing allocates
+// nothing once the pools are warm.
+type hmacSigner struct {
+	pools []sync.Pool // one per secret, in the order given; never copied
+}
+
+// hmacState is one keyed HMAC with scratch space for the message prefix and
+// the sum, so that nothing passed through the hash.Hash interface escapes
+// from the caller's stack.
+type hmacState struct {
+	mac     hash.Hash
+	scratch [24]byte // "<unix>." (at most 20 digits and sign, then '.')
+	sum     [sha256.Size]byte
+}
+
+// newHMACSigner returns a signer for the secrets, in that order.
+func newHMACSigner(secrets ...string) *hmacSigner {
+	s := &hmacSigner{pools: make([]sync.Pool, len(secrets))}
+	for i, secret := range secrets {
+		key := []byte(secret)
+		s.pools[i].New = func() any {
+			return &hmacState{mac: hmac.New(sha256.New, key)}
+		}
+	}
+	return s
+}
+
+// sigLen is the length of one "sha256=<hex>" value.
+const sigLen = len(sigPrefix) + sigHexLen
+
+// appendSignature appends the X-Webhook-Signature value for (unix, body):
+// "sha256=<hex>" per secret, space-separated, in the order given.
+func (s *hmacSigner) appendSignature(dst []byte, unix int64, body []byte) []byte {
+	if n := len(s.pools); n > 0 {
+		dst = slices.Grow(dst, n*(sigLen+1)-1)
+	}
+	for i := range s.pools {
+		if i > 0 {
+			dst = append(dst, ' ')
+		}
+		dst = append(dst, sigPrefix...)
+		st := s.pools[i].Get().(*hmacState)
+		st.mac.Reset()
+		msg := strconv.AppendInt(st.scratch[:0], unix, 10)
+		msg = append(msg, '.')
+		st.mac.Write(msg)
+		st.mac.Write(body)
+		dst = hex.AppendEncode(dst, st.mac.Sum(st.sum[:0]))
+		s.pools[i].Put(st)
+	}
+	return dst
+}
+
+// setHeaders sets X-Webhook-Signature, X-Webhook-Timestamp (unix seconds,
+// decimal) and X-Webhook-Event-Id on h, assigning h[key] = []string{v}
+// directly with the canonical keys above (no CanonicalMIMEHeaderKey work).
+// It allocates two objects: one string holding both the timestamp and the
+// signature, and one backing array for the three value slices.
+func (s *hmacSigner) setHeaders(h http.Header, eventID string, unix int64, body []byte) {
+	var buf [2*sigLen + 24]byte // room for two secrets without growing
+	b := strconv.AppendInt(buf[:0], unix, 10)
+	n := len(b)
+	b = s.appendSignature(b, unix, body)
+	str := string(b) // "<unix>sha256=…": one allocation for both values
+	vals := make([]string, 3)
+	vals[0], vals[1], vals[2] = str[n:], str[:n], eventID
+	// Full slice expressions: an append to one header cannot touch another.
+	h[HeaderSignature] = vals[0:1:1]
+	h[HeaderTimestamp] = vals[1:2:2]
+	h[HeaderEventID] = vals[2:3:3]
+}
