@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -84,6 +83,11 @@ type sent struct {
 func (e *Emitter) send(ctx context.Context, ep *endpoint, d *Delivery) sent {
 	ctx, cancel := context.WithTimeout(ctx, ep.timeout)
 	defer cancel()
+	var oa *oauthAttempt
+	if ep.tokens != nil {
+		oa = &oauthAttempt{d: d, now: e.now}
+		ctx = context.WithValue(ctx, attemptKey{}, oa)
+	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, ep.URL, d.Body)
 	if err != nil {
 		return sent{err: fmt.Errorf("building request: %w", stripURL(err))}
@@ -94,19 +98,24 @@ func (e *Emitter) send(ctx context.Context, ep *endpoint, d *Delivery) sent {
 	for k, v := range ep.headers {
 		h[k] = v
 	}
-	if ep.tokens != nil {
-		tok, err := ep.tokens.Token()
+	if oa != nil {
+		tok, gen, err := ep.tokens.token()
 		if err != nil {
-			return sent{err: oauthError(err), retryable: true}
+			return sent{err: err, retryable: true}
 		}
+		oa.gen = gen
 		h["Authorization"] = []string{tok.Type() + " " + tok.AccessToken}
 	}
-	ep.signer.setHeaders(h, d.EventID, e.now().Unix(), d.Body)
+	now := e.now()
+	ep.signerAt(now).setHeaders(h, d.EventID, now.Unix(), d.Body)
 
-	resp, err := e.client.Do(req)
+	resp, err := ep.client.Do(req)
 	if err != nil {
 		if resp != nil {
 			resp.Body.Close()
+		}
+		if errors.Is(err, ErrToken) {
+			return sent{err: err, retryable: true}
 		}
 		if ctx.Err() == context.DeadlineExceeded && !errors.Is(err, context.Canceled) {
 			return sent{err: fmt.Errorf("timeout after %s: %w", ep.timeout, context.DeadlineExceeded), retryable: true, down: true}
@@ -153,14 +162,6 @@ func stripURL(err error) error {
 		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
 	}
 	return err
-}
-
-func oauthError(err error) error {
-	var oe *net.OpError
-	if errors.As(err, &oe) {
-		return fmt.Errorf("oauth2 token: %w", oe)
-	}
-	return fmt.Errorf("oauth2 token: %w", stripURL(err))
 }
 
 // attempt runs one attempt of d, records it and decides what comes next.
@@ -275,10 +276,10 @@ func newTransport(workers int) *http.Transport {
 	return t
 }
 
-// newClient wraps base in the retryablehttp client every attempt goes
-// through. Redirects are never followed; the queue owns the retry
-// schedule, so retryablehttp makes exactly one request per attempt.
-func newClient(base *http.Client) *retryablehttp.Client {
+// newHTTPClient copies base for deliveries: redirects are never
+// followed, and retryablehttp cannot close every endpoint's idle
+// connections when one request fails.
+func newHTTPClient(base *http.Client) *http.Client {
 	c := *base
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	rt := c.Transport
@@ -286,11 +287,51 @@ func newClient(base *http.Client) *retryablehttp.Client {
 		rt = http.DefaultTransport
 	}
 	c.Transport = noCloseIdle{rt}
-	return &retryablehttp.Client{
-		HTTPClient:   &c,
-		RetryMax:     0,
+	return &c
+}
+
+// attemptKey carries an OAuth2 attempt's state to PrepareRetry.
+type attemptKey struct{}
+
+type oauthAttempt struct {
+	d   *Delivery
+	gen int // the token generation the request was sent with
+	now func() time.Time
+}
+
+// newClient returns an endpoint's retryablehttp client. The queue owns
+// the retry schedule, so it makes one request per attempt; for an OAuth2
+// endpoint, a 401 answer makes it refresh the token and, in PrepareRetry,
+// re-sign with a fresh timestamp and send once more at once.
+func newClient(hc *http.Client, ep *endpoint) *retryablehttp.Client {
+	c := &retryablehttp.Client{
+		HTTPClient:   hc,
 		CheckRetry:   func(context.Context, *http.Response, error) (bool, error) { return false, nil },
-		Backoff:      retryablehttp.DefaultBackoff,
+		Backoff:      func(_, _ time.Duration, _ int, _ *http.Response) time.Duration { return 0 },
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
+	if ep.tokens == nil {
+		return c
+	}
+	c.RetryMax = 1
+	c.CheckRetry = func(_ context.Context, resp *http.Response, err error) (bool, error) {
+		return err == nil && resp != nil && resp.StatusCode == http.StatusUnauthorized, nil
+	}
+	c.PrepareRetry = func(req *http.Request) error {
+		a, _ := req.Context().Value(attemptKey{}).(*oauthAttempt)
+		if a == nil {
+			return errors.New("oauth2 retry without its attempt")
+		}
+		ep.tokens.invalidate(a.gen)
+		tok, gen, err := ep.tokens.token()
+		if err != nil {
+			return err
+		}
+		a.gen = gen
+		req.Header["Authorization"] = []string{tok.Type() + " " + tok.AccessToken}
+		now := a.now()
+		ep.signerAt(now).setHeaders(req.Header, a.d.EventID, now.Unix(), a.d.Body)
+		return nil
+	}
+	return c
 }

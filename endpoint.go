@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,8 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
+	"github.com/hashicorp/go-retryablehttp"
 )
 
 // Endpoint is one receiver of webhooks and the rules for what it gets.
@@ -27,8 +25,26 @@ type Endpoint struct {
 	// followed: a 3xx answer fails the attempt.
 	URL string
 
-	// Secret is the HMAC key the body is signed with. Required.
+	// Secret is the key the body is signed with. Required. With
+	// SchemeStandard it is a "whsec_…" secret or a "whsk_…" ed25519
+	// signing key.
 	Secret string
+
+	// PreviousSecret is the secret being rotated out. Until
+	// PreviousSecretUntil, every request carries two signatures, one per
+	// secret (space-separated in the signature header, the current one
+	// first), so receivers can switch secrets at their own pace. Empty: no
+	// rotation.
+	//
+	// To rotate: give the receiver the new secret as well as the old
+	// (Verifier.Secrets accepts several); set Secret to the new one,
+	// PreviousSecret to the old one and PreviousSecretUntil to a deadline;
+	// once the receiver has dropped the old secret, or at the deadline,
+	// remove PreviousSecret.
+	PreviousSecret string
+
+	// PreviousSecretUntil ends the rotation. Required with PreviousSecret.
+	PreviousSecretUntil time.Time
 
 	// Events lists the event types this endpoint gets. Empty: all.
 	Events []EventType
@@ -67,7 +83,8 @@ type Endpoint struct {
 
 	// OAuth2, if set, fetches a client-credentials token, caches it across
 	// workers and refreshes it before it expires, and sends it as
-	// Authorization.
+	// Authorization; a 401 answer forces one refresh and one immediate
+	// retry. It wins over an Authorization entry in Headers.
 	OAuth2 *OAuth2
 
 	// Retry is this endpoint's retry policy. Nil: the Config's.
@@ -92,14 +109,6 @@ type Endpoint struct {
 	// Disabled stops deliveries to this endpoint; events are not queued
 	// for it. Defaults to false.
 	Disabled bool
-}
-
-// OAuth2 configures the client-credentials grant for an endpoint.
-type OAuth2 struct {
-	ClientID     string
-	ClientSecret string
-	TokenURL     string
-	Scopes       []string
 }
 
 // eventMask is a set of event types.
@@ -141,19 +150,24 @@ type endpoint struct {
 	includeModels map[string]bool // nil: all
 	excludeModels map[string]bool
 	rules         ruleSet
-	signer        *hmacSigner
+	signer        signer
+	rotating      signer      // current and previous secret; nil: no rotation
+	rotateUntil   time.Time   // rotating is used before this time
 	headers       http.Header // static headers, canonical keys
 	retry         retryPolicy
 	timeout       time.Duration
-	tokens        oauth2.TokenSource // nil: no OAuth2
-	gone          atomic.Bool        // a 410 answer disabled it
+	tokens        *tokens               // nil: no OAuth2
+	client        *retryablehttp.Client // this endpoint's: its retry hooks know it
+	gone          atomic.Bool           // a 410 answer disabled it
 
 	mu     sync.Mutex // guards the health fields below
 	health health
 }
 
 // reservedHeaders cannot be set through Endpoint.Headers.
-var reservedHeaders = []string{"Content-Type", "Content-Length", "Host", HeaderSignature, HeaderTimestamp, HeaderEventID}
+var reservedHeaders = []string{"Content-Type", "Content-Length", "Host", "Transfer-Encoding",
+	HeaderSignature, HeaderTimestamp, HeaderEventID,
+	HeaderStandardID, HeaderStandardTimestamp, HeaderStandardSignature}
 
 // compileEndpoint validates ep and prepares it. Errors name the field; the
 // caller adds the endpoint's name.
@@ -182,13 +196,24 @@ func compileEndpoint(ep Endpoint, cfg *Config, client *http.Client) (*endpoint, 
 	if ep.Secret == "" {
 		bad("secret: empty")
 	}
-	switch ep.Scheme {
-	case "", SchemeHMAC:
-		c.signer = newHMACSigner(ep.Secret)
-	default:
-		bad("scheme: %q not supported (want %q)", ep.Scheme, SchemeHMAC)
-	}
 	var err error
+	if ep.Secret != "" {
+		if c.signer, err = newSigner(ep.Scheme, ep.Secret); err != nil {
+			bad("secret: %v", err)
+		}
+	}
+	if ep.PreviousSecret != "" {
+		if ep.PreviousSecretUntil.IsZero() {
+			bad("previous_secret_until: required with previous_secret")
+		}
+		if ep.PreviousSecret == ep.Secret {
+			bad("previous_secret: same as secret")
+		}
+		if c.rotating, err = newSigner(ep.Scheme, ep.Secret, ep.PreviousSecret); err != nil {
+			bad("previous_secret: %v", err)
+		}
+		c.rotateUntil = ep.PreviousSecretUntil
+	}
 	if c.events, err = eventsMask("events", ep.Events); err != nil {
 		errs = append(errs, err)
 	}
@@ -229,12 +254,9 @@ func compileEndpoint(ep Endpoint, cfg *Config, client *http.Client) (*endpoint, 
 				bad("oauth2: token_url: want an http or https URL")
 			}
 		}
-		cc := clientcredentials.Config{ClientID: o.ClientID, ClientSecret: o.ClientSecret, TokenURL: o.TokenURL, Scopes: o.Scopes}
-		// The context is kept for every later refresh: it must not be a
-		// request's. It carries our client so that tokens obey its transport.
-		ctx := context.WithValue(context.Background(), oauth2.HTTPClient, client)
-		c.tokens = cc.TokenSource(ctx)
+		c.tokens = newTokens(o, client)
 	}
+	c.client = newClient(client, c)
 	return c, errs
 }
 
@@ -284,6 +306,14 @@ func validHeaderName(s string) bool {
 		}
 	}
 	return true
+}
+
+// signerAt returns the signer for an attempt made at now.
+func (c *endpoint) signerAt(now time.Time) signer {
+	if c.rotating != nil && now.Before(c.rotateUntil) {
+		return c.rotating
+	}
+	return c.signer
 }
 
 // wants reports whether the endpoint gets events of this type and model.

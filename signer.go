@@ -40,9 +40,11 @@ const (
 	// "sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>".
 	SchemeHMAC SignatureScheme = "hmac-sha256"
 	// SchemeStandard is the Standard Webhooks scheme (https://www.standardwebhooks.com):
-	// headers webhook-id, webhook-timestamp and webhook-signature "v1,<base64>",
-	// with secrets of the form "whsec_<base64>". Only the name is declared
-	// so far: signing with it is not implemented yet.
+	// headers webhook-id, webhook-timestamp and webhook-signature over
+	// "<id>.<timestamp>.<body>". A secret "whsec_<base64>" signs with
+	// HMAC-SHA256 ("v1,<base64>"); a secret key "whsk_<base64>" signs with
+	// ed25519 ("v1a,<base64>"), so that receivers hold only the public key
+	// "whpk_<base64>" (see [PublicKey]).
 	SchemeStandard SignatureScheme = "standard-webhooks"
 )
 
@@ -110,6 +112,11 @@ type Verifier struct {
 
 	// Now returns the current time. Nil means time.Now.
 	Now func() time.Time
+
+	// Scheme is the signature scheme the requests use. "": SchemeHMAC.
+	// With SchemeStandard, Secrets hold "whsec_…" secrets and "whpk_…"
+	// public keys, and the webhook-* headers are checked.
+	Scheme SignatureScheme
 }
 
 // Verify checks the signature headers of a request against its raw body,
@@ -128,6 +135,13 @@ type Verifier struct {
 // are compared in constant time. A Verifier without secrets, or with an
 // empty one, returns an error that wraps none of the sentinels above.
 func (v *Verifier) Verify(header http.Header, body []byte) error {
+	switch v.Scheme {
+	case "", SchemeHMAC:
+	case SchemeStandard:
+		return v.verifyStandard(header, body)
+	default:
+		return fmt.Errorf("webhook: Verifier scheme %q unknown", v.Scheme)
+	}
 	if len(v.Secrets) == 0 {
 		return errors.New("webhook: Verifier has no secrets")
 	}
@@ -175,26 +189,8 @@ func (v *Verifier) Verify(header http.Header, body []byte) error {
 	}
 
 	// 3. Timestamp tolerance.
-	tolerance := v.Tolerance
-	if tolerance <= 0 {
-		tolerance = DefaultTolerance
-	}
-	now := time.Now
-	if v.Now != nil {
-		now = v.Now
-	}
-	if unix >= sigMaxUnix { // beyond any clock; time.Unix would overflow
-		return fmt.Errorf("webhook: %s: %s is in the future, tolerance %v: %w",
-			HeaderTimestamp, ts, tolerance, ErrTimestampOutOfRange)
-	}
-	age := now().Sub(time.Unix(unix, 0)) // Sub saturates
-	if age > tolerance {
-		return fmt.Errorf("webhook: %s: %s is %v in the past, tolerance %v: %w",
-			HeaderTimestamp, ts, age, tolerance, ErrTimestampOutOfRange)
-	}
-	if age < -tolerance {
-		return fmt.Errorf("webhook: %s: %s is %v in the future, tolerance %v: %w",
-			HeaderTimestamp, ts, -age, tolerance, ErrTimestampOutOfRange)
+	if err := v.checkTime(HeaderTimestamp, ts, unix); err != nil {
+		return err
 	}
 
 	// 4. Signatures: any received one against any secret, in constant time.
@@ -212,6 +208,32 @@ func (v *Verifier) Verify(header http.Header, body []byte) error {
 		}
 	}
 	return fmt.Errorf("webhook: %s: no signature matches: %w", HeaderSignature, ErrInvalidSignature)
+}
+
+// checkTime checks a parsed timestamp header against the tolerance.
+func (v *Verifier) checkTime(name, ts string, unix int64) error {
+	tolerance := v.Tolerance
+	if tolerance <= 0 {
+		tolerance = DefaultTolerance
+	}
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	if unix >= sigMaxUnix { // beyond any clock; time.Unix would overflow
+		return fmt.Errorf("webhook: %s: %s is in the future, tolerance %v: %w",
+			name, ts, tolerance, ErrTimestampOutOfRange)
+	}
+	age := now().Sub(time.Unix(unix, 0)) // Sub saturates
+	if age > tolerance {
+		return fmt.Errorf("webhook: %s: %s is %v in the past, tolerance %v: %w",
+			name, ts, age, tolerance, ErrTimestampOutOfRange)
+	}
+	if age < -tolerance {
+		return fmt.Errorf("webhook: %s: %s is %v in the future, tolerance %v: %w",
+			name, ts, -age, tolerance, ErrTimestampOutOfRange)
+	}
+	return nil
 }
 
 // sigMaxUnix is a timestamp (in the year 36812) past which no clock will be,

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/hashicorp/go-retryablehttp"
 )
 
 // Errors callers branch on with errors.Is.
@@ -161,7 +160,7 @@ type Emitter struct {
 	names     []string
 	queue     Queue
 	logs      LogStore
-	client    *retryablehttp.Client
+	client    *http.Client    // every endpoint's requests go through it
 	ownTrans  *http.Transport // closed by Close when we made it
 	breaker   breakerPolicy
 	logger    *slog.Logger
@@ -219,7 +218,7 @@ func New(cfg Config) (*Emitter, error) {
 		e.ownTrans = newTransport(cmpOr(cfg.Workers, DefaultWorkers))
 		base = &http.Client{Transport: e.ownTrans}
 	}
-	e.client = newClient(base)
+	e.client = newHTTPClient(base)
 
 	e.byName = make(map[string]*endpoint, len(cfg.Endpoints))
 	for i, ep := range cfg.Endpoints {
@@ -233,7 +232,7 @@ func New(cfg Config) (*Emitter, error) {
 			bad("%s: name: duplicate (endpoint[%d] has it too)", where, prev.index)
 			continue
 		}
-		c, cerrs := compileEndpoint(ep, &e.cfg, e.client.HTTPClient)
+		c, cerrs := compileEndpoint(ep, &e.cfg, e.client)
 		for _, err := range cerrs {
 			bad("%s: %v", where, err)
 		}

@@ -1,0 +1,118 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// OAuth2 configures the client-credentials grant for an endpoint: the
+// token is fetched once, shared by every worker, refreshed before it
+// expires, and sent as Authorization. A 401 answer forces one refresh and
+// one immediate retry within the same attempt.
+type OAuth2 struct {
+	ClientID     string
+	ClientSecret string // never logged, never in an error
+	TokenURL     string
+	Scopes       []string
+	// EndpointParams are extra parameters for the token request, such as
+	// "audience".
+	EndpointParams map[string][]string
+}
+
+// LogValue keeps the client secret out of logs.
+func (o OAuth2) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("client_id", o.ClientID),
+		slog.String("client_secret", redacted(o.ClientSecret)),
+		slog.String("token_url", o.TokenURL),
+		slog.Any("scopes", o.Scopes),
+	)
+}
+
+// String keeps the client secret out of fmt's %v and %+v.
+func (o OAuth2) String() string {
+	return fmt.Sprintf("{ClientID:%s ClientSecret:%s TokenURL:%s Scopes:%v}", o.ClientID, redacted(o.ClientSecret), o.TokenURL, o.Scopes)
+}
+
+// GoString keeps the client secret out of fmt's %#v.
+func (o OAuth2) GoString() string { return "webhook.OAuth2" + o.String() }
+
+func redacted(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "[REDACTED]"
+}
+
+// tokens is an endpoint's shared, refreshing token source, which a 401
+// can invalidate. clientcredentials has no invalidate call: a new
+// TokenSource forces a fetch.
+type tokens struct {
+	cfg clientcredentials.Config
+	ctx context.Context // carries our HTTP client; kept for every refresh
+
+	mu  sync.Mutex
+	src oauth2.TokenSource
+	gen int // bumped by each invalidation
+}
+
+func newTokens(o *OAuth2, client *http.Client) *tokens {
+	t := &tokens{
+		cfg: clientcredentials.Config{ClientID: o.ClientID, ClientSecret: o.ClientSecret, TokenURL: o.TokenURL,
+			Scopes: o.Scopes, EndpointParams: o.EndpointParams},
+		// Not a request's context: the token source keeps it for later
+		// refreshes. It carries our client so that token requests use the
+		// same transport (and SSRF guard) as deliveries.
+		ctx: context.WithValue(context.Background(), oauth2.HTTPClient, client),
+	}
+	t.src = t.cfg.TokenSource(t.ctx)
+	return t
+}
+
+// token returns a valid token and the generation it belongs to.
+func (t *tokens) token() (*oauth2.Token, int, error) {
+	t.mu.Lock()
+	src, gen := t.src, t.gen
+	t.mu.Unlock()
+	tok, err := src.Token()
+	if err != nil {
+		return nil, gen, tokenError(err)
+	}
+	return tok, gen, nil
+}
+
+// invalidate drops the cached token of generation gen, once: concurrent
+// 401s for the same token cause a single refresh.
+func (t *tokens) invalidate(gen int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.gen == gen {
+		t.src = t.cfg.TokenSource(t.ctx)
+		t.gen++
+	}
+}
+
+// ErrToken: the OAuth2 token could not be obtained. The attempt fails and
+// is retried like a network error.
+var ErrToken = errors.New("oauth2 token request failed")
+
+// tokenError describes a token failure without the token server's URL
+// parameters or the client's credentials.
+func tokenError(err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		msg := fmt.Sprintf("token server answered %d", re.Response.StatusCode)
+		if re.ErrorCode != "" {
+			msg += " " + re.ErrorCode
+		}
+		return fmt.Errorf("%w: %s", ErrToken, msg)
+	}
+	return fmt.Errorf("%w: %w", ErrToken, stripURL(err))
+}
