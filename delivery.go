@@ -117,6 +117,9 @@ func (e *Emitter) send(ctx context.Context, ep *endpoint, d *Delivery) sent {
 		if errors.Is(err, ErrToken) {
 			return sent{err: err, retryable: true}
 		}
+		if errors.Is(err, ErrBlockedAddress) {
+			return sent{err: stripURL(err)}
+		}
 		if ctx.Err() == context.DeadlineExceeded && !errors.Is(err, context.Canceled) {
 			return sent{err: fmt.Errorf("timeout after %s: %w", ep.timeout, context.DeadlineExceeded), retryable: true, down: true}
 		}

@@ -192,6 +192,8 @@ func compileEndpoint(ep Endpoint, cfg *Config, client *http.Client) (*endpoint, 
 		bad("url: no host")
 	} else if u.User != nil {
 		bad("url: must not carry credentials; use Headers or OAuth2")
+	} else if cfg.HTTPSOnly && u.Scheme != "https" {
+		bad("url: scheme %q not allowed: https_only is set", u.Scheme)
 	}
 	if ep.Secret == "" {
 		bad("secret: empty")

@@ -31,8 +31,14 @@ var (
 	ErrInvalidConfig = errors.New("webhook: invalid config")
 )
 
-// Default timeouts.
-const DefaultTimeout = 30 * time.Second
+// Defaults of Config.
+const (
+	DefaultTimeout      = 30 * time.Second
+	DefaultMaxBodyBytes = 1 << 20
+)
+
+// ErrBodyTooLarge: an endpoint's body is over Config.MaxBodyBytes.
+var ErrBodyTooLarge = errors.New("webhook: body too large")
 
 // Config configures an Emitter. The zero value with one Endpoint works.
 type Config struct {
@@ -99,6 +105,21 @@ type Config struct {
 	// with an idle connection per worker. Its CheckRedirect is replaced so
 	// that redirects are never followed.
 	HTTPClient *http.Client
+
+	// SSRFGuard, if set, refuses connections to internal addresses (see
+	// SSRFGuard), for endpoint URLs that come from users. It needs an
+	// *http.Transport (the default, or HTTPClient's).
+	SSRFGuard *SSRFGuard
+
+	// HTTPSOnly rejects endpoints whose URL is not https. Defaults to
+	// false: http and https.
+	HTTPSOnly bool
+
+	// MaxBodyBytes bounds a body (after shaping). An event whose body for
+	// an endpoint is larger fails that delivery, and Emit returns an error
+	// wrapping ErrBodyTooLarge that names the endpoint. 0:
+	// DefaultMaxBodyBytes (1 MiB); negative: no limit.
+	MaxBodyBytes int
 
 	// Now is the clock for timestamps (envelope, signature, logs). Nil:
 	// time.Now. Retry delays run on the real clock.
@@ -213,10 +234,30 @@ func New(cfg Config) (*Emitter, error) {
 	}
 	e.breaker = resolveBreaker(cfg.CircuitBreaker)
 
+	switch {
+	case e.cfg.MaxBodyBytes == 0:
+		e.cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	case e.cfg.MaxBodyBytes < 0:
+		e.cfg.MaxBodyBytes = 0
+	}
 	base := cfg.HTTPClient
 	if base == nil {
 		e.ownTrans = newTransport(cmpOr(cfg.Workers, DefaultWorkers))
 		base = &http.Client{Transport: e.ownTrans}
+	}
+	if cfg.SSRFGuard != nil {
+		rt := base.Transport
+		if rt == nil {
+			rt = http.DefaultTransport
+		}
+		if t, err := cfg.SSRFGuard.guardTransport(rt); err != nil {
+			bad("%v", err)
+		} else {
+			e.ownTrans = t
+			c := *base
+			c.Transport = t
+			base = &c
+		}
 	}
 	e.client = newHTTPClient(base)
 
@@ -347,11 +388,16 @@ func (e *Emitter) Emit(ctx context.Context, ev Event) error {
 		if err == nil {
 			d.Body, err = e.shape(snap, ep, &plain)
 		}
-		e.record(d, StatusPending, 0, "", "")
 		if err != nil {
 			err = fmt.Errorf("webhook: endpoint %q: event %s: shaping the body: %w", ep.Name, id, err)
+		} else if n := len(d.Body); e.cfg.MaxBodyBytes > 0 && n > e.cfg.MaxBodyBytes {
+			err = fmt.Errorf("webhook: endpoint %q: event %s: body of %d bytes is over the limit of %d: %w", ep.Name, id, n, e.cfg.MaxBodyBytes, ErrBodyTooLarge)
+			d.Body = nil
+		}
+		e.record(d, StatusPending, 0, "", "")
+		if err != nil {
 			e.fail(d, err, 0, "")
-			if e.cfg.Sync {
+			if e.cfg.Sync || errors.Is(err, ErrBodyTooLarge) {
 				errs = append(errs, err)
 			}
 			continue
