@@ -3,6 +3,8 @@ package webhook
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -327,4 +329,58 @@ func (c *endpoint) wants(t EventType, label string) bool {
 		return false
 	}
 	return !c.excludeModels[label]
+}
+
+// LogValue keeps the endpoint's secrets (Secret, PreviousSecret, header
+// values, the OAuth2 client secret) out of logs.
+func (ep Endpoint) LogValue() slog.Value {
+	attrs := []slog.Attr{
+		slog.String("name", ep.Name),
+		slog.String("url", redactURL(ep.URL)),
+		slog.String("secret", redacted(ep.Secret)),
+	}
+	if ep.PreviousSecret != "" {
+		attrs = append(attrs, slog.String("previous_secret", redacted(ep.PreviousSecret)))
+	}
+	if len(ep.Headers) > 0 {
+		names := slices.Sorted(maps.Keys(ep.Headers))
+		attrs = append(attrs, slog.Any("headers", names))
+	}
+	if ep.OAuth2 != nil {
+		attrs = append(attrs, slog.Any("oauth2", *ep.OAuth2))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// String describes the endpoint without its secrets, for fmt's %v and %+v.
+func (ep Endpoint) String() string {
+	s := fmt.Sprintf("{Name:%s URL:%s Secret:%s", ep.Name, redactURL(ep.URL), redacted(ep.Secret))
+	if ep.PreviousSecret != "" {
+		s += " PreviousSecret:" + redacted(ep.PreviousSecret)
+	}
+	if len(ep.Headers) > 0 {
+		s += fmt.Sprintf(" Headers:%v", slices.Sorted(maps.Keys(ep.Headers)))
+	}
+	if ep.OAuth2 != nil {
+		s += " OAuth2:" + ep.OAuth2.String()
+	}
+	return s + "}"
+}
+
+// GoString describes the endpoint without its secrets, for fmt's %#v.
+func (ep Endpoint) GoString() string { return "webhook.Endpoint" + ep.String() }
+
+// redactURL drops the query and user information of a URL, which may
+// carry tokens.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "[unparsable URL]"
+	}
+	u.User = nil
+	if u.RawQuery != "" {
+		u.RawQuery = "[REDACTED]"
+	}
+	u.Fragment = ""
+	return u.String()
 }
