@@ -1,0 +1,129 @@
+// Package webhook sends signed webhooks from a Go service when its data
+// changes: an embeddable webhook sender with per-endpoint filtering,
+// redaction and transforms, HMAC signatures and scheduled retries.
+//
+// # The flow of an event
+//
+// The host application calls [Emitter.Emit] from its create, update and
+// delete hooks. For each event:
+//
+//  1. The object is snapshotted: marshalled to JSON (json tags respected)
+//     inside Emit, so changing it afterwards changes nothing that is sent.
+//     The actor comes from [Event.Actor], else from the context
+//     ([WithActor]).
+//  2. The endpoints that want it are matched: enabled, the event type in
+//     [Endpoint.Events], the model label ("store.Order") allowed by
+//     IncludeModels and ExcludeModels, and the model's [ModelMeta]
+//     (Config.Models or the type's [MetaProvider]) agreeing.
+//  3. For each such endpoint, fields are filtered (IncludeFields,
+//     ExcludeFields) and redacted (RedactFields), in "object" and in
+//     "changes" alike; the envelope is built, then the endpoint's
+//     Transform, if any, shapes the final body.
+//  4. The body, fixed from now on, is queued as one [Delivery] per
+//     endpoint on a bounded queue (each endpoint has its own share).
+//  5. A worker makes one attempt: it signs the body with a fresh
+//     timestamp and POSTs it. A 2xx answer delivers it; a network error,
+//     a timeout or a retryable status schedules a retry (see
+//     [RetryConfig]); anything else gives it up, reported to
+//     [Config.OnFailure] and kept in the delivery log ([Emitter.Logs]).
+//
+// # Sending
+//
+//	emitter, err := webhook.New(webhook.Config{
+//		Endpoints: []webhook.Endpoint{{
+//			Name:   "crm",
+//			URL:    "https://crm.example.com/api/webhooks/",
+//			Secret: os.Getenv("WEBHOOK_SECRET"),
+//			Events: []webhook.EventType{webhook.Created, webhook.Updated},
+//		}},
+//		OnFailure: func(f webhook.Failure) { log.Printf("webhook: %v", f.Err) },
+//	})
+//	if err != nil {
+//		return err
+//	}
+//
+//	ctx = webhook.WithActor(ctx, webhook.Actor{ID: "1", Username: "admin"})
+//	err = emitter.Emit(ctx, webhook.Create(order))
+//	err = emitter.Emit(ctx, webhook.Update(before, after)) // changes computed
+//	err = emitter.Emit(ctx, webhook.Delete(order))
+//
+//	// On shutdown: stop accepting events, drain the queue.
+//	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+//	defer cancel()
+//	err = emitter.Close(ctx)
+//
+// The model label of an event is [Event.Model], else the object's
+// [ModelLabeler] method, else its Go package and type name (store.Order).
+// The zero [Config] with one endpoint works: every field documents its
+// default.
+//
+// # Receiving
+//
+// A receiver checks each request with [Verify], on the raw body before
+// any JSON decoding, and deduplicates on the event id:
+//
+//	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+//	if err != nil { … }
+//	if err := webhook.Verify(secret, r.Header, body); err != nil {
+//		http.Error(w, "invalid signature", http.StatusUnauthorized)
+//		return
+//	}
+//	id := r.Header.Get(webhook.HeaderEventID) // already seen? answer 200
+//
+// Verify accepts a timestamp within [DefaultTolerance] (5 minutes) of the
+// receiver's clock and compares signatures in constant time; its errors
+// wrap [ErrMissingSignature], [ErrMalformedSignature],
+// [ErrTimestampOutOfRange] or [ErrInvalidSignature]. A [Verifier] takes
+// several secrets (rotation), another tolerance or a fixed clock, and
+// [Receiver] is an http middleware that verifies and deduplicates.
+//
+// # Wire format
+//
+// Each delivery is a POST with the seed specification's headers:
+//
+//	Content-Type: application/json
+//	X-Webhook-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>
+//	X-Webhook-Timestamp: <unix seconds>
+//	X-Webhook-Event-Id: evt_…
+//
+// and, unless a Transform replaces it, this envelope ([Payload]):
+//
+//	{
+//	  "id": "evt_…",
+//	  "event": "updated",
+//	  "timestamp": "2026-01-16T12:30:00Z",
+//	  "model": {"app": "store", "name": "Order", "label": "store.Order"},
+//	  "object": {"id": "42", "status": "shipped", …},
+//	  "changes": {"status": {"old": "pending", "new": "shipped"}},
+//	  "user": {"id": "1", "username": "admin"}
+//	}
+//
+// "changes" is null except for updates, and "user" is null when no actor
+// is known. The seed's Python and Node verifiers accept these requests.
+//
+// # Delivery guarantees
+//
+// Delivery is at least once: a receiver may get an event more than once
+// and must deduplicate on the event id, which is the same on every
+// attempt (set [Event.ID] to make re-emitted events recognisable). The
+// memory queue promises no order between events; receivers order by
+// "timestamp" and "id". Retries are scheduled for their due time, never
+// slept through by a worker, and each attempt is signed afresh, so a retry
+// an hour later still passes the receiver's tolerance. Redirects are never
+// followed. Every delivery ends delivered or failed; a failure is logged,
+// recorded in the delivery log and handed to OnFailure.
+//
+// [Emitter.Close] stops accepting events and waits for queued deliveries
+// and scheduled retries. If its context ends first, every delivery left is
+// reported to OnFailure and Close returns an [*UndeliveredError] wrapping
+// the context's error. In [Config.Sync] mode, Emit delivers before it
+// returns and returns every endpoint's failure.
+//
+// # Durable queues
+//
+// The default queue ([MemoryQueue]) is in memory: fast and without
+// set-up, but what it holds is lost when the process dies. A durable
+// store plugs in through the [Queue] interface ([Config.Queue]); such
+// backends live in subpackages, so their dependencies are paid only by
+// those who import them.
+package webhook
