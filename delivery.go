@@ -189,7 +189,6 @@ func (e *Emitter) attempt(ctx context.Context, d *Delivery) (Result, error) {
 	alert := ep.observe(e.breaker, &e.cfg.Monitor, s, probe)
 	if s.err == nil {
 		e.record(d, StatusDelivered, s.status, "", "")
-		e.alert(alert, d.Endpoint, nil)
 		return Result{Done: true}, nil
 	}
 	derr := &DeliveryError{Endpoint: d.Endpoint, EventID: d.EventID, Attempt: d.Attempts, StatusCode: s.status, Err: s.err}

@@ -317,20 +317,23 @@ func diff(old any, cur []rawjson.Field) ([]change, error) {
 	if err != nil {
 		return nil, err
 	}
+	before := make(map[string][]byte, len(prev))
+	for _, p := range prev {
+		before[p.Key] = p.Value
+	}
 	changes := []change{}
-	seen := make(map[string]bool, len(cur))
 	for _, f := range cur {
-		seen[f.Key] = true
-		ov := rawjson.Null
-		if i := slices.IndexFunc(prev, func(p rawjson.Field) bool { return p.Key == f.Key }); i >= 0 {
-			ov = prev[i].Value
+		ov, ok := before[f.Key]
+		if !ok {
+			ov = rawjson.Null
 		}
+		delete(before, f.Key)
 		if !bytes.Equal(ov, f.Value) {
 			changes = append(changes, change{key: f.Key, rawKey: f.RawKey, old: ov, new: f.Value})
 		}
 	}
 	for _, p := range prev {
-		if !seen[p.Key] {
+		if _, gone := before[p.Key]; gone {
 			changes = append(changes, change{key: p.Key, rawKey: p.RawKey, old: p.Value, new: rawjson.Null})
 		}
 	}

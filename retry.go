@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -151,6 +150,3 @@ func retryAfter(h string, now time.Time) time.Duration {
 	}
 	return 0
 }
-
-// errNotRetryable marks attempt errors that no retry can mend.
-var errNotRetryable = errors.New("not retryable")
