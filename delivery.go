@@ -99,7 +99,7 @@ func (e *Emitter) send(ctx context.Context, ep *endpoint, d *Delivery) sent {
 		h[k] = v
 	}
 	if oa != nil {
-		tok, gen, err := ep.tokens.token()
+		tok, gen, err := ep.tokens.token(ctx)
 		if err != nil {
 			return sent{err: err, retryable: true}
 		}
@@ -147,8 +147,15 @@ func (e *Emitter) send(ctx context.Context, ep *endpoint, d *Delivery) sent {
 	default:
 		s.err = errStatus
 	}
-	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		s.retryAfter = retryAfter(resp.Header.Get("Retry-After"), time.Now())
+	switch resp.StatusCode {
+	case http.StatusConflict, http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		// The receiver says when to come back: that is a request to retry,
+		// even for a status RetryOnStatus leaves out (a 409 from a
+		// receiver still processing the same event, for one).
+		if ra := resp.Header.Get("Retry-After"); ra != "" {
+			s.retryAfter = retryAfter(ra, time.Now())
+			s.retryable = true
+		}
 	}
 	return s
 }
@@ -325,7 +332,7 @@ func newClient(hc *http.Client, ep *endpoint) *retryablehttp.Client {
 			return errors.New("oauth2 retry without its attempt")
 		}
 		ep.tokens.invalidate(a.gen)
-		tok, gen, err := ep.tokens.token()
+		tok, gen, err := ep.tokens.token(req.Context())
 		if err != nil {
 			return err
 		}

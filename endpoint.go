@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -179,11 +178,9 @@ func compileEndpoint(ep Endpoint, cfg *Config, client *http.Client) (*endpoint, 
 
 	c := &endpoint{Endpoint: ep}
 	if u, err := url.Parse(ep.URL); err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		bad("url: cannot parse: %v", err)
+		// The parser's message quotes parts of the URL, which may hold a
+		// password or token: say only that it is not a URL.
+		bad("url: not a valid URL")
 	} else if u.Scheme != "http" && u.Scheme != "https" {
 		if u.Scheme == "" {
 			bad("url: no scheme (want http or https)")
@@ -201,7 +198,11 @@ func compileEndpoint(ep Endpoint, cfg *Config, client *http.Client) (*endpoint, 
 		bad("secret: empty")
 	}
 	var err error
-	if ep.Secret != "" {
+	schemeOK := ep.Scheme == "" || ep.Scheme == SchemeHMAC || ep.Scheme == SchemeStandard
+	if !schemeOK {
+		bad("scheme: %q unknown (want %q or %q)", ep.Scheme, SchemeHMAC, SchemeStandard)
+	}
+	if ep.Secret != "" && schemeOK {
 		if c.signer, err = newSigner(ep.Scheme, ep.Secret); err != nil {
 			bad("secret: %v", err)
 		}
@@ -213,8 +214,13 @@ func compileEndpoint(ep Endpoint, cfg *Config, client *http.Client) (*endpoint, 
 		if ep.PreviousSecret == ep.Secret {
 			bad("previous_secret: same as secret")
 		}
-		if c.rotating, err = newSigner(ep.Scheme, ep.Secret, ep.PreviousSecret); err != nil {
-			bad("previous_secret: %v", err)
+		// When the secret or the scheme is wrong, that is reported already.
+		if c.signer != nil {
+			if _, err := newSigner(ep.Scheme, ep.PreviousSecret); err != nil {
+				bad("previous_secret: %v", err)
+			} else {
+				c.rotating, _ = newSigner(ep.Scheme, ep.Secret, ep.PreviousSecret)
+			}
 		}
 		c.rotateUntil = ep.PreviousSecretUntil
 	}
@@ -258,7 +264,7 @@ func compileEndpoint(ep Endpoint, cfg *Config, client *http.Client) (*endpoint, 
 				bad("oauth2: token_url: want an http or https URL")
 			}
 		}
-		c.tokens = newTokens(o, client)
+		c.tokens = newTokens(o, client, c.timeout)
 	}
 	c.client = newClient(client, c)
 	return c, errs

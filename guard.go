@@ -80,7 +80,7 @@ var (
 
 // Check reports whether the guard lets a connection to ip through:
 // nil, or an error wrapping ErrBlockedAddress.
-func (g *SSRFGuard) Check(ip netip.Addr) error {
+func (g SSRFGuard) Check(ip netip.Addr) error {
 	ip = ip.Unmap().WithZone("")
 	for _, p := range g.Allow {
 		if p.Contains(ip) {

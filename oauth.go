@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
@@ -60,32 +61,62 @@ type tokens struct {
 
 	mu  sync.Mutex
 	src oauth2.TokenSource
-	gen int // bumped by each invalidation
+	cur *oauth2.Token // the last token fetched from src
+	gen int           // bumped by each invalidation
 }
 
-func newTokens(o *OAuth2, client *http.Client) *tokens {
+func newTokens(o *OAuth2, client *http.Client, timeout time.Duration) *tokens {
+	// Token requests get the endpoint's timeout: the token source's own
+	// context is not a request's and never ends.
+	c := *client
+	c.Timeout = timeout
 	t := &tokens{
 		cfg: clientcredentials.Config{ClientID: o.ClientID, ClientSecret: o.ClientSecret, TokenURL: o.TokenURL,
 			Scopes: o.Scopes, EndpointParams: o.EndpointParams},
-		// Not a request's context: the token source keeps it for later
-		// refreshes. It carries our client so that token requests use the
-		// same transport (and SSRF guard) as deliveries.
-		ctx: context.WithValue(context.Background(), oauth2.HTTPClient, client),
+		// It carries our client so that token requests use the same
+		// transport (and SSRF guard) as deliveries.
+		ctx: context.WithValue(context.Background(), oauth2.HTTPClient, &c),
 	}
 	t.src = t.cfg.TokenSource(t.ctx)
 	return t
 }
 
-// token returns a valid token and the generation it belongs to.
-func (t *tokens) token() (*oauth2.Token, int, error) {
+// tokenMargin is how long before its expiry a cached token is no longer
+// handed out; clientcredentials refreshes 10 s ahead too.
+const tokenMargin = 10 * time.Second
+
+// token returns a valid token and the generation it belongs to. A cached
+// token is returned at once; a fetch waits at most until ctx ends.
+func (t *tokens) token(ctx context.Context) (*oauth2.Token, int, error) {
 	t.mu.Lock()
-	src, gen := t.src, t.gen
+	src, gen, cur := t.src, t.gen, t.cur
 	t.mu.Unlock()
-	tok, err := src.Token()
-	if err != nil {
-		return nil, gen, tokenError(err)
+	if cur != nil && (cur.Expiry.IsZero() || time.Until(cur.Expiry) > tokenMargin) {
+		return cur, gen, nil
 	}
-	return tok, gen, nil
+	type result struct {
+		tok *oauth2.Token
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		tok, err := src.Token()
+		ch <- result{tok, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return nil, gen, tokenError(r.err)
+		}
+		t.mu.Lock()
+		if t.gen == gen {
+			t.cur = r.tok
+		}
+		t.mu.Unlock()
+		return r.tok, gen, nil
+	case <-ctx.Done():
+		return nil, gen, fmt.Errorf("%w: %w", ErrToken, ctx.Err())
+	}
 }
 
 // invalidate drops the cached token of generation gen, once: concurrent
@@ -95,6 +126,7 @@ func (t *tokens) invalidate(gen int) {
 	defer t.mu.Unlock()
 	if t.gen == gen {
 		t.src = t.cfg.TokenSource(t.ctx)
+		t.cur = nil
 		t.gen++
 	}
 }

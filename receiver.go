@@ -235,6 +235,7 @@ func (m *MemoryDedup) Claim(_ context.Context, id string) (ClaimState, error) {
 	} else if e != nil {
 		m.remove(e)
 	}
+	m.makeRoom()
 	e := &dedupEntry{id: id, expires: now.Add(m.claimTimeout)}
 	m.ids[id] = e
 	m.order = append(m.order, e)
@@ -266,22 +267,38 @@ func (m *MemoryDedup) remove(e *dedupEntry) {
 	delete(m.ids, e.id)
 }
 
-// sweep drops expired entries from the front, and the oldest beyond max.
-// Entries are appended in order of expiry per kind, so the front is
-// mostly the oldest; an in-progress entry with a short life may wait
-// behind a done one until that expires, which only delays freeing it.
+// sweep drops expired entries from the front. Entries are appended in
+// order of expiry per kind, so the front is mostly the oldest; an
+// in-progress entry with a short life may wait behind a done one until
+// that expires, which only delays freeing it.
 func (m *MemoryDedup) sweep(now time.Time) {
 	for m.head < len(m.order) {
 		e := m.order[m.head]
+		if !e.gone && now.Before(e.expires) {
+			break
+		}
 		if !e.gone {
-			if len(m.ids) < m.max && now.Before(e.expires) {
-				break
-			}
 			m.remove(e)
 		}
 		m.order[m.head] = nil
 		m.head++
 	}
+	m.compact()
+}
+
+// makeRoom forgets the oldest ids until one more fits under max.
+func (m *MemoryDedup) makeRoom() {
+	for len(m.ids) >= m.max && m.head < len(m.order) {
+		if e := m.order[m.head]; !e.gone {
+			m.remove(e)
+		}
+		m.order[m.head] = nil
+		m.head++
+	}
+	m.compact()
+}
+
+func (m *MemoryDedup) compact() {
 	if m.head > 1024 && m.head > len(m.order)/2 {
 		m.order = append(m.order[:0:0], m.order[m.head:]...)
 		m.head = 0

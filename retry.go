@@ -15,11 +15,12 @@ import (
 // 500, 502, 503 and 504. In a RetryConfig you write, MaxRetries is taken as
 // written and each other zero field takes its default.
 //
-// Network errors and timeouts are retried whatever RetryOnStatus says. A
-// status that is neither 2xx nor listed fails the delivery at once. Each
-// delay is jittered by ±20 % unless NoJitter is set; a Retry-After header on
-// a 429 or 503 answer is a floor for the next delay (capped by MaxDelay)
-// that jitter never goes below.
+// Network errors and timeouts are retried whatever RetryOnStatus says, and
+// so is a 409, 429 or 503 answer that carries a Retry-After header (the
+// receiver asks for a retry). Any other status that is neither 2xx nor
+// listed fails the delivery at once. Each delay is jittered by ±20 % unless
+// NoJitter is set; Retry-After is a floor for the next delay (capped by
+// MaxDelay) that jitter never goes below.
 type RetryConfig struct {
 	// MaxRetries is the number of retries after the first attempt.
 	// 0: no retries.

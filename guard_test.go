@@ -1,0 +1,311 @@
+package webhook_test
+
+// The SSRF guard, HTTPSOnly and MaxBodyBytes: the Config fields for
+// endpoints whose URLs come from users. No traffic leaves 127.0.0.1.
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookrail/webhook"
+)
+
+func TestSSRFGuardCheck(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		addr    string
+		blocked bool
+	}{
+		{"127.0.0.1", true},
+		{"127.255.255.254", true},
+		{"10.1.2.3", true},
+		{"172.16.0.1", true},
+		{"172.31.255.255", true},
+		{"192.168.1.1", true},
+		{"100.64.0.1", true},
+		{"169.254.169.254", true}, // cloud metadata
+		{"0.0.0.0", true},
+		{"224.0.0.1", true},
+		{"240.0.0.1", true},
+		{"255.255.255.255", true},
+		{"192.0.2.1", true}, // documentation
+		{"::1", true},
+		{"::", true},
+		{"fe80::1", true},
+		{"fe80::1%eth0", true},
+		{"fc00::1", true},
+		{"fd00:ec2::254", true}, // AWS metadata over IPv6
+		{"ff02::1", true},
+		{"::ffff:10.0.0.1", true},  // IPv4-mapped
+		{"::ffff:127.0.0.1", true}, // IPv4-mapped
+		{"::ffff:169.254.169.254", true},
+		{"64:ff9b::a00:1", true},    // NAT64 of 10.0.0.1
+		{"64:ff9b::7f00:1", true},   // NAT64 of 127.0.0.1
+		{"2002:0a00:0001::", true},  // 6to4 of 10.0.0.1
+		{"2002:a9fe:a9fe::1", true}, // 6to4 of 169.254.169.254
+		{"2001:db8::1", true},       // documentation
+
+		{"8.8.8.8", false},
+		{"1.1.1.1", false},
+		{"93.184.215.14", false},
+		{"172.32.0.1", false},  // just past 172.16.0.0/12
+		{"100.128.0.1", false}, // just past 100.64.0.0/10
+		{"2606:4700:4700::1111", false},
+		{"2001:4860:4860::8888", false},
+		{"64:ff9b::808:808", false},  // NAT64 of 8.8.8.8
+		{"::ffff:8.8.8.8", false},    // IPv4-mapped 8.8.8.8
+		{"2002:0808:0808::1", false}, // 6to4 of 8.8.8.8
+	} {
+		t.Run(tc.addr, func(t *testing.T) {
+			t.Parallel()
+			var g webhook.SSRFGuard
+			err := g.Check(netip.MustParseAddr(tc.addr))
+			switch {
+			case tc.blocked && !errors.Is(err, webhook.ErrBlockedAddress):
+				t.Errorf("Check(%s) = %v, want an error wrapping ErrBlockedAddress", tc.addr, err)
+			case !tc.blocked && err != nil:
+				t.Errorf("Check(%s) = %v, want nil", tc.addr, err)
+			}
+		})
+	}
+}
+
+func TestSSRFGuardAllow(t *testing.T) {
+	t.Parallel()
+	g := &webhook.SSRFGuard{Allow: []netip.Prefix{netip.MustParsePrefix("10.1.2.0/24")}}
+	for _, tc := range []struct {
+		addr    string
+		blocked bool
+	}{
+		{"10.1.2.3", false},
+		{"::ffff:10.1.2.3", false},  // the same address, IPv4-mapped
+		{"64:ff9b::a01:203", false}, // the same address, NAT64
+		{"10.1.3.1", true},          // outside the allowed prefix
+		{"127.0.0.1", true},
+		{"169.254.169.254", true},
+		{"8.8.8.8", false},
+	} {
+		err := g.Check(netip.MustParseAddr(tc.addr))
+		if got := err != nil; got != tc.blocked || (err != nil && !errors.Is(err, webhook.ErrBlockedAddress)) {
+			t.Errorf("Check(%s) = %v, want blocked=%v", tc.addr, err, tc.blocked)
+		}
+	}
+}
+
+// guardServer is a live receiver on 127.0.0.1 that counts what reaches it.
+type guardServer struct {
+	*httptest.Server
+	hits atomic.Int32
+}
+
+func newGuardServer(t *testing.T) *guardServer {
+	t.Helper()
+	s := &guardServer{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.hits.Add(1)
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// localhostURL names the server by the hostname "localhost", which
+// resolves to a loopback address: the guard sees the address dialled,
+// not a literal in the URL.
+func (s *guardServer) localhostURL(t *testing.T) string {
+	_, port, err := net.SplitHostPort(s.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "http://localhost:" + port + "/webhooks/"
+}
+
+func TestSSRFGuardBlocksAtDial(t *testing.T) {
+	t.Parallel()
+	for _, syncMode := range []bool{true, false} {
+		name := "async"
+		if syncMode {
+			name = "sync"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := newGuardServer(t)
+			var mu sync.Mutex
+			var failures []webhook.Failure
+			e := oauthNew(t, webhook.Config{
+				Sync:      syncMode,
+				SSRFGuard: &webhook.SSRFGuard{},
+				// Retries on: a blocked address must still not be retried.
+				Retry:     &webhook.RetryConfig{MaxRetries: 3, RetryDelay: 10 * time.Millisecond},
+				OnFailure: func(f webhook.Failure) { mu.Lock(); failures = append(failures, f); mu.Unlock() },
+				Endpoints: []webhook.Endpoint{{Name: "user-supplied", URL: srv.localhostURL(t), Secret: "s"}},
+			})
+			err := e.Emit(oauthCtx(t), oauthEvent(1))
+			if syncMode {
+				if !errors.Is(err, webhook.ErrBlockedAddress) {
+					t.Fatalf("Emit = %v, want an error wrapping ErrBlockedAddress", err)
+				}
+				var de *webhook.DeliveryError
+				if !errors.As(err, &de) || de.Endpoint != "user-supplied" || de.Attempt != 1 {
+					t.Errorf("Emit = %v, want a DeliveryError for user-supplied on attempt 1", err)
+				}
+			} else {
+				if err != nil {
+					t.Fatalf("Emit = %v", err)
+				}
+				oauthClose(t, e)
+			}
+			mu.Lock()
+			fs := append([]webhook.Failure(nil), failures...)
+			mu.Unlock()
+			if len(fs) != 1 || fs[0].Attempts != 1 || !errors.Is(fs[0].Err, webhook.ErrBlockedAddress) {
+				t.Errorf("failures = %+v, want one after 1 attempt wrapping ErrBlockedAddress", fs)
+			}
+			logs, _ := e.Logs(context.Background(), webhook.LogQuery{})
+			if len(logs) != 1 || logs[0].Status != webhook.StatusFailed || logs[0].Attempts != 1 {
+				t.Errorf("logs = %+v, want one failed after 1 attempt", logs)
+			}
+			if n := srv.hits.Load(); n != 0 {
+				t.Errorf("the server received %d requests, want 0", n)
+			}
+		})
+	}
+}
+
+func TestSSRFGuardAllowLoopback(t *testing.T) {
+	t.Parallel()
+	srv := newGuardServer(t)
+	e := oauthNew(t, webhook.Config{
+		Sync:      true,
+		SSRFGuard: &webhook.SSRFGuard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
+		Endpoints: []webhook.Endpoint{{Name: "internal", URL: srv.localhostURL(t), Secret: "s"}},
+	})
+	if err := e.Emit(oauthCtx(t), oauthEvent(1)); err != nil {
+		t.Fatalf("Emit = %v, want delivered", err)
+	}
+	if n := srv.hits.Load(); n != 1 {
+		t.Errorf("the server received %d requests, want 1", n)
+	}
+}
+
+// The guard also covers the OAuth2 token fetch: a token URL on a blocked
+// address is never contacted.
+func TestSSRFGuardCoversTokenURL(t *testing.T) {
+	t.Parallel()
+	ts := newOAuthTokenServer(t, 3600)
+	_, port, _ := net.SplitHostPort(ts.Listener.Addr().String())
+	o := ts.oauth2()
+	o.TokenURL = "http://localhost:" + port + "/oauth/token"
+	e := oauthNew(t, webhook.Config{
+		Sync: true,
+		// The endpoint's address is allowed, the token server's is not.
+		// (Nothing listens on 127.0.0.2:9; nothing leaves the host.)
+		SSRFGuard: &webhook.SSRFGuard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}},
+		Retry:     &webhook.RetryConfig{MaxRetries: 0},
+		Endpoints: []webhook.Endpoint{{Name: "oauth2", URL: "http://127.0.0.2:9/", Secret: "s", OAuth2: o}},
+	})
+	err := e.Emit(oauthCtx(t), oauthEvent(1))
+	if !errors.Is(err, webhook.ErrToken) {
+		t.Errorf("Emit = %v, want an error wrapping ErrToken", err)
+	}
+	if n := ts.hits.Load(); n != 0 {
+		t.Errorf("the token server received %d requests, want 0", n)
+	}
+}
+
+func TestGuardHTTPSOnly(t *testing.T) {
+	t.Parallel()
+	_, err := webhook.New(webhook.Config{
+		HTTPSOnly: true,
+		Logger:    oauthQuiet,
+		Endpoints: []webhook.Endpoint{
+			{Name: "secure", URL: "https://example.com/hooks", Secret: "s"},
+			{Name: "plain", URL: "http://example.com/hooks", Secret: "s"},
+		},
+	})
+	if !errors.Is(err, webhook.ErrInvalidConfig) {
+		t.Fatalf("New = %v, want ErrInvalidConfig", err)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, `endpoint "plain"`) || !strings.Contains(msg, "url") {
+		t.Errorf("error %q should name endpoint \"plain\" and the url field", msg)
+	}
+	if strings.Contains(msg, `"secure"`) {
+		t.Errorf("error %q names the https endpoint", msg)
+	}
+
+	e, err := webhook.New(webhook.Config{
+		HTTPSOnly: true,
+		Logger:    oauthQuiet,
+		Endpoints: []webhook.Endpoint{{Name: "secure", URL: "https://example.com/hooks", Secret: "s"}},
+	})
+	if err != nil {
+		t.Fatalf("New with an https endpoint: %v", err)
+	}
+	e.Close(context.Background())
+}
+
+func TestGuardMaxBodyBytes(t *testing.T) {
+	t.Parallel()
+	for _, syncMode := range []bool{false, true} {
+		name := "async"
+		if syncMode {
+			name = "sync"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			rx := newOAuthEndpoint(t, nil)
+			var mu sync.Mutex
+			var failures []webhook.Failure
+			e := oauthNew(t, webhook.Config{
+				Sync:         syncMode,
+				MaxBodyBytes: 512,
+				OnFailure:    func(f webhook.Failure) { mu.Lock(); failures = append(failures, f); mu.Unlock() },
+				Endpoints: []webhook.Endpoint{
+					{Name: "full", URL: rx.URL + "/full", Secret: oauthSigSecret},
+					{Name: "summary", URL: rx.URL + "/summary", Secret: oauthSigSecret,
+						Transform: func(p webhook.Payload) (any, error) {
+							return map[string]any{"id": p.ID, "event": p.Event}, nil
+						}},
+				},
+			})
+			ev := webhook.Event{Type: webhook.Created, Model: "store.Order",
+				Object: map[string]any{"id": 1, "notes": strings.Repeat("x", 2000)}}
+			err := e.Emit(oauthCtx(t), ev)
+			if !errors.Is(err, webhook.ErrBodyTooLarge) {
+				t.Fatalf("Emit = %v, want an error wrapping ErrBodyTooLarge", err)
+			}
+			if msg := err.Error(); !strings.Contains(msg, `endpoint "full"`) || strings.Contains(msg, `"summary"`) {
+				t.Errorf("error %q should name endpoint \"full\" only", msg)
+			}
+			if strings.Contains(err.Error(), "xxxxxxxx") {
+				t.Errorf("error shows the body: %.200s", err)
+			}
+			if !syncMode {
+				oauthClose(t, e)
+			}
+			reqs := rx.requests()
+			if len(reqs) != 1 {
+				t.Fatalf("receiver got %d requests, want 1 (summary)", len(reqs))
+			}
+			if len(reqs[0].Body) > 512 || strings.Contains(string(reqs[0].Body), "xxx") {
+				t.Errorf("summary got %s", reqs[0].Body)
+			}
+			checkOAuthRequest(t, 0, reqs[0])
+			mu.Lock()
+			defer mu.Unlock()
+			if len(failures) != 1 || failures[0].Endpoint != "full" || !errors.Is(failures[0].Err, webhook.ErrBodyTooLarge) {
+				t.Errorf("failures = %+v, want one for full wrapping ErrBodyTooLarge", failures)
+			}
+		})
+	}
+}

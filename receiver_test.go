@@ -1,0 +1,756 @@
+package webhook_test
+
+// The receiving side: Receiver's middleware verifies, bounds and
+// deduplicates, driven by real signed requests from an Emitter and by
+// hand-built ones for the error cases; MemoryDedup on a fixed clock.
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookrail/webhook"
+)
+
+const (
+	rcvSecret = "receiver_secret_123"
+	rcvLimit  = 1024
+)
+
+// rcvNext is the application's handler behind the middleware. It records
+// every call; answer decides the status (nil: 200).
+type rcvNext struct {
+	answer func(call int, r *http.Request) int
+
+	calls atomic.Int32
+	mu    sync.Mutex
+	reqs  []rcvSeen
+}
+
+type rcvSeen struct {
+	Body    []byte
+	EventID string
+}
+
+func (n *rcvNext) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	call := int(n.calls.Add(1))
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		panic(err)
+	}
+	n.mu.Lock()
+	n.reqs = append(n.reqs, rcvSeen{Body: body, EventID: r.Header.Get(webhook.HeaderEventID)})
+	n.mu.Unlock()
+	status := http.StatusOK
+	if n.answer != nil {
+		status = n.answer(call, r)
+	}
+	w.WriteHeader(status)
+}
+
+func (n *rcvNext) seen() []rcvSeen {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]rcvSeen(nil), n.reqs...)
+}
+
+// rcvCapture is a request as it reached the receiver.
+type rcvCapture struct {
+	Header http.Header
+	Body   []byte
+	Status int
+}
+
+// rcvServer is an httptest server running Receiver's middleware around
+// next; it records every request and the middleware's answer.
+type rcvServer struct {
+	*httptest.Server
+	mu  sync.Mutex
+	got []rcvCapture
+}
+
+func newRcvServer(t *testing.T, rc *webhook.Receiver, next http.Handler) *rcvServer {
+	t.Helper()
+	s := &rcvServer{}
+	h := rc.Middleware(next)
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rec := &rcvStatus{ResponseWriter: w}
+		h.ServeHTTP(rec, r)
+		s.mu.Lock()
+		s.got = append(s.got, rcvCapture{Header: r.Header.Clone(), Body: body, Status: rec.code})
+		s.mu.Unlock()
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *rcvServer) captures() []rcvCapture {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]rcvCapture(nil), s.got...)
+}
+
+type rcvStatus struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *rcvStatus) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *rcvStatus) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// rcvSign returns the seed's X-Webhook-Signature value.
+func rcvSign(secret string, ts int64, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	fmt.Fprintf(mac, "%d.", ts)
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// rcvSigned returns the headers of a request signed at ts.
+func rcvSigned(secret, eventID string, ts int64, body []byte) http.Header {
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set(webhook.HeaderSignature, rcvSign(secret, ts, body))
+	h.Set(webhook.HeaderTimestamp, strconv.FormatInt(ts, 10))
+	if eventID != "" {
+		h.Set(webhook.HeaderEventID, eventID)
+	}
+	return h
+}
+
+// rcvPost sends a request to url and returns the answer's status and headers.
+func rcvPost(t *testing.T, url string, h http.Header, body []byte) (int, http.Header) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = h
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST: %v", err)
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, resp.Header
+}
+
+func rcvBody(id string) []byte {
+	return []byte(`{"id":"` + id + `","event":"created","timestamp":"2026-01-16T12:00:00Z","model":{"app":"store","name":"Order","label":"store.Order"},"object":{"id":1},"changes":null,"user":null}`)
+}
+
+// rcvNow is the receiver's fixed clock in the hand-built tests.
+var rcvNow = time.Date(2026, 1, 16, 12, 0, 0, 0, time.UTC)
+
+func TestReceiverAnswers(t *testing.T) {
+	t.Parallel()
+	now := rcvNow.Unix()
+	body := rcvBody("evt_1")
+	big := append(rcvBody("evt_big"), bytes.Repeat([]byte(" "), rcvLimit)...)
+	exact := append(rcvBody("evt_exact"), bytes.Repeat([]byte(" "), rcvLimit-len(rcvBody("evt_exact")))...)
+	with := func(h http.Header, key, value string) http.Header {
+		h = h.Clone()
+		if value == "" {
+			h.Del(key)
+		} else {
+			h.Set(key, value)
+		}
+		return h
+	}
+	valid := rcvSigned(rcvSecret, "evt_1", now, body)
+	for _, tc := range []struct {
+		name   string
+		header http.Header
+		body   []byte
+		want   int
+		next   bool // next is called
+	}{
+		{"valid", valid, body, http.StatusOK, true},
+		{"over MaxBodyBytes", rcvSigned(rcvSecret, "evt_big", now, big), big, http.StatusRequestEntityTooLarge, false},
+		{"exactly MaxBodyBytes", rcvSigned(rcvSecret, "evt_exact", now, exact), exact, http.StatusOK, true},
+		{"malformed signature", with(valid, webhook.HeaderSignature, "sha256=zz"), body, http.StatusBadRequest, false},
+		{"signature without prefix", with(valid, webhook.HeaderSignature, strings.TrimPrefix(valid.Get(webhook.HeaderSignature), "sha256=")), body, http.StatusBadRequest, false},
+		{"malformed timestamp", with(valid, webhook.HeaderTimestamp, "yesterday"), body, http.StatusBadRequest, false},
+		{"missing signature", with(valid, webhook.HeaderSignature, ""), body, http.StatusUnauthorized, false},
+		{"missing timestamp", with(valid, webhook.HeaderTimestamp, ""), body, http.StatusUnauthorized, false},
+		{"wrong secret", rcvSigned("another_secret", "evt_1", now, body), body, http.StatusUnauthorized, false},
+		{"altered body", valid, bytes.Replace(body, []byte(`"id":1`), []byte(`"id":2`), 1), http.StatusUnauthorized, false},
+		{"timestamp of another signature", with(valid, webhook.HeaderTimestamp, strconv.FormatInt(now-1, 10)), body, http.StatusUnauthorized, false},
+		{"stale replay", rcvSigned(rcvSecret, "evt_1", now-int64(6*time.Minute/time.Second), body), body, http.StatusUnauthorized, false},
+		{"from the future", rcvSigned(rcvSecret, "evt_1", now+int64(6*time.Minute/time.Second), body), body, http.StatusUnauthorized, false},
+		{"within tolerance", rcvSigned(rcvSecret, "evt_1", now-int64(4*time.Minute/time.Second), body), body, http.StatusOK, true},
+		{"missing event id", rcvSigned(rcvSecret, "", now, body), body, http.StatusBadRequest, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			next := &rcvNext{}
+			rc := &webhook.Receiver{
+				Verifier:     webhook.Verifier{Secrets: []string{rcvSecret}, Now: func() time.Time { return rcvNow }},
+				MaxBodyBytes: rcvLimit,
+				Dedup:        webhook.NewMemoryDedup(webhook.MemoryDedupConfig{}),
+			}
+			srv := newRcvServer(t, rc, next)
+			status, _ := rcvPost(t, srv.URL, tc.header, tc.body)
+			if status != tc.want {
+				t.Errorf("status %d, want %d", status, tc.want)
+			}
+			if called := next.calls.Load() > 0; called != tc.next {
+				t.Errorf("next called: %v, want %v", called, tc.next)
+			}
+			if tc.next {
+				if seen := next.seen(); len(seen) != 1 || !bytes.Equal(seen[0].Body, tc.body) {
+					t.Errorf("next got %q, want the exact body", seen)
+				}
+			}
+		})
+	}
+}
+
+// A rejected request claims nothing: the genuine one that follows is
+// processed.
+func TestReceiverRejectionDoesNotClaim(t *testing.T) {
+	t.Parallel()
+	next := &rcvNext{}
+	rc := &webhook.Receiver{
+		Verifier: webhook.Verifier{Secrets: []string{rcvSecret}},
+		Dedup:    webhook.NewMemoryDedup(webhook.MemoryDedupConfig{}),
+	}
+	srv := newRcvServer(t, rc, next)
+	body := rcvBody("evt_forged")
+	now := time.Now().Unix()
+	if status, _ := rcvPost(t, srv.URL, rcvSigned("forger", "evt_forged", now, body), body); status != http.StatusUnauthorized {
+		t.Fatalf("forged: status %d, want 401", status)
+	}
+	if status, _ := rcvPost(t, srv.URL, rcvSigned(rcvSecret, "evt_forged", now, body), body); status != http.StatusOK {
+		t.Fatalf("genuine: status %d, want 200", status)
+	}
+	if n := next.calls.Load(); n != 1 {
+		t.Errorf("next called %d times, want 1", n)
+	}
+}
+
+// rcvEmitter returns a Sync Emitter with one endpoint at url.
+func rcvEmitter(t *testing.T, url string, mod func(*webhook.Config)) *webhook.Emitter {
+	cfg := webhook.Config{
+		Sync:      true,
+		Retry:     &webhook.RetryConfig{MaxRetries: 0},
+		Endpoints: []webhook.Endpoint{{Name: "receiver", URL: url + "/webhooks/", Secret: rcvSecret}},
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	return oauthNew(t, cfg)
+}
+
+func TestReceiverWithEmitterDeduplicates(t *testing.T) {
+	t.Parallel()
+	next := &rcvNext{}
+	rc := &webhook.Receiver{
+		Verifier: webhook.Verifier{Secrets: []string{rcvSecret}},
+		Dedup:    webhook.NewMemoryDedup(webhook.MemoryDedupConfig{}),
+	}
+	srv := newRcvServer(t, rc, next)
+	e := rcvEmitter(t, srv.URL, nil)
+	ctx := oauthCtx(t)
+
+	// First delivery: next gets the exact body once.
+	if err := e.Emit(ctx, oauthEvent(1)); err != nil {
+		t.Fatalf("Emit: %v", err)
+	}
+	logs, _ := e.Logs(ctx, webhook.LogQuery{})
+	if len(logs) != 1 || logs[0].Status != webhook.StatusDelivered {
+		t.Fatalf("logs = %+v, want one delivered", logs)
+	}
+	seen := next.seen()
+	if len(seen) != 1 || !bytes.Equal(seen[0].Body, logs[0].Payload) || seen[0].EventID != logs[0].EventID {
+		t.Fatalf("next saw %q, want once the body %s of event %s", seen, logs[0].Payload, logs[0].EventID)
+	}
+
+	// The same event again, as a redelivery: 200 without next.
+	if _, err := e.Redeliver(ctx, logs[0].ID); err != nil {
+		t.Fatalf("Redeliver = %v, want delivered (a duplicate is answered 200)", err)
+	}
+	// The captured request replayed with a fresh signature: 200 without next.
+	caps := srv.captures()
+	first := caps[0]
+	h := rcvSigned(rcvSecret, first.Header.Get(webhook.HeaderEventID), time.Now().Unix(), first.Body)
+	if status, _ := rcvPost(t, srv.URL, h, first.Body); status != http.StatusOK {
+		t.Errorf("replay: status %d, want 200", status)
+	}
+	// The event emitted again with its id (an outbox re-emitting it).
+	ev := oauthEvent(1)
+	ev.ID = logs[0].EventID
+	if err := e.Emit(ctx, ev); err != nil {
+		t.Errorf("Emit again with the same Event.ID: %v", err)
+	}
+	if n := next.calls.Load(); n != 1 {
+		t.Errorf("next called %d times, want 1", n)
+	}
+	for i, c := range srv.captures() {
+		if c.Status != http.StatusOK {
+			t.Errorf("request %d: status %d, want 200", i, c.Status)
+		}
+	}
+
+	// Another event is processed.
+	if err := e.Emit(ctx, oauthEvent(2)); err != nil {
+		t.Fatalf("Emit: %v", err)
+	}
+	if n := next.calls.Load(); n != 2 {
+		t.Errorf("next called %d times after a second event, want 2", n)
+	}
+}
+
+func TestReceiverConcurrentSameEvent(t *testing.T) {
+	t.Parallel()
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	next := &rcvNext{answer: func(call int, r *http.Request) int {
+		if call == 1 {
+			close(entered)
+			select {
+			case <-release:
+			case <-time.After(10 * time.Second):
+			}
+		}
+		return http.StatusOK
+	}}
+	rc := &webhook.Receiver{
+		Verifier: webhook.Verifier{Secrets: []string{rcvSecret}},
+		Dedup:    webhook.NewMemoryDedup(webhook.MemoryDedupConfig{}),
+	}
+	srv := newRcvServer(t, rc, next)
+	body := rcvBody("evt_concurrent")
+
+	firstDone := make(chan int, 1)
+	go func() {
+		status, _ := rcvPost(t, srv.URL, rcvSigned(rcvSecret, "evt_concurrent", time.Now().Unix(), body), body)
+		firstDone <- status
+	}()
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("next was never called")
+	}
+	status, h := rcvPost(t, srv.URL, rcvSigned(rcvSecret, "evt_concurrent", time.Now().Unix(), body), body)
+	if status != http.StatusConflict {
+		t.Errorf("second request while the first is processed: status %d, want 409", status)
+	}
+	if ra := h.Get("Retry-After"); ra == "" {
+		t.Error("409 without Retry-After")
+	} else if n, err := strconv.Atoi(ra); err != nil || n < 1 {
+		t.Errorf("Retry-After %q, want a positive number of seconds", ra)
+	}
+	close(release)
+	if s := <-firstDone; s != http.StatusOK {
+		t.Errorf("first request: status %d, want 200", s)
+	}
+	status, _ = rcvPost(t, srv.URL, rcvSigned(rcvSecret, "evt_concurrent", time.Now().Unix(), body), body)
+	if status != http.StatusOK {
+		t.Errorf("after the first completed: status %d, want 200", status)
+	}
+	if n := next.calls.Load(); n != 1 {
+		t.Errorf("next called %d times, want 1", n)
+	}
+}
+
+// next answering 500 releases the claim: the sender's retry is processed.
+func TestReceiverNextFailureReleasesClaim(t *testing.T) {
+	t.Parallel()
+	next := &rcvNext{answer: func(call int, r *http.Request) int {
+		if call == 1 {
+			return http.StatusInternalServerError
+		}
+		return http.StatusOK
+	}}
+	rc := &webhook.Receiver{
+		Verifier: webhook.Verifier{Secrets: []string{rcvSecret}},
+		Dedup:    webhook.NewMemoryDedup(webhook.MemoryDedupConfig{}),
+	}
+	srv := newRcvServer(t, rc, next)
+	e := rcvEmitter(t, srv.URL, func(c *webhook.Config) {
+		c.Retry = &webhook.RetryConfig{MaxRetries: 2, RetryDelay: 10 * time.Millisecond, NoJitter: true}
+	})
+	ctx := oauthCtx(t)
+	if err := e.Emit(ctx, oauthEvent(1)); err != nil {
+		t.Fatalf("Emit: %v", err)
+	}
+	if n := next.calls.Load(); n != 2 {
+		t.Errorf("next called %d times, want 2 (the 500, then the retry)", n)
+	}
+	seen := next.seen()
+	if len(seen) == 2 && (!bytes.Equal(seen[0].Body, seen[1].Body) || seen[0].EventID != seen[1].EventID) {
+		t.Errorf("the retry is not the same event: %q", seen)
+	}
+	logs, _ := e.Logs(ctx, webhook.LogQuery{})
+	if len(logs) != 1 || logs[0].Status != webhook.StatusDelivered || logs[0].Attempts != 2 {
+		t.Errorf("logs = %+v, want delivered after 2 attempts", logs)
+	}
+	// Now processed: a redelivery is not.
+	if _, err := e.Redeliver(ctx, logs[0].ID); err != nil {
+		t.Fatalf("Redeliver: %v", err)
+	}
+	if n := next.calls.Load(); n != 2 {
+		t.Errorf("next called %d times after a redelivery, want 2", n)
+	}
+}
+
+// A panic in next releases the claim.
+func TestReceiverPanicReleasesClaim(t *testing.T) {
+	t.Parallel()
+	next := &rcvNext{answer: func(call int, r *http.Request) int {
+		if call == 1 {
+			panic("next failed")
+		}
+		return http.StatusOK
+	}}
+	rc := &webhook.Receiver{
+		Verifier: webhook.Verifier{Secrets: []string{rcvSecret}},
+		Dedup:    webhook.NewMemoryDedup(webhook.MemoryDedupConfig{}),
+	}
+	h := rc.Middleware(next)
+	body := rcvBody("evt_panic")
+	serve := func() (code int, panicked any) {
+		req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1/webhooks/", bytes.NewReader(body))
+		req.Header = rcvSigned(rcvSecret, "evt_panic", time.Now().Unix(), body)
+		rec := httptest.NewRecorder()
+		defer func() {
+			panicked = recover()
+			code = rec.Code
+		}()
+		h.ServeHTTP(rec, req)
+		return rec.Code, nil
+	}
+	if _, p := serve(); p == nil {
+		t.Fatal("the panic did not propagate to the server (which recovers it and drops the connection)")
+	}
+	code, p := serve()
+	if p != nil || code != http.StatusOK {
+		t.Errorf("the retry after a panic: status %d, panic %v; want 200", code, p)
+	}
+	if n := next.calls.Load(); n != 2 {
+		t.Errorf("next called %d times, want 2", n)
+	}
+	if code, _ := serve(); code != http.StatusOK || next.calls.Load() != 2 {
+		t.Errorf("a duplicate after success: status %d, next called %d times; want 200 and 2", code, next.calls.Load())
+	}
+}
+
+// rcvFailingStore is a DedupStore that is down.
+type rcvFailingStore struct{}
+
+func (rcvFailingStore) Claim(context.Context, string) (webhook.ClaimState, error) {
+	return 0, errors.New("database unavailable")
+}
+func (rcvFailingStore) Complete(context.Context, string, bool) error { return nil }
+
+func TestReceiverDedupStoreDown(t *testing.T) {
+	t.Parallel()
+	next := &rcvNext{}
+	rc := &webhook.Receiver{Verifier: webhook.Verifier{Secrets: []string{rcvSecret}}, Dedup: rcvFailingStore{}}
+	srv := newRcvServer(t, rc, next)
+	body := rcvBody("evt_down")
+	status, _ := rcvPost(t, srv.URL, rcvSigned(rcvSecret, "evt_down", time.Now().Unix(), body), body)
+	if status < 500 || next.calls.Load() != 0 {
+		t.Errorf("status %d, next called %d times; want a 5xx (so the sender retries) and 0", status, next.calls.Load())
+	}
+}
+
+func TestReceiverWithoutDedup(t *testing.T) {
+	t.Parallel()
+	next := &rcvNext{}
+	rc := &webhook.Receiver{Verifier: webhook.Verifier{Secrets: []string{rcvSecret}}}
+	srv := newRcvServer(t, rc, next)
+	e := rcvEmitter(t, srv.URL, nil)
+	ctx := oauthCtx(t)
+	if err := e.Emit(ctx, oauthEvent(1)); err != nil {
+		t.Fatal(err)
+	}
+	logs, _ := e.Logs(ctx, webhook.LogQuery{})
+	if _, err := e.Redeliver(ctx, logs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := next.calls.Load(); n != 2 {
+		t.Errorf("next called %d times, want 2 (no deduplication)", n)
+	}
+}
+
+// While next is still processing the first request of an event, the
+// sender's retry (its first attempt timed out) is answered 409 with
+// Retry-After. The bundled sender must treat that as "try again later",
+// as the Receiver's doc promises, not as a final failure.
+func TestReceiverConflictIsRetriedBySender(t *testing.T) {
+	t.Parallel()
+	next := &rcvNext{answer: func(call int, r *http.Request) int {
+		if call == 1 {
+			time.Sleep(700 * time.Millisecond) // slower than the sender's timeout
+		}
+		return http.StatusOK
+	}}
+	rc := &webhook.Receiver{
+		Verifier: webhook.Verifier{Secrets: []string{rcvSecret}},
+		Dedup:    webhook.NewMemoryDedup(webhook.MemoryDedupConfig{}),
+	}
+	srv := newRcvServer(t, rc, next)
+	e := rcvEmitter(t, srv.URL, func(c *webhook.Config) {
+		c.Timeout = 200 * time.Millisecond
+		c.Retry = &webhook.RetryConfig{MaxRetries: 4, RetryDelay: 100 * time.Millisecond, BackoffFactor: 1, MaxDelay: 2 * time.Second, NoJitter: true}
+	})
+	err := e.Emit(oauthCtx(t), oauthEvent(1))
+	if err != nil {
+		t.Errorf("Emit = %v; want delivered: the 409 (event in progress) should be retried after its Retry-After, then answered 200 as a duplicate", err)
+	}
+	var statuses []int
+	for _, c := range srv.captures() {
+		statuses = append(statuses, c.Status)
+	}
+	t.Logf("receiver answers: %v", statuses)
+	if n := next.calls.Load(); n != 1 {
+		t.Errorf("next called %d times, want 1", n)
+	}
+}
+
+func TestReceiverStandardScheme(t *testing.T) {
+	t.Parallel()
+	key := bytes.Repeat([]byte{7}, 32)
+	secret := "whsec_" + base64.StdEncoding.EncodeToString(key)
+	next := &rcvNext{}
+	rc := &webhook.Receiver{
+		Verifier: webhook.Verifier{Scheme: webhook.SchemeStandard, Secrets: []string{secret}},
+		Dedup:    webhook.NewMemoryDedup(webhook.MemoryDedupConfig{}),
+	}
+	srv := newRcvServer(t, rc, next)
+	e := oauthNew(t, webhook.Config{
+		Sync:      true,
+		Retry:     &webhook.RetryConfig{MaxRetries: 0},
+		Endpoints: []webhook.Endpoint{{Name: "std", URL: srv.URL, Secret: secret, Scheme: webhook.SchemeStandard}},
+	})
+	ctx := oauthCtx(t)
+	if err := e.Emit(ctx, oauthEvent(1)); err != nil {
+		t.Fatalf("Emit: %v", err)
+	}
+	logs, _ := e.Logs(ctx, webhook.LogQuery{})
+	if _, err := e.Redeliver(ctx, logs[0].ID); err != nil {
+		t.Fatalf("Redeliver: %v", err)
+	}
+	if n := next.calls.Load(); n != 1 {
+		t.Errorf("next called %d times, want 1", n)
+	}
+	caps := srv.captures()
+	if len(caps) != 2 {
+		t.Fatalf("receiver got %d requests, want 2", len(caps))
+	}
+	first := caps[0]
+	if id := first.Header.Get(webhook.HeaderStandardID); id != logs[0].EventID {
+		t.Errorf("webhook-id %q, want the event id %q", id, logs[0].EventID)
+	}
+	if first.Header.Get(webhook.HeaderEventID) != "" {
+		t.Errorf("a Standard Webhooks request carries %s", webhook.HeaderEventID)
+	}
+
+	// Deduplication is by webhook-id: the same body under another id is
+	// processed, the same id with a fresh signature is not.
+	sign := func(id string, body []byte) http.Header {
+		ts := time.Now().Unix()
+		mac := hmac.New(sha256.New, key)
+		fmt.Fprintf(mac, "%s.%d.", id, ts)
+		mac.Write(body)
+		h := http.Header{}
+		h.Set(webhook.HeaderStandardID, id)
+		h.Set(webhook.HeaderStandardTimestamp, strconv.FormatInt(ts, 10))
+		h.Set(webhook.HeaderStandardSignature, "v1,"+base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+		return h
+	}
+	if status, _ := rcvPost(t, srv.URL, sign(logs[0].EventID, first.Body), first.Body); status != http.StatusOK {
+		t.Errorf("same id, fresh signature: status %d, want 200", status)
+	}
+	if n := next.calls.Load(); n != 1 {
+		t.Errorf("next called %d times after a replay of the same id, want 1", n)
+	}
+	if status, _ := rcvPost(t, srv.URL, sign("msg_other", first.Body), first.Body); status != http.StatusOK {
+		t.Errorf("another id: status %d, want 200", status)
+	}
+	if n := next.calls.Load(); n != 2 {
+		t.Errorf("next called %d times after another id, want 2", n)
+	}
+	// A request signed with the seed's scheme is missing the Standard headers.
+	body := rcvBody("evt_seed")
+	if status, _ := rcvPost(t, srv.URL, rcvSigned(secret, "evt_seed", time.Now().Unix(), body), body); status != http.StatusUnauthorized {
+		t.Errorf("HMAC-scheme request to a Standard receiver: status %d, want 401", status)
+	}
+}
+
+// rcvClock is a settable clock.
+type rcvClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *rcvClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *rcvClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func rcvClaim(t *testing.T, m *webhook.MemoryDedup, id string, want webhook.ClaimState) {
+	t.Helper()
+	got, err := m.Claim(context.Background(), id)
+	if err != nil || got != want {
+		t.Errorf("Claim(%s) = %v, %v; want %v", id, got, err, want)
+	}
+}
+
+func rcvDone(t *testing.T, m *webhook.MemoryDedup, id string) {
+	t.Helper()
+	rcvClaim(t, m, id, webhook.ClaimNew)
+	if err := m.Complete(context.Background(), id, true); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMemoryDedupTTL(t *testing.T) {
+	t.Parallel()
+	clock := &rcvClock{t: rcvNow}
+	m := webhook.NewMemoryDedup(webhook.MemoryDedupConfig{TTL: time.Hour, ClaimTimeout: time.Minute, Now: clock.Now})
+	rcvDone(t, m, "a")
+	clock.Add(59 * time.Minute)
+	rcvClaim(t, m, "a", webhook.ClaimDone)
+	clock.Add(2 * time.Minute)
+	rcvClaim(t, m, "a", webhook.ClaimNew) // forgotten after the TTL: claimed anew
+	rcvClaim(t, m, "a", webhook.ClaimInProgress)
+}
+
+func TestMemoryDedupClaimTimeout(t *testing.T) {
+	t.Parallel()
+	clock := &rcvClock{t: rcvNow}
+	m := webhook.NewMemoryDedup(webhook.MemoryDedupConfig{TTL: time.Hour, ClaimTimeout: time.Minute, Now: clock.Now})
+	rcvClaim(t, m, "a", webhook.ClaimNew)
+	clock.Add(30 * time.Second)
+	rcvClaim(t, m, "a", webhook.ClaimInProgress)
+	clock.Add(31 * time.Second)
+	rcvClaim(t, m, "a", webhook.ClaimNew) // the first claimer never completed
+}
+
+func TestMemoryDedupRelease(t *testing.T) {
+	t.Parallel()
+	m := webhook.NewMemoryDedup(webhook.MemoryDedupConfig{})
+	rcvClaim(t, m, "a", webhook.ClaimNew)
+	if err := m.Complete(context.Background(), "a", false); err != nil {
+		t.Fatal(err)
+	}
+	rcvClaim(t, m, "a", webhook.ClaimNew)
+	if err := m.Complete(context.Background(), "a", true); err != nil {
+		t.Fatal(err)
+	}
+	rcvClaim(t, m, "a", webhook.ClaimDone)
+	if n := m.Len(); n != 1 {
+		t.Errorf("Len = %d, want 1", n)
+	}
+}
+
+// Beyond MaxEntries the oldest ids are forgotten.
+func TestMemoryDedupMaxEntriesEvicts(t *testing.T) {
+	t.Parallel()
+	clock := &rcvClock{t: rcvNow}
+	m := webhook.NewMemoryDedup(webhook.MemoryDedupConfig{MaxEntries: 3, Now: clock.Now})
+	for _, id := range []string{"a", "b", "c", "d"} {
+		clock.Add(time.Second)
+		rcvDone(t, m, id)
+	}
+	if n := m.Len(); n > 3 {
+		t.Errorf("Len = %d, want at most 3", n)
+	}
+	rcvClaim(t, m, "d", webhook.ClaimDone) // the newest is kept
+	rcvClaim(t, m, "a", webhook.ClaimNew)  // the oldest was forgotten
+	for range 100 {
+		clock.Add(time.Second)
+		rcvDone(t, m, fmt.Sprintf("id-%d", clock.Now().Unix()))
+	}
+	if n := m.Len(); n > 3 {
+		t.Errorf("Len = %d after 100 more, want at most 3", n)
+	}
+}
+
+// MaxEntries ids are remembered: looking one up in a full store must not
+// forget it ("forgets the oldest beyond MaxEntries").
+func TestMemoryDedupKeepsMaxEntries(t *testing.T) {
+	t.Parallel()
+	clock := &rcvClock{t: rcvNow}
+	m := webhook.NewMemoryDedup(webhook.MemoryDedupConfig{MaxEntries: 3, Now: clock.Now})
+	for _, id := range []string{"a", "b", "c"} {
+		clock.Add(time.Second)
+		rcvDone(t, m, id)
+	}
+	if n := m.Len(); n != 3 {
+		t.Errorf("Len = %d, want 3", n)
+	}
+	// A redelivery of the oldest of three, with MaxEntries 3.
+	rcvClaim(t, m, "a", webhook.ClaimDone)
+	rcvClaim(t, m, "b", webhook.ClaimDone)
+	rcvClaim(t, m, "c", webhook.ClaimDone)
+}
+
+func TestMemoryDedupConcurrent(t *testing.T) {
+	t.Parallel()
+	m := webhook.NewMemoryDedup(webhook.MemoryDedupConfig{MaxEntries: 50})
+	var wg sync.WaitGroup
+	var claimed atomic.Int32
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				id := fmt.Sprintf("evt_%d", i%20)
+				st, err := m.Claim(context.Background(), id)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if st == webhook.ClaimNew {
+					claimed.Add(1)
+					m.Complete(context.Background(), id, (g+i)%3 != 0)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := m.Len(); n > 50 {
+		t.Errorf("Len = %d, want at most 50", n)
+	}
+	if claimed.Load() < 20 {
+		t.Errorf("only %d claims for 20 ids", claimed.Load())
+	}
+}
