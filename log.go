@@ -67,7 +67,8 @@ type LogStore interface {
 const DefaultLogSize = 10000
 
 // MemoryLogStore keeps the newest logs in memory, up to a fixed number;
-// the oldest are forgotten first.
+// the oldest (by when they were first recorded) are forgotten first, and
+// a later update of a forgotten log is dropped.
 type MemoryLogStore struct {
 	mu    sync.Mutex
 	size  int
@@ -98,12 +99,18 @@ func (s *MemoryLogStore) Record(_ context.Context, l DeliveryLog) error {
 		return nil
 	}
 	e := &logEntry{log: l}
-	s.byID[l.ID] = e
 	if len(s.order) < s.size {
+		s.byID[l.ID] = e
 		s.order = append(s.order, e)
 		return nil
 	}
 	old := s.order[s.head]
+	if l.CreatedAt.Before(old.log.CreatedAt) {
+		// A late update of a log already forgotten: it stays forgotten,
+		// or it would push out a newer one.
+		return nil
+	}
+	s.byID[l.ID] = e
 	delete(s.byID, old.log.ID)
 	s.order[s.head] = e
 	s.head = (s.head + 1) % s.size

@@ -399,11 +399,21 @@ func (q *MemoryQueue) Close(ctx context.Context) ([]*Delivery, error) {
 	}
 	select {
 	case <-q.drained:
-		q.wg.Wait()
-		q.cancel()
-		return nil, nil
-	case <-ctx.Done():
+	default:
+		select {
+		case <-q.drained:
+		case <-ctx.Done():
+			return q.abort(ctx)
+		}
 	}
+	q.wg.Wait()
+	q.cancel()
+	return nil, nil
+}
+
+// abort ends a Close whose ctx ended first: attempts under way are
+// cancelled and what is not finished is returned.
+func (q *MemoryQueue) abort(ctx context.Context) ([]*Delivery, error) {
 	q.mu.Lock()
 	q.aborting = true
 	q.work.Broadcast()

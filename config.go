@@ -1,0 +1,1137 @@
+package webhook
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hookrail/webhook/internal/yamlsub"
+)
+
+// LoadConfig reads a JSON (.json) or YAML (.yaml, .yml) file holding the
+// seed's settings (the RAIL_DJANGO_WEBHOOKS dict, its WebhookEndpoint
+// arguments as endpoints) and returns the Config it describes, with
+// ${ENV} references expanded from the process environment. A file that
+// names callbacks or transforms needs a [ConfigLoader], which registers
+// them.
+//
+// LoadConfig only parses and maps: values are checked by New, and a Config
+// loaded from a valid file passes New. Every problem is reported, joined
+// (errors.Join), each a *ConfigError wrapping ErrInvalidConfig that names
+// the file, the line and the key path:
+//
+//	webhook: config.yaml:12: endpoints[1].timeout_seconds: want a number, got "abc"
+//
+// An unknown key is an error (with the closest known key when there is
+// one), and so is a value of the wrong type. Secrets (secret,
+// previous_secret, auth.client_secret, header values) never appear in an
+// error, nor do values taken from the environment. A file that cannot be
+// read gives the os error, wrapped.
+//
+// # Values
+//
+// In scalar values (not keys) ${VAR} is replaced by the environment
+// variable VAR, and ${VAR:-default} by VAR or, when VAR is unset or empty,
+// by default; $$ is a literal $, and a $ before anything else stays as it
+// is. A variable that is unset or empty, without a default, is an error
+// naming the key and line: a file never yields an empty secret by accident.
+// A value that is null (~, null, or nothing after the colon) is treated as
+// absent. Numbers are decimal, and durations are given in seconds as
+// numbers that may be fractional (2.5). Numbers and booleans may be quoted,
+// so that JSON files can take them from the environment
+// ("timeout_seconds": "${TIMEOUT:-30}"). Booleans are true or false. A key
+// that wants a string takes any scalar as written (secret: 12345 is the
+// string "12345"). A redaction value keeps its YAML or JSON type: a plain
+// scalar is null, a boolean, an integer, a number or else a string (after
+// expansion), a quoted one is a string. In YAML flow collections ([...],
+// {...}) a ${...} reference must be quoted, as braces end a plain value
+// there.
+//
+// The YAML accepted is the subset configuration files use: block and flow
+// mappings and sequences, plain and quoted scalars, comments. Anchors,
+// aliases, tags, block scalars (| and >), several documents and tabs used
+// for indentation are rejected with their line and column, and so are
+// duplicate keys, in YAML and in JSON.
+//
+// # Top-level keys
+//
+//	key                  type                  Config field                  notes
+//	enabled              bool                  Disabled = !enabled           default true
+//	endpoints            list of endpoints     Endpoints                     see below
+//	async_delivery       bool                  Sync = !async_delivery        default true
+//	async_backend        string                -                             "" or "memory"; a durable queue is set in code (Config.Queue)
+//	queue                string                -                             must be empty: a queue name needs Config.Queue, set in code
+//	timeout_seconds      number                Timeout                       default 30
+//	max_retries          integer               Retry.MaxRetries              default 3
+//	retry_delay_seconds  number                Retry.RetryDelay              default 60
+//	retry_config         retry object          Retry                         as an endpoint's; together with the two keys above
+//	on_failure           "log" | "raise" |     "raise": Sync = true          "raise" conflicts with async_delivery: true;
+//	                     "callback"                                          "callback" needs failure_callback
+//	failure_callback     name                  OnFailure                     a name in ConfigLoader.OnFailure
+//	monitoring           object                Monitor                       keys below
+//	workers              integer               Workers                       default 32
+//	queue_size           integer               QueueSize                     default 10,000
+//	max_body_bytes       integer               MaxBodyBytes                  default 1 MiB; negative: no limit
+//	https_only           bool                  HTTPSOnly                     default false
+//	circuit_breaker      object                CircuitBreaker                keys below
+//
+//	monitoring.enabled                        bool     default true; false: no alerts
+//	monitoring.alert_on_consecutive_failures  integer  Monitor.AlertOnConsecutiveFailures; required (> 0) when enabled
+//	monitoring.alert_callback                 name     Monitor.OnAlert: a name in ConfigLoader.OnAlert
+//	circuit_breaker.threshold                 integer  CircuitBreaker.Threshold; negative: no breaker
+//	circuit_breaker.cooldown_seconds          number   CircuitBreaker.Cooldown
+//
+// When none of max_retries, retry_delay_seconds and retry_config is given,
+// Config.Retry is nil (the seed's defaults). When any is, a field not given
+// keeps its default: a missing max_retries stays 3, not 0. The same setting
+// may not be given twice (max_retries and retry_config.max_retries).
+//
+// # Endpoint keys (items of endpoints)
+//
+//	key                    type                          Endpoint field        notes
+//	name                   string                        Name                  required, unique
+//	url                    string                        URL                   required
+//	secret                 string (secret)               Secret                required
+//	previous_secret        string (secret)               PreviousSecret        rotation
+//	previous_secret_until  RFC 3339 time                 PreviousSecretUntil   2026-03-01T00:00:00Z
+//	events                 list of strings               Events                created, updated, deleted; default all
+//	include_models         list of labels                IncludeModels         "store.Order"; default all
+//	exclude_models         list of labels                ExcludeModels
+//	include_fields         list, or label → list         IncludeFields         a list means {"*": list}
+//	exclude_fields         list, or label → list         ExcludeFields         a list means {"*": list}
+//	redact_fields          label → {field → value}       RedactFields          or field → value, meaning "*"; any JSON value
+//	headers                string → string (secret)      Headers               static headers
+//	auth                   object                        OAuth2                keys below
+//	retry_config           object                        Retry                 keys below
+//	timeout_seconds        number                        Timeout               default: the top-level one
+//	transform              name                          Transform             a name in ConfigLoader.Transforms
+//	scheme                 string                        Scheme                "hmac-sha256" (default) or "standard-webhooks"
+//	enabled                bool                          Disabled = !enabled   default true
+//
+//	auth.type              "oauth2"          required: the client-credentials grant is the only type
+//	auth.client_id         string            OAuth2.ClientID
+//	auth.client_secret     string (secret)   OAuth2.ClientSecret
+//	auth.token_url         string            OAuth2.TokenURL
+//	auth.scope             string            OAuth2.Scopes, space-separated (the seed's form)
+//	auth.scopes            list of strings   OAuth2.Scopes (instead of scope)
+//	auth.endpoint_params   string → string or list of strings   OAuth2.EndpointParams
+//
+//	retry_config.max_retries      integer          RetryConfig.MaxRetries; default 3
+//	retry_config.retry_delay      number (s)       RetryConfig.RetryDelay
+//	retry_config.backoff_factor   number           RetryConfig.BackoffFactor
+//	retry_config.max_delay        number (s)       RetryConfig.MaxDelay
+//	retry_config.retry_on_status  list of integers RetryConfig.RetryOnStatus; [] retries no status
+//	retry_config.no_jitter        bool             RetryConfig.NoJitter
+//
+// An endpoint's retry_config starts from the top-level retry settings of
+// the file (or the defaults) and changes the fields it gives.
+//
+// The seed's async_backend values "celery", "dramatiq" and "django_q" are
+// errors: in Go, deliveries are queued in memory by default, and a durable
+// queue is a [Queue] set in code (Config.Queue).
+func LoadConfig(path string) (Config, error) {
+	var l ConfigLoader
+	return l.Load(path)
+}
+
+// ConfigLoader resolves what a file can only name: callbacks and
+// transforms registered in code, and the environment. Its zero value is
+// LoadConfig: no callbacks, the process environment. Its methods only read
+// it, and may run at once as long as its maps are not changed meanwhile.
+type ConfigLoader struct {
+	// OnFailure holds the functions failure_callback can name, by name
+	// (the seed's dotted paths, such as "myapp.webhooks.on_webhook_failed",
+	// are fine names).
+	OnFailure map[string]func(Failure)
+
+	// OnAlert holds the functions monitoring.alert_callback can name.
+	OnAlert map[string]func(Alert)
+
+	// Transforms holds the functions an endpoint's transform can name.
+	Transforms map[string]func(Payload) (any, error)
+
+	// LookupEnv looks up the variables of ${VAR} references. Nil:
+	// os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+}
+
+// Load reads the file at path, JSON (.json) or YAML (.yaml, .yml), as
+// LoadConfig does, resolving names with l.
+func (l *ConfigLoader) Load(path string) (Config, error) {
+	var format string
+	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	case ".json":
+		format = "json"
+	case ".yaml", ".yml":
+		format = "yaml"
+	default:
+		return Config{}, &ConfigError{File: path, Msg: fmt.Sprintf("unknown file extension %q (want .json, .yaml or .yml)", ext)}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("webhook: reading config: %w", err)
+	}
+	return l.parse(data, format, path)
+}
+
+// Parse reads a configuration from data, in format "json" or "yaml", as
+// Load does. Its errors carry lines but no file name.
+func (l *ConfigLoader) Parse(data []byte, format string) (Config, error) {
+	return l.parse(data, format, "")
+}
+
+// ConfigError is one problem of a configuration file. Errors from
+// LoadConfig, Load and Parse are ConfigErrors (joined when there are
+// several), and wrap ErrInvalidConfig.
+type ConfigError struct {
+	File string // as given to Load; "" from Parse
+	Line int    // from 1; 0: the problem has no line
+	Col  int    // from 1; set for syntax errors only
+	Key  string // the key path, such as "endpoints[1].timeout_seconds"; "" for syntax errors
+	Msg  string
+}
+
+// Error formats the error as "webhook: FILE:LINE: KEY: MSG", with the
+// column after the line for syntax errors, and "line L" for "FILE:L"
+// without a file.
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	b.WriteString("webhook: ")
+	switch {
+	case e.File != "" && e.Line > 0 && e.Key == "" && e.Col > 0:
+		fmt.Fprintf(&b, "%s:%d:%d: ", e.File, e.Line, e.Col)
+	case e.File != "" && e.Line > 0:
+		fmt.Fprintf(&b, "%s:%d: ", e.File, e.Line)
+	case e.File != "":
+		fmt.Fprintf(&b, "%s: ", e.File)
+	case e.Line > 0 && e.Key == "" && e.Col > 0:
+		fmt.Fprintf(&b, "line %d, column %d: ", e.Line, e.Col)
+	case e.Line > 0:
+		fmt.Fprintf(&b, "line %d: ", e.Line)
+	}
+	if e.Key != "" {
+		b.WriteString(e.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Unwrap returns ErrInvalidConfig.
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+
+func (l *ConfigLoader) parse(data []byte, format, file string) (Config, error) {
+	if l == nil {
+		l = &ConfigLoader{}
+	}
+	var root *yamlsub.Node
+	var err error
+	switch format {
+	case "json":
+		root, err = yamlsub.ParseJSON(data)
+	case "yaml", "yml":
+		root, err = yamlsub.Parse(data)
+	default:
+		return Config{}, &ConfigError{File: file, Msg: fmt.Sprintf("config format %q unknown (want \"json\" or \"yaml\")", format)}
+	}
+	if err != nil {
+		var se *yamlsub.Error
+		if errors.As(err, &se) {
+			return Config{}, &ConfigError{File: file, Line: se.Line, Col: se.Col, Msg: se.Msg}
+		}
+		return Config{}, &ConfigError{File: file, Msg: err.Error()}
+	}
+	m := &mapper{l: l, file: file, env: l.LookupEnv}
+	if m.env == nil {
+		m.env = os.LookupEnv
+	}
+	cfg := m.config(root)
+	if len(m.errs) > 0 {
+		sort.SliceStable(m.errs, func(i, j int) bool { return m.errs[i].Line < m.errs[j].Line })
+		errs := make([]error, len(m.errs))
+		for i, e := range m.errs {
+			errs[i] = e
+		}
+		return Config{}, errors.Join(errs...)
+	}
+	return cfg, nil
+}
+
+// The keys a file may hold.
+var (
+	topKeys = []string{"enabled", "endpoints", "async_delivery", "async_backend", "queue",
+		"timeout_seconds", "max_retries", "retry_delay_seconds", "retry_config", "on_failure",
+		"failure_callback", "monitoring", "workers", "queue_size", "max_body_bytes", "https_only",
+		"circuit_breaker"}
+	endpointKeys = []string{"name", "url", "secret", "previous_secret", "previous_secret_until",
+		"events", "include_models", "exclude_models", "include_fields", "exclude_fields",
+		"redact_fields", "headers", "auth", "retry_config", "timeout_seconds", "transform",
+		"scheme", "enabled"}
+	retryKeys      = []string{"max_retries", "retry_delay", "backoff_factor", "max_delay", "retry_on_status", "no_jitter"}
+	monitoringKeys = []string{"enabled", "alert_on_consecutive_failures", "alert_callback"}
+	breakerKeys    = []string{"threshold", "cooldown_seconds"}
+	authKeys       = []string{"type", "client_id", "client_secret", "token_url", "scope", "scopes", "endpoint_params"}
+)
+
+// mapper turns a node tree into a Config, collecting every problem.
+type mapper struct {
+	l    *ConfigLoader
+	file string
+	env  func(string) (string, bool)
+	errs []*ConfigError
+}
+
+// entry is a value with the key it is under (nil for list items and the
+// root) and its key path.
+type entry struct {
+	key  *yamlsub.Node
+	val  *yamlsub.Node
+	path string
+}
+
+func (m *mapper) failAt(n *yamlsub.Node, path, format string, args ...any) {
+	m.errs = append(m.errs, &ConfigError{File: m.file, Line: n.Line, Key: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// fail reports a problem with e's value: at the value when it is a scalar,
+// else at its key, where a reader looks for it.
+func (m *mapper) fail(e entry, format string, args ...any) {
+	at := e.val
+	if e.key != nil && at.Kind != yamlsub.Scalar {
+		at = e.key
+	}
+	m.failAt(at, e.path, format, args...)
+}
+
+var identKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// keyPath appends key to path: ".key", or `["key"]` for keys such as
+// model labels.
+func keyPath(path, key string) string {
+	if !identKey.MatchString(key) {
+		return path + "[" + strconv.Quote(key) + "]"
+	}
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// describe says what a value is, for "want X, got Y", without the text of
+// a secret.
+func describe(n *yamlsub.Node, secret bool) string {
+	switch n.Kind {
+	case yamlsub.Mapping:
+		return "a mapping"
+	case yamlsub.Sequence:
+		return "a list"
+	case yamlsub.Null:
+		return "null"
+	}
+	if secret {
+		return "a scalar"
+	}
+	return quote(n.Value)
+}
+
+// quote quotes s for a message, shortened.
+func quote(s string) string {
+	if r := []rune(s); len(r) > 60 {
+		s = string(r[:57]) + "..."
+	}
+	return strconv.Quote(s)
+}
+
+// fields checks that e holds a mapping of known keys and returns its
+// entries by key, leaving out null values. It returns nil when e is not a
+// mapping.
+func (m *mapper) fields(e entry, known []string, hint func(string) string) map[string]entry {
+	if e.val.Kind != yamlsub.Mapping {
+		m.fail(e, "want a mapping, got %s", describe(e.val, false))
+		return nil
+	}
+	out := make(map[string]entry, len(e.val.Keys))
+	for i, k := range e.val.Keys {
+		path := keyPath(e.path, k.Value)
+		if !slices.Contains(known, k.Value) {
+			m.failAt(k, path, "unknown key%s", suggest(k.Value, known, hint))
+			continue
+		}
+		if v := e.val.Values[i]; v.Kind != yamlsub.Null {
+			out[k.Value] = entry{key: k, val: v, path: path}
+		}
+	}
+	return out
+}
+
+// suggest explains an unknown key: hint's explanation, or the closest
+// known key.
+func suggest(key string, known []string, hint func(string) string) string {
+	if hint != nil {
+		if h := hint(key); h != "" {
+			return ": " + h
+		}
+	}
+	best, bestDist := "", 0
+	for _, k := range known {
+		d := editDistance(strings.ToLower(key), k)
+		if len(key) >= 4 && (strings.HasPrefix(k, strings.ToLower(key)) || strings.HasPrefix(strings.ToLower(key), k)) {
+			d = min(d, 2)
+		}
+		if best == "" || d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	if best != "" && bestDist <= max(2, len(key)/4) {
+		return fmt.Sprintf("; did you mean %q?", best)
+	}
+	if len(known) <= 8 {
+		return " (want one of " + strings.Join(known, ", ") + ")"
+	}
+	return ""
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func topHint(key string) string {
+	switch {
+	case key == "RAIL_DJANGO_WEBHOOKS" || key == "WEBHOOKS" || key == "webhooks":
+		return "the file holds the settings themselves: remove this wrapper key and unindent what it holds"
+	case slices.Contains(endpointKeys, key):
+		return fmt.Sprintf("%q is an endpoint's setting: put it in an item of endpoints", key)
+	case slices.Contains(retryKeys, key):
+		return fmt.Sprintf("%q belongs in retry_config", key)
+	}
+	return ""
+}
+
+func endpointHint(key string) string {
+	switch {
+	case slices.Contains(retryKeys, key) || key == "retry_delay_seconds":
+		return fmt.Sprintf("%q belongs in the endpoint's retry_config", key)
+	case key == "client_id" || key == "client_secret" || key == "token_url" || key == "scope" || key == "type":
+		return fmt.Sprintf("%q belongs in the endpoint's auth", key)
+	case slices.Contains(topKeys, key):
+		return fmt.Sprintf("%q is a top-level setting, not an endpoint's", key)
+	}
+	return ""
+}
+
+// envName matches the name in a ${...} reference.
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// expand replaces ${VAR} and ${VAR:-default} in s and $$ by $. The error
+// message never holds s's text when secret is set.
+func (m *mapper) expand(s string, secret bool) (string, error) {
+	if !strings.Contains(s, "$") {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c != '$' || i+1 == len(s) || (s[i+1] != '$' && s[i+1] != '{') {
+			b.WriteByte(c)
+			i++
+			continue
+		}
+		if s[i+1] == '$' {
+			b.WriteByte('$')
+			i += 2
+			continue
+		}
+		end := strings.IndexByte(s[i+2:], '}')
+		if end < 0 {
+			return "", errors.New("unterminated ${ (a literal $ is written $$)")
+		}
+		ref := s[i+2 : i+2+end]
+		i += 2 + end + 1
+		name, def, hasDef := strings.Cut(ref, ":-")
+		if !envName.MatchString(name) || strings.Contains(def, "${") {
+			if secret {
+				return "", errors.New("invalid ${...} reference: want ${NAME} or ${NAME:-default} (a literal $ is written $$)")
+			}
+			return "", fmt.Errorf("invalid reference %s: want ${NAME} or ${NAME:-default} (a literal $ is written $$)", quote("${"+ref+"}"))
+		}
+		v, ok := m.env(name)
+		switch {
+		case ok && v != "":
+			b.WriteString(v)
+		case hasDef:
+			b.WriteString(def)
+		case !ok:
+			return "", fmt.Errorf("environment variable %s is not set", name)
+		default:
+			return "", fmt.Errorf("environment variable %s is empty (write ${%s:-} to allow an empty value)", name, name)
+		}
+	}
+	return b.String(), nil
+}
+
+// scalar returns e's text with ${...} expanded, or reports that e is not a
+// scalar (wanting want). raw is the text before expansion.
+func (m *mapper) scalar(e entry, want string, secret bool) (text, raw string, ok bool) {
+	if e.val.Kind != yamlsub.Scalar {
+		m.fail(e, "want %s, got %s", want, describe(e.val, secret))
+		return "", "", false
+	}
+	raw = e.val.Value
+	text, err := m.expand(raw, secret)
+	if err != nil {
+		m.fail(e, "%v", err)
+		return "", "", false
+	}
+	return text, raw, true
+}
+
+// shown quotes a scalar's text for a message, or, when it came from the
+// environment, the text as written.
+func shown(text, raw string) string {
+	if text != raw {
+		return quote(raw) + " (as expanded)"
+	}
+	return quote(text)
+}
+
+// wrong reports a scalar that is not the wanted type, without echoing a
+// value that came from the environment.
+func (m *mapper) wrong(e entry, want, text, raw string) {
+	m.fail(e, "want %s, got %s", want, shown(text, raw))
+}
+
+func (m *mapper) str(e entry, secret bool) (string, bool) {
+	s, _, ok := m.scalar(e, "a string", secret)
+	return s, ok
+}
+
+func (m *mapper) boolean(e entry) (bool, bool) {
+	const want = "true or false"
+	s, raw, ok := m.scalar(e, want, false)
+	if !ok {
+		return false, false
+	}
+	switch s {
+	case "true", "True", "TRUE":
+		return true, true
+	case "false", "False", "FALSE":
+		return false, true
+	}
+	m.wrong(e, want, s, raw)
+	return false, false
+}
+
+var (
+	intSyntax   = regexp.MustCompile(`^[-+]?[0-9]+$`)
+	floatSyntax = regexp.MustCompile(`^[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?$`)
+)
+
+func (m *mapper) integer(e entry) (int, bool) {
+	const want = "an integer"
+	s, raw, ok := m.scalar(e, want, false)
+	if !ok {
+		return 0, false
+	}
+	if !intSyntax.MatchString(s) {
+		m.wrong(e, want, s, raw)
+		return 0, false
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		m.fail(e, "%s is out of range", quote(raw))
+		return 0, false
+	}
+	return n, true
+}
+
+func (m *mapper) number(e entry) (float64, bool) {
+	const want = "a number"
+	s, raw, ok := m.scalar(e, want, false)
+	if !ok {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if !floatSyntax.MatchString(s) || err != nil {
+		if err != nil && floatSyntax.MatchString(s) {
+			m.fail(e, "%s is out of range", quote(raw))
+		} else {
+			m.wrong(e, want, s, raw)
+		}
+		return 0, false
+	}
+	return f, true
+}
+
+// seconds reads a number of seconds.
+func (m *mapper) seconds(e entry) (time.Duration, bool) {
+	f, ok := m.number(e)
+	if !ok {
+		return 0, false
+	}
+	d := math.Round(f * float64(time.Second))
+	if math.Abs(d) >= math.MaxInt64 {
+		m.fail(e, "out of range: want at most %d seconds", int64(math.MaxInt64/time.Second))
+		return 0, false
+	}
+	return time.Duration(d), true
+}
+
+// list checks that e holds a sequence and returns its items as entries.
+func (m *mapper) list(e entry, want string) ([]entry, bool) {
+	if e.val.Kind != yamlsub.Sequence {
+		m.fail(e, "want %s, got %s", want, describe(e.val, false))
+		return nil, false
+	}
+	items := make([]entry, len(e.val.Values))
+	for i, v := range e.val.Values {
+		items[i] = entry{val: v, path: fmt.Sprintf("%s[%d]", e.path, i)}
+	}
+	return items, true
+}
+
+func (m *mapper) strList(e entry) ([]string, bool) {
+	items, ok := m.list(e, "a list of strings")
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		if s, ok1 := m.str(it, false); ok1 {
+			out = append(out, s)
+		} else {
+			ok = false
+		}
+	}
+	return out, ok
+}
+
+func (m *mapper) intList(e entry) ([]int, bool) {
+	items, ok := m.list(e, "a list of integers")
+	if !ok {
+		return nil, false
+	}
+	out := make([]int, 0, len(items))
+	for _, it := range items {
+		if n, ok1 := m.integer(it); ok1 {
+			out = append(out, n)
+		} else {
+			ok = false
+		}
+	}
+	return out, ok
+}
+
+// strMap reads a mapping of strings (header values: secret).
+func (m *mapper) strMap(e entry, secret bool) map[string]string {
+	if e.val.Kind != yamlsub.Mapping {
+		m.fail(e, "want a mapping of names to strings, got %s", describe(e.val, false))
+		return nil
+	}
+	out := make(map[string]string, len(e.val.Keys))
+	for i, k := range e.val.Keys {
+		if s, ok := m.str(entry{key: k, val: e.val.Values[i], path: keyPath(e.path, k.Value)}, secret); ok {
+			out[k.Value] = s
+		}
+	}
+	return out
+}
+
+// anyValue reads a replacement value: a plain scalar is typed (null,
+// bool, integer, number, else string), a quoted one is a string.
+func (m *mapper) anyValue(e entry) any {
+	switch e.val.Kind {
+	case yamlsub.Null:
+		return nil
+	case yamlsub.Sequence:
+		out := make([]any, len(e.val.Values))
+		for i, v := range e.val.Values {
+			out[i] = m.anyValue(entry{val: v, path: fmt.Sprintf("%s[%d]", e.path, i)})
+		}
+		return out
+	case yamlsub.Mapping:
+		out := make(map[string]any, len(e.val.Keys))
+		for i, k := range e.val.Keys {
+			out[k.Value] = m.anyValue(entry{key: k, val: e.val.Values[i], path: keyPath(e.path, k.Value)})
+		}
+		return out
+	}
+	s, _, ok := m.scalar(e, "a value", false)
+	if !ok || e.val.Quoted {
+		return s
+	}
+	switch s {
+	case "~", "null", "Null", "NULL":
+		return nil
+	case "true", "True", "TRUE":
+		return true
+	case "false", "False", "FALSE":
+		return false
+	}
+	if intSyntax.MatchString(s) {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return n
+		}
+	}
+	if floatSyntax.MatchString(s) {
+		if f, err := strconv.ParseFloat(s, 64); err == nil {
+			return f
+		}
+	}
+	return s
+}
+
+// lookup resolves a registered name.
+func lookup[F any](m *mapper, e entry, reg map[string]F, field string) (F, bool) {
+	var zero F
+	name, raw, ok := m.scalar(e, "a name", false)
+	if !ok {
+		return zero, false
+	}
+	if f, ok := reg[name]; ok && !isNilFunc(f) {
+		return f, true
+	}
+	if len(reg) == 0 {
+		m.fail(e, "%s is not registered: ConfigLoader.%s is empty (LoadConfig cannot resolve names: use a ConfigLoader)", shown(name, raw), field)
+	} else {
+		m.fail(e, "%s is not registered in ConfigLoader.%s (registered: %s)", shown(name, raw), field, strings.Join(slices.Sorted(maps.Keys(reg)), ", "))
+	}
+	return zero, false
+}
+
+func isNilFunc(f any) bool {
+	switch f := f.(type) {
+	case func(Failure):
+		return f == nil
+	case func(Alert):
+		return f == nil
+	case func(Payload) (any, error):
+		return f == nil
+	}
+	return false
+}
+
+func (m *mapper) config(root *yamlsub.Node) Config {
+	var cfg Config
+	if root.Kind == yamlsub.Null {
+		m.failAt(root, "", "the file holds no settings: want a mapping such as {endpoints: [...]}")
+		return cfg
+	}
+	top := m.fields(entry{val: root}, topKeys, topHint)
+	if top == nil {
+		return cfg
+	}
+	if e, ok := top["enabled"]; ok {
+		if v, ok := m.boolean(e); ok {
+			cfg.Disabled = !v
+		}
+	}
+	async, asyncSet := true, false
+	if e, ok := top["async_delivery"]; ok {
+		if v, ok := m.boolean(e); ok {
+			async, asyncSet = v, true
+			cfg.Sync = !v
+		}
+	}
+	if e, ok := top["async_backend"]; ok {
+		if s, raw, ok := m.scalar(e, "a string", false); ok {
+			switch s {
+			case "", "memory":
+			case "celery", "dramatiq", "django_q":
+				m.fail(e, "%s is a Python task queue; in Go, deliveries are queued in memory by default, and a durable queue (such as River on PostgreSQL) is set in code through Config.Queue: remove this key or set it to \"memory\"", shown(s, raw))
+			default:
+				m.fail(e, "unknown backend %s: want \"memory\" (a durable queue is set in code through Config.Queue)", shown(s, raw))
+			}
+		}
+	}
+	if e, ok := top["queue"]; ok {
+		if s, ok := m.str(e, false); ok && s != "" {
+			m.fail(e, "a queue name needs a durable backend, which a file cannot name: set Config.Queue in code and remove this key")
+		}
+	}
+	if e, ok := top["timeout_seconds"]; ok {
+		cfg.Timeout, _ = m.seconds(e)
+	}
+	cfg.Retry = m.topRetry(top)
+
+	mode := ""
+	onFailure, hasMode := top["on_failure"]
+	if hasMode {
+		if s, raw, ok := m.scalar(onFailure, "a string", false); ok {
+			switch s {
+			case "log", "raise", "callback":
+				mode = s
+			default:
+				m.fail(onFailure, "want \"log\", \"raise\" or \"callback\", got %s", shown(s, raw))
+			}
+		}
+	}
+	if mode == "raise" {
+		cfg.Sync = true
+		if asyncSet && async {
+			m.fail(onFailure, "\"raise\" delivers inside Emit and returns its error, but async_delivery is true (line %d): set async_delivery: false, or remove it", top["async_delivery"].val.Line)
+		}
+	}
+	callback, hasCallback := top["failure_callback"]
+	switch {
+	case mode == "callback" && !hasCallback:
+		m.fail(onFailure, "\"callback\" needs failure_callback: the name of a function registered in ConfigLoader.OnFailure")
+	case mode == "log" && hasCallback:
+		m.fail(callback, "set, but on_failure is \"log\" (line %d): set on_failure: callback", onFailure.val.Line)
+	}
+	if hasCallback {
+		cfg.OnFailure, _ = lookup(m, callback, m.l.OnFailure, "OnFailure")
+	}
+	if e, ok := top["monitoring"]; ok {
+		cfg.Monitor = m.monitoring(e)
+	}
+	if e, ok := top["workers"]; ok {
+		cfg.Workers, _ = m.integer(e)
+	}
+	if e, ok := top["queue_size"]; ok {
+		cfg.QueueSize, _ = m.integer(e)
+	}
+	if e, ok := top["max_body_bytes"]; ok {
+		cfg.MaxBodyBytes, _ = m.integer(e)
+	}
+	if e, ok := top["https_only"]; ok {
+		cfg.HTTPSOnly, _ = m.boolean(e)
+	}
+	if e, ok := top["circuit_breaker"]; ok {
+		if f := m.fields(e, breakerKeys, nil); f != nil {
+			if x, ok := f["threshold"]; ok {
+				cfg.CircuitBreaker.Threshold, _ = m.integer(x)
+			}
+			if x, ok := f["cooldown_seconds"]; ok {
+				cfg.CircuitBreaker.Cooldown, _ = m.seconds(x)
+			}
+		}
+	}
+	if e, ok := top["endpoints"]; ok {
+		cfg.Endpoints = m.endpoints(e, cfg.Retry)
+	}
+	return cfg
+}
+
+func (m *mapper) monitoring(e entry) Monitor {
+	f := m.fields(e, monitoringKeys, nil)
+	if f == nil {
+		return Monitor{}
+	}
+	enabled := true
+	if x, ok := f["enabled"]; ok {
+		enabled, _ = m.boolean(x)
+	}
+	var mon Monitor
+	n, hasN := f["alert_on_consecutive_failures"]
+	if hasN {
+		if v, ok := m.integer(n); ok {
+			mon.AlertOnConsecutiveFailures = v
+			if v <= 0 && enabled {
+				m.fail(n, "want a number of failures above 0 while monitoring is enabled")
+			}
+		}
+	} else if enabled {
+		m.fail(e, "alert_on_consecutive_failures is required while monitoring is enabled")
+	}
+	if x, ok := f["alert_callback"]; ok {
+		mon.OnAlert, _ = lookup(m, x, m.l.OnAlert, "OnAlert")
+	}
+	if !enabled {
+		return Monitor{}
+	}
+	return mon
+}
+
+// topRetry reads the top-level retry settings: nil when there are none.
+func (m *mapper) topRetry(top map[string]entry) *RetryConfig {
+	maxE, hasMax := top["max_retries"]
+	delayE, hasDelay := top["retry_delay_seconds"]
+	rcE, hasRC := top["retry_config"]
+	if !hasMax && !hasDelay && !hasRC {
+		return nil
+	}
+	rc := &RetryConfig{MaxRetries: DefaultMaxRetries}
+	if hasMax {
+		rc.MaxRetries, _ = m.integer(maxE)
+	}
+	if hasDelay {
+		rc.RetryDelay, _ = m.seconds(delayE)
+	}
+	if hasRC {
+		also := map[string]entry{}
+		if hasMax {
+			also["max_retries"] = maxE
+		}
+		if hasDelay {
+			also["retry_delay"] = delayE
+		}
+		m.retryConfig(rcE, rc, also)
+	}
+	return rc
+}
+
+// retryConfig applies a retry_config object to rc. also holds settings
+// given elsewhere that its keys may not repeat.
+func (m *mapper) retryConfig(e entry, rc *RetryConfig, also map[string]entry) {
+	f := m.fields(e, retryKeys, func(key string) string {
+		if key == "retry_delay_seconds" || key == "max_delay_seconds" {
+			return fmt.Sprintf("in retry_config it is %q (in seconds)", strings.TrimSuffix(key, "_seconds"))
+		}
+		return ""
+	})
+	for name, x := range f {
+		if other, dup := also[name]; dup {
+			m.fail(x, "also set by %s (line %d): keep one", other.path, other.key.Line)
+		}
+	}
+	if x, ok := f["max_retries"]; ok {
+		rc.MaxRetries, _ = m.integer(x)
+	}
+	if x, ok := f["retry_delay"]; ok {
+		rc.RetryDelay, _ = m.seconds(x)
+	}
+	if x, ok := f["backoff_factor"]; ok {
+		rc.BackoffFactor, _ = m.number(x)
+	}
+	if x, ok := f["max_delay"]; ok {
+		rc.MaxDelay, _ = m.seconds(x)
+	}
+	if x, ok := f["retry_on_status"]; ok {
+		rc.RetryOnStatus, _ = m.intList(x)
+	}
+	if x, ok := f["no_jitter"]; ok {
+		rc.NoJitter, _ = m.boolean(x)
+	}
+}
+
+func (m *mapper) endpoints(e entry, base *RetryConfig) []Endpoint {
+	items, ok := m.list(e, "a list of endpoints")
+	if !ok {
+		return nil
+	}
+	var eps []Endpoint
+	for _, it := range items {
+		if it.val.Kind == yamlsub.Null {
+			m.fail(it, "empty endpoint: want a mapping with name, url and secret")
+			continue
+		}
+		if f := m.fields(it, endpointKeys, endpointHint); f != nil {
+			eps = append(eps, m.endpoint(f, base))
+		}
+	}
+	return eps
+}
+
+func (m *mapper) endpoint(f map[string]entry, base *RetryConfig) Endpoint {
+	var ep Endpoint
+	if e, ok := f["name"]; ok {
+		ep.Name, _ = m.str(e, false)
+	}
+	if e, ok := f["url"]; ok {
+		ep.URL, _ = m.str(e, false)
+	}
+	if e, ok := f["secret"]; ok {
+		ep.Secret, _ = m.str(e, true)
+	}
+	if e, ok := f["previous_secret"]; ok {
+		ep.PreviousSecret, _ = m.str(e, true)
+	}
+	if e, ok := f["previous_secret_until"]; ok {
+		if s, raw, ok := m.scalar(e, "a time", false); ok {
+			t, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				m.fail(e, "want an RFC 3339 time such as \"2026-03-01T00:00:00Z\", got %s", shown(s, raw))
+			}
+			ep.PreviousSecretUntil = t
+		}
+	}
+	if e, ok := f["events"]; ok {
+		if l, ok := m.strList(e); ok {
+			ep.Events = make([]EventType, len(l))
+			for i, s := range l {
+				ep.Events[i] = EventType(s)
+			}
+		}
+	}
+	if e, ok := f["include_models"]; ok {
+		ep.IncludeModels, _ = m.strList(e)
+	}
+	if e, ok := f["exclude_models"]; ok {
+		ep.ExcludeModels, _ = m.strList(e)
+	}
+	if e, ok := f["include_fields"]; ok {
+		ep.IncludeFields = m.fieldMap(e)
+	}
+	if e, ok := f["exclude_fields"]; ok {
+		ep.ExcludeFields = m.fieldMap(e)
+	}
+	if e, ok := f["redact_fields"]; ok {
+		ep.RedactFields = m.redactMap(e)
+	}
+	if e, ok := f["headers"]; ok {
+		ep.Headers = m.strMap(e, true)
+	}
+	if e, ok := f["auth"]; ok {
+		ep.OAuth2 = m.auth(e)
+	}
+	if e, ok := f["retry_config"]; ok {
+		rc := &RetryConfig{MaxRetries: DefaultMaxRetries}
+		if base != nil {
+			c := *base
+			c.RetryOnStatus = slices.Clone(base.RetryOnStatus)
+			rc = &c
+		}
+		m.retryConfig(e, rc, nil)
+		ep.Retry = rc
+	}
+	if e, ok := f["timeout_seconds"]; ok {
+		ep.Timeout, _ = m.seconds(e)
+	}
+	if e, ok := f["transform"]; ok {
+		ep.Transform, _ = lookup(m, e, m.l.Transforms, "Transforms")
+	}
+	if e, ok := f["scheme"]; ok {
+		s, _ := m.str(e, false)
+		ep.Scheme = SignatureScheme(s)
+	}
+	if e, ok := f["enabled"]; ok {
+		if v, ok := m.boolean(e); ok {
+			ep.Disabled = !v
+		}
+	}
+	return ep
+}
+
+// fieldMap reads include_fields or exclude_fields: a list (for every
+// model, "*") or a mapping from model label to a list.
+func (m *mapper) fieldMap(e entry) map[string][]string {
+	switch e.val.Kind {
+	case yamlsub.Sequence:
+		l, _ := m.strList(e)
+		return map[string][]string{allModels: l}
+	case yamlsub.Mapping:
+		out := make(map[string][]string, len(e.val.Keys))
+		for i, k := range e.val.Keys {
+			x := entry{key: k, val: e.val.Values[i], path: keyPath(e.path, k.Value)}
+			if x.val.Kind != yamlsub.Sequence {
+				m.fail(x, "want a list of field names, got %s", describe(x.val, false))
+				continue
+			}
+			out[k.Value], _ = m.strList(x)
+		}
+		return out
+	}
+	m.fail(e, "want a list of field names, or a mapping from model label (or \"*\") to such a list, got %s", describe(e.val, false))
+	return nil
+}
+
+// redactMap reads redact_fields: model label → {field → replacement}, or
+// field → replacement for every model ("*"); the two forms may be mixed.
+func (m *mapper) redactMap(e entry) map[string]map[string]any {
+	if e.val.Kind != yamlsub.Mapping {
+		m.fail(e, "want a mapping from model label (or \"*\") to {field: replacement}, or from field to replacement, got %s", describe(e.val, false))
+		return nil
+	}
+	out := make(map[string]map[string]any)
+	var flat []entry
+	for i, k := range e.val.Keys {
+		x := entry{key: k, val: e.val.Values[i], path: keyPath(e.path, k.Value)}
+		if x.val.Kind != yamlsub.Mapping {
+			flat = append(flat, x)
+			continue
+		}
+		fields := make(map[string]any, len(x.val.Keys))
+		for j, fk := range x.val.Keys {
+			fields[fk.Value] = m.anyValue(entry{key: fk, val: x.val.Values[j], path: keyPath(x.path, fk.Value)})
+		}
+		out[k.Value] = fields
+	}
+	for _, x := range flat {
+		star := out[allModels]
+		if star == nil {
+			star = make(map[string]any)
+			out[allModels] = star
+		}
+		if _, dup := star[x.key.Value]; dup {
+			m.fail(x, "also set under %s", keyPath(e.path, allModels))
+			continue
+		}
+		star[x.key.Value] = m.anyValue(x)
+	}
+	return out
+}
+
+func (m *mapper) auth(e entry) *OAuth2 {
+	f := m.fields(e, authKeys, nil)
+	if f == nil {
+		return nil
+	}
+	o := &OAuth2{}
+	if t, ok := f["type"]; !ok {
+		m.fail(e, "type is required: \"oauth2\" (the client-credentials grant)")
+	} else if s, raw, ok := m.scalar(t, "a string", false); ok && s != "oauth2" {
+		m.fail(t, "%s not supported: the only type is \"oauth2\" (for a static token, set headers: {Authorization: \"Bearer …\"})", shown(s, raw))
+	}
+	if x, ok := f["client_id"]; ok {
+		o.ClientID, _ = m.str(x, false)
+	}
+	if x, ok := f["client_secret"]; ok {
+		o.ClientSecret, _ = m.str(x, true)
+	}
+	if x, ok := f["token_url"]; ok {
+		o.TokenURL, _ = m.str(x, false)
+	}
+	scope, hasScope := f["scope"]
+	if hasScope {
+		if s, ok := m.str(scope, false); ok {
+			o.Scopes = strings.Fields(s)
+		}
+	}
+	if x, ok := f["scopes"]; ok {
+		if hasScope {
+			m.fail(x, "set together with scope (line %d): keep one", scope.key.Line)
+		}
+		o.Scopes, _ = m.strList(x)
+	}
+	if x, ok := f["endpoint_params"]; ok {
+		if x.val.Kind != yamlsub.Mapping {
+			m.fail(x, "want a mapping of parameter names to strings or lists of strings, got %s", describe(x.val, false))
+		} else {
+			o.EndpointParams = make(map[string][]string, len(x.val.Keys))
+			for i, k := range x.val.Keys {
+				p := entry{key: k, val: x.val.Values[i], path: keyPath(x.path, k.Value)}
+				if p.val.Kind == yamlsub.Sequence {
+					o.EndpointParams[k.Value], _ = m.strList(p)
+				} else if s, ok := m.str(p, false); ok {
+					o.EndpointParams[k.Value] = []string{s}
+				}
+			}
+		}
+	}
+	return o
+}

@@ -1,0 +1,1008 @@
+// Package yamlsub parses the subset of YAML that configuration files use,
+// and JSON, into one tree of nodes that remember their line and column, so
+// that a single mapper can report "line 12: endpoints[1].timeout_seconds:
+// want a number" for either format.
+//
+// # The YAML subset
+//
+// Supported: block mappings and block sequences, nested to any depth
+// (including "- key: value" items holding mappings, and a sequence at the
+// same indentation as its parent key); plain scalars, also continued on
+// more-indented lines; single-quoted scalars (a doubled quote is a quote) and
+// double-quoted scalars with YAML's escapes (\n \t \" \\ \/ \0 \a \b \e \f
+// \r \v \N \_ \L \P \xXX \uXXXX \UXXXXXXXX, a \ before a line break);
+// flow sequences [a, "b", 3] and flow mappings {a: 1, b: x}, nested, on one
+// line or several; comments (# to the end of the line, after a space);
+// one leading "---" and one trailing "..."; empty values, ~ and null (Null
+// nodes); CRLF line ends; a leading byte order mark.
+//
+// Rejected with an *Error giving the line and column: anchors (&), aliases
+// (*), tags (!), block scalars (| and >), directives (%), several documents,
+// complex keys (? and collections used as keys), tabs used for indentation,
+// duplicate keys, control characters and invalid UTF-8, nesting deeper
+// than MaxDepth.
+//
+// Scalars are not typed: a Scalar holds its text and whether it was
+// quoted, and the caller decides what "30" or "true" means where it is
+// found. Only the plain scalars "", "~", "null", "Null" and "NULL" become
+// Null nodes (with that text as Value).
+//
+// Parse and ParseJSON never panic: an internal fault is returned as an
+// *Error whose message starts with "internal error".
+package yamlsub
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Kind is the kind of a Node.
+type Kind int
+
+// The kinds of Node.
+const (
+	Scalar   Kind = iota + 1 // Value holds the text
+	Mapping                  // Keys and Values hold the entries, in order
+	Sequence                 // Values holds the items
+	Null                     // an empty value, ~ or null (JSON null)
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Scalar:
+		return "scalar"
+	case Mapping:
+		return "mapping"
+	case Sequence:
+		return "sequence"
+	case Null:
+		return "null"
+	}
+	return "Kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Node is a node of the tree: a scalar, a mapping, a sequence or null.
+type Node struct {
+	Kind Kind
+	// Line and Col give where the node starts, from 1; Col counts
+	// characters. A block mapping starts at its first key, a block
+	// sequence at its first "-", a flow collection at its bracket, a quoted
+	// scalar at its opening quote, an empty value where it would have been.
+	Line, Col int
+	Value     string // a Scalar's text (escapes resolved), a Null's text
+	Quoted    bool   // a Scalar was quoted (a JSON string)
+	Keys      []*Node
+	Values    []*Node
+}
+
+// MaxDepth bounds the nesting of collections.
+const MaxDepth = 1000
+
+// Error is a syntax error, or an unsupported construct, at a position.
+type Error struct {
+	Line, Col int
+	Msg       string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("line %d, column %d: %s", e.Line, e.Col, e.Msg)
+}
+
+// failure is the panic value that carries an *Error up to Parse.
+type failure struct{ err *Error }
+
+// catch turns the panic of a failure (and, as a last resort, any other)
+// into the returned error.
+func catch(root **Node, err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	*root = nil
+	if f, ok := r.(failure); ok {
+		*err = f.err
+		return
+	}
+	*err = &Error{Line: 1, Col: 1, Msg: fmt.Sprintf("internal error: %v", r)}
+}
+
+// positioner converts byte offsets to lines and columns.
+type positioner struct {
+	src    []byte
+	starts []int // offsets where lines start
+	// the last answer, to count on from it along a line
+	cOff, cLine, cCol int
+}
+
+func newPositioner(src []byte) positioner {
+	starts := []int{0}
+	for i, b := range src {
+		if b == '\n' {
+			starts = append(starts, i+1)
+		}
+	}
+	return positioner{src: src, starts: starts}
+}
+
+func (p *positioner) line(off int) int {
+	off = max(0, min(off, len(p.src)))
+	return sort.Search(len(p.starts), func(i int) bool { return p.starts[i] > off })
+}
+
+func (p *positioner) lineStart(off int) int { return p.starts[p.line(off)-1] }
+
+func (p *positioner) at(off int) (line, col int) {
+	off = max(0, min(off, len(p.src)))
+	line = p.line(off)
+	ls := p.starts[line-1]
+	if p.cLine == line && p.cOff <= off {
+		col = p.cCol + utf8.RuneCount(p.src[p.cOff:off])
+	} else {
+		col = 1 + utf8.RuneCount(p.src[ls:off])
+	}
+	p.cOff, p.cLine, p.cCol = off, line, col
+	return line, col
+}
+
+type parser struct {
+	src   []byte
+	off   int
+	depth int
+	pos   positioner
+}
+
+// Parse parses a YAML document of the supported subset. An empty document
+// gives a Null node. Errors are *Error.
+func Parse(src []byte) (root *Node, err error) {
+	defer catch(&root, &err)
+	src = normalize(src)
+	p := &parser{src: src, pos: newPositioner(src)}
+	p.checkChars()
+	return p.document(), nil
+}
+
+// normalize drops a byte order mark and turns CRLF and CR line ends into LF.
+func normalize(src []byte) []byte {
+	src = bytes.TrimPrefix(src, []byte("\xef\xbb\xbf"))
+	if bytes.IndexByte(src, '\r') < 0 {
+		return src
+	}
+	out := make([]byte, 0, len(src))
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		if c == '\r' {
+			if i+1 < len(src) && src[i+1] == '\n' {
+				continue
+			}
+			c = '\n'
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func (p *parser) fail(off int, format string, args ...any) {
+	line, col := p.pos.at(off)
+	panic(failure{&Error{Line: line, Col: col, Msg: fmt.Sprintf(format, args...)}})
+}
+
+// checkChars rejects invalid UTF-8 and the characters YAML does not allow.
+func (p *parser) checkChars() {
+	for i := 0; i < len(p.src); {
+		r, size := utf8.DecodeRune(p.src[i:])
+		if r == utf8.RuneError && size == 1 {
+			p.fail(i, "invalid UTF-8")
+		}
+		if !printable(r) {
+			p.fail(i, "control character U+%04X is not allowed (write it as an escape in a double-quoted string)", r)
+		}
+		i += size
+	}
+}
+
+func printable(r rune) bool {
+	return r == '\t' || r == '\n' || (0x20 <= r && r <= 0x7e) || r == 0x85 ||
+		(0xa0 <= r && r <= 0xd7ff) || (0xe000 <= r && r <= 0xfffd) || (0x10000 <= r && r <= 0x10ffff)
+}
+
+func (p *parser) byteAt(off int) byte {
+	if off < 0 || off >= len(p.src) {
+		return 0
+	}
+	return p.src[off]
+}
+
+func (p *parser) eof() bool { return p.off >= len(p.src) }
+
+func (p *parser) node(kind Kind, off int) *Node {
+	n := &Node{Kind: kind}
+	n.Line, n.Col = p.pos.at(off)
+	return n
+}
+
+func (p *parser) enter() {
+	p.depth++
+	if p.depth > MaxDepth {
+		p.fail(p.off, "nesting deeper than %d levels", MaxDepth)
+	}
+}
+
+func (p *parser) leave() { p.depth-- }
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' }
+
+// isBlank reports a separator after an indicator: space, tab, line end or
+// the end of the input (byteAt gives 0 there; NUL is rejected earlier).
+func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == 0 }
+
+func isFlowIndicator(c byte) bool {
+	return c == ',' || c == '[' || c == ']' || c == '{' || c == '}'
+}
+
+// commentAt reports whether a '#' at off starts a comment: it must follow
+// whitespace or start a line.
+func (p *parser) commentAt(off int) bool {
+	if p.byteAt(off) != '#' {
+		return false
+	}
+	if off == 0 {
+		return true
+	}
+	c := p.src[off-1]
+	return c == ' ' || c == '\t' || c == '\n'
+}
+
+func (p *parser) skipInline() {
+	for p.off < len(p.src) && isSpace(p.src[p.off]) {
+		p.off++
+	}
+}
+
+func (p *parser) skipComment() {
+	for p.off < len(p.src) && p.src[p.off] != '\n' {
+		p.off++
+	}
+}
+
+// atLineEnd reports the end of the line's content: a line break, a comment
+// or the end of the input.
+func (p *parser) atLineEnd() bool {
+	return p.eof() || p.src[p.off] == '\n' || p.commentAt(p.off)
+}
+
+// skipToContent skips whitespace, comments and line breaks up to the next
+// content, and rejects tabs in the indentation of the line it is on.
+func (p *parser) skipToContent() {
+	for p.off < len(p.src) {
+		switch c := p.src[p.off]; {
+		case isSpace(c) || c == '\n':
+			p.off++
+		case c == '#' && p.commentAt(p.off):
+			p.skipComment()
+		default:
+			ls := p.pos.lineStart(p.off)
+			prefix := p.src[ls:p.off]
+			if len(bytes.Trim(prefix, " \t")) == 0 {
+				if i := bytes.IndexByte(prefix, '\t'); i >= 0 {
+					p.fail(ls+i, "tab character used for indentation (indent with spaces)")
+				}
+			}
+			return
+		}
+	}
+}
+
+// indent is the indentation of the content at p.off, which starts its line.
+func (p *parser) indent() int { return p.off - p.pos.lineStart(p.off) }
+
+// docMarkerAt reports a "---" or "..." document marker at off, which must
+// start a line.
+func (p *parser) docMarkerAt(off int) bool {
+	if off >= len(p.src) || p.pos.lineStart(off) != off || off+3 > len(p.src) {
+		return false
+	}
+	m := string(p.src[off : off+3])
+	return (m == "---" || m == "...") && isBlank(p.byteAt(off+3))
+}
+
+func (p *parser) null(off int) *Node { return p.node(Null, off) }
+
+func (p *parser) document() *Node {
+	p.skipToContent()
+	if p.byteAt(p.off) == '%' && p.indent() == 0 {
+		p.fail(p.off, "directives (%%YAML, %%TAG) are not supported")
+	}
+	if p.docMarkerAt(p.off) && p.src[p.off] == '-' {
+		p.off += 3
+		p.skipInline()
+		if !p.atLineEnd() {
+			p.fail(p.off, "content on the '---' line is not supported: start it on the next line")
+		}
+		p.skipToContent()
+	}
+	var root *Node
+	if p.eof() || p.docMarkerAt(p.off) {
+		root = p.null(p.off)
+	} else {
+		root = p.blockNode(-1)
+	}
+	p.skipToContent()
+	if p.docMarkerAt(p.off) && p.src[p.off] == '.' {
+		p.off += 3
+		p.skipInline()
+		if !p.atLineEnd() {
+			p.fail(p.off, "content on the '...' line is not supported")
+		}
+		p.skipToContent()
+		if !p.eof() {
+			p.fail(p.off, "content after the document end marker '...': multiple documents are not supported")
+		}
+	}
+	switch {
+	case p.eof():
+		return root
+	case p.docMarkerAt(p.off):
+		p.fail(p.off, "a second document: multiple documents are not supported")
+	case p.src[p.off] == '%' && p.indent() == 0:
+		p.fail(p.off, "directives (%%YAML, %%TAG) are not supported")
+	}
+	p.fail(p.off, "unexpected content: its indentation matches no enclosing mapping or sequence")
+	return nil
+}
+
+// blockNode parses the node whose content starts at p.off: a block
+// mapping, a block sequence or an inline node (scalar or flow collection).
+// parent is the indentation of the enclosing collection (-1: none); the
+// content's lines must be indented more.
+func (p *parser) blockNode(parent int) *Node {
+	p.enter()
+	defer p.leave()
+	col := p.off - p.pos.lineStart(p.off)
+	switch {
+	case p.src[p.off] == '-' && isBlank(p.byteAt(p.off+1)):
+		return p.blockSeq(col, false)
+	case p.keyAhead(p.off):
+		return p.blockMap(col)
+	}
+	return p.inlineNode(parent)
+}
+
+// inlineNode parses a flow collection, a quoted scalar or a plain scalar,
+// which must end its line.
+func (p *parser) inlineNode(parent int) *Node {
+	var n *Node
+	what := "value"
+	switch c := p.src[p.off]; c {
+	case '[', '{':
+		n = p.flowCollection(parent)
+		what = "flow collection"
+	case '"', '\'':
+		n = p.quoted(parent)
+		what = "quoted string"
+	default:
+		p.checkPlainStart(p.off, false)
+		n = p.plain(parent, false)
+	}
+	p.skipInline()
+	if p.atLineEnd() {
+		return n
+	}
+	if p.src[p.off] == ':' && isBlank(p.byteAt(p.off+1)) {
+		if n.Kind == Mapping || n.Kind == Sequence {
+			p.fail(p.off, "a flow collection used as a key: complex keys are not supported")
+		}
+		if n.Line != p.line(p.off) {
+			p.fail(p.off, "a key must be on a single line")
+		}
+		p.fail(p.off, "a mapping cannot start here: put the key on a line of its own")
+	}
+	p.fail(p.off, "unexpected text after the %s", what)
+	return nil
+}
+
+func (p *parser) line(off int) int { return p.pos.line(off) }
+
+// checkPlainStart rejects the indicators that cannot start a plain scalar,
+// naming the unsupported feature they introduce.
+func (p *parser) checkPlainStart(off int, flow bool) {
+	c, next := p.src[off], p.byteAt(off+1)
+	sep := isBlank(next) || (flow && isFlowIndicator(next))
+	switch {
+	case c == '&':
+		p.fail(off, "anchors (&) are not supported")
+	case c == '*':
+		p.fail(off, "aliases (*) are not supported")
+	case c == '!':
+		p.fail(off, "tags (!) are not supported")
+	case c == '|' || c == '>':
+		p.fail(off, "block scalars (| and >) are not supported: use a quoted string, with \\n for line breaks")
+	case c == '%':
+		p.fail(off, "'%%' cannot start a plain value (directives are not supported): quote the value")
+	case c == '@' || c == '`':
+		p.fail(off, "%q is reserved and cannot start a plain value: quote the value", string(c))
+	case c == '#':
+		p.fail(off, "'#' cannot start a value: a comment needs a space before it; quote a value that starts with '#'")
+	case c == ',' || c == ']' || c == '}' || c == '[' || c == '{':
+		p.fail(off, "unexpected %q", string(c))
+	case c == '-' && sep && flow && !isBlank(next):
+		p.fail(off, "a lone '-' in a flow collection must be quoted: '-'")
+	case c == '-' && sep:
+		p.fail(off, "a block sequence item ('- ') is not allowed here")
+	case c == '?' && sep:
+		p.fail(off, "complex keys (?) are not supported")
+	case c == ':' && sep:
+		p.fail(off, "missing key before ':'")
+	}
+}
+
+// keyAhead reports whether the line at off starts with a key and ':'.
+func (p *parser) keyAhead(off int) bool {
+	c := p.src[off]
+	var i int
+	switch {
+	case c == '"' || c == '\'':
+		i = off + 1
+	scan:
+		for {
+			if i >= len(p.src) || p.src[i] == '\n' {
+				return false
+			}
+			switch p.src[i] {
+			case c:
+				if c == '\'' && p.byteAt(i+1) == '\'' {
+					i += 2
+					continue
+				}
+				i++
+				break scan
+			case '\\':
+				if c == '"' {
+					if p.byteAt(i+1) == '\n' {
+						return false
+					}
+					i++
+				}
+			}
+			i++
+		}
+	case strings.IndexByte("[]{},#&*!|>%@`", c) >= 0:
+		return false
+	case (c == '-' || c == '?' || c == ':') && isBlank(p.byteAt(off+1)):
+		return false
+	default:
+		i = p.plainLineEnd(off, false)
+	}
+	for i < len(p.src) && isSpace(p.src[i]) {
+		i++
+	}
+	return p.byteAt(i) == ':' && isBlank(p.byteAt(i+1))
+}
+
+func (p *parser) blockMap(indent int) *Node {
+	m := p.node(Mapping, p.off)
+	seen := map[string]*Node{}
+	for {
+		key := p.mapKey()
+		if prev := seen[key.Value]; prev != nil {
+			p.fail(p.keyOff(key), "duplicate key %q (first at line %d)", key.Value, prev.Line)
+		}
+		seen[key.Value] = key
+		val := p.mapValue(indent)
+		m.Keys = append(m.Keys, key)
+		m.Values = append(m.Values, val)
+		p.skipToContent()
+		if p.eof() || p.docMarkerAt(p.off) {
+			return m
+		}
+		switch ind := p.indent(); {
+		case ind < indent:
+			return m
+		case ind > indent:
+			p.fail(p.off, "bad indentation: this line is indented more than the keys of its mapping (column %d)", indent+1)
+		}
+	}
+}
+
+// keyOff finds the offset of a key node from its position, for errors.
+func (p *parser) keyOff(n *Node) int {
+	off := p.pos.starts[n.Line-1]
+	for range n.Col - 1 {
+		_, size := utf8.DecodeRune(p.src[off:])
+		off += size
+	}
+	return off
+}
+
+// mapKey parses a block mapping's key and its ':'.
+func (p *parser) mapKey() *Node {
+	off := p.off
+	c := p.src[off]
+	var k *Node
+	switch {
+	case c == '"' || c == '\'':
+		k = p.quoted(-1)
+		if bytes.IndexByte(p.src[off:p.off], '\n') >= 0 {
+			p.fail(off, "a key must be on a single line")
+		}
+	case c == '-' && isBlank(p.byteAt(off+1)):
+		p.fail(off, "expected a mapping key, found a sequence item '- ' (a mapping and a sequence cannot share an indentation)")
+	case c == '[' || c == '{':
+		p.fail(off, "a flow collection used as a key: complex keys are not supported")
+	default:
+		p.checkPlainStart(off, false)
+		end := p.plainLineEnd(off, false)
+		k = p.node(Scalar, off)
+		k.Value = string(p.src[off:end])
+		p.off = end
+	}
+	p.skipInline()
+	if p.byteAt(p.off) != ':' || !isBlank(p.byteAt(p.off+1)) {
+		p.fail(off, "expected a mapping key followed by ': '")
+	}
+	p.off++
+	k.Kind = Scalar
+	return k
+}
+
+// mapValue parses the value after a block mapping's "key:".
+func (p *parser) mapValue(indent int) *Node {
+	p.skipInline()
+	if p.atLineEnd() {
+		at := p.off
+		p.skipToContent()
+		if !p.eof() && !p.docMarkerAt(p.off) {
+			ind := p.indent()
+			if ind > indent {
+				return p.blockNode(indent)
+			}
+			if ind == indent && p.seqItemAt(p.off) {
+				return p.blockSeq(indent, true)
+			}
+		}
+		return p.null(at)
+	}
+	if p.src[p.off] == '-' && isBlank(p.byteAt(p.off+1)) {
+		p.fail(p.off, "a block sequence cannot start on the line of its key: start it on the next line")
+	}
+	if p.keyAhead(p.off) {
+		p.fail(p.off, "a mapping cannot start on the line of its key: start it on the next line, indented")
+	}
+	return p.inlineNode(indent)
+}
+
+func (p *parser) seqItemAt(off int) bool {
+	return p.byteAt(off) == '-' && isBlank(p.byteAt(off+1))
+}
+
+// blockSeq parses a block sequence whose "-" are at indent. inMap: it is
+// the value of a key at the same indentation, and a line there that is not
+// an item ends it.
+func (p *parser) blockSeq(indent int, inMap bool) *Node {
+	s := p.node(Sequence, p.off)
+	for {
+		p.off++ // the '-'
+		if p.byteAt(p.off) == '\t' {
+			p.fail(p.off, "tab after '-': use a space")
+		}
+		p.skipInline()
+		var item *Node
+		if p.atLineEnd() {
+			at := p.off
+			p.skipToContent()
+			if !p.eof() && !p.docMarkerAt(p.off) && p.indent() > indent {
+				item = p.blockNode(indent)
+			} else {
+				item = p.null(at)
+			}
+		} else {
+			item = p.blockNode(indent)
+		}
+		s.Values = append(s.Values, item)
+		p.skipToContent()
+		if p.eof() || p.docMarkerAt(p.off) {
+			return s
+		}
+		switch ind := p.indent(); {
+		case ind < indent:
+			return s
+		case ind > indent:
+			p.fail(p.off, "bad indentation: this line is indented more than the items of its sequence (column %d)", indent+1)
+		}
+		if !p.seqItemAt(p.off) {
+			if inMap {
+				return s
+			}
+			p.fail(p.off, "expected a sequence item '- ' at this indentation")
+		}
+	}
+}
+
+// plainLineEnd returns where the plain scalar starting at off ends on its
+// line, trailing whitespace excluded.
+func (p *parser) plainLineEnd(off int, flow bool) int {
+	end := off
+	for i := off; i < len(p.src); i++ {
+		c := p.src[i]
+		if c == '\n' {
+			break
+		}
+		if c == ':' {
+			next := p.byteAt(i + 1)
+			if isBlank(next) || (flow && isFlowIndicator(next)) {
+				break
+			}
+		}
+		if c == '#' && i > off && isSpace(p.src[i-1]) {
+			break
+		}
+		if flow && isFlowIndicator(c) {
+			break
+		}
+		if !isSpace(c) {
+			end = i + 1
+		}
+	}
+	return end
+}
+
+// plain parses a plain scalar at p.off (checked by checkPlainStart), with
+// its continuation lines: those indented more than parent, folded into
+// one space (an empty line gives a line break).
+func (p *parser) plain(parent int, flow bool) *Node {
+	start := p.off
+	n := p.node(Scalar, start)
+	end := p.plainLineEnd(start, flow)
+	first := p.src[start:end]
+	p.off = end
+	var b []byte // the folded text, once a line has been continued
+	for {
+		j := p.off
+		for j < len(p.src) && isSpace(p.src[j]) {
+			j++
+		}
+		if j >= len(p.src) || p.src[j] != '\n' {
+			break
+		}
+		breaks, k := 0, j
+		for k < len(p.src) && p.src[k] == '\n' {
+			breaks++
+			k++
+			for k < len(p.src) && isSpace(p.src[k]) {
+				k++
+			}
+		}
+		if k >= len(p.src) {
+			break
+		}
+		ls := p.pos.lineStart(k)
+		if k-ls <= parent || p.src[k] == '#' || p.docMarkerAt(ls) {
+			break
+		}
+		if flow && (isFlowIndicator(p.src[k]) || p.src[k] == ':') {
+			break
+		}
+		if i := bytes.IndexByte(p.src[ls:k], '\t'); i >= 0 {
+			p.fail(ls+i, "tab character used for indentation (indent with spaces)")
+		}
+		if !flow && p.keyAhead(k) {
+			p.fail(k, "bad indentation: this key is indented more than the keys above it, so it would continue the value of line %d", n.Line)
+		}
+		e := p.plainLineEnd(k, flow)
+		if e == k {
+			break
+		}
+		if b == nil {
+			b = append(b, first...)
+		}
+		if breaks == 1 {
+			b = append(b, ' ')
+		} else {
+			b = append(b, bytes.Repeat([]byte{'\n'}, breaks-1)...)
+		}
+		b = append(b, p.src[k:e]...)
+		p.off = e
+	}
+	if b != nil {
+		n.Value = string(b)
+		return n
+	}
+	n.Value = string(first)
+	switch n.Value {
+	case "", "~", "null", "Null", "NULL":
+		n.Kind = Null
+	}
+	return n
+}
+
+// quoted parses a single- or double-quoted scalar at p.off. Its lines
+// after the first must be indented more than parent; line breaks fold as
+// in plain scalars.
+func (p *parser) quoted(parent int) *Node {
+	start := p.off
+	q := p.src[start]
+	n := p.node(Scalar, start)
+	n.Quoted = true
+	p.off++
+	var b []byte
+	for {
+		if p.off >= len(p.src) {
+			p.fail(start, "missing closing %c of the string", q)
+		}
+		c := p.src[p.off]
+		switch {
+		case c == q && q == '\'' && p.byteAt(p.off+1) == '\'':
+			b = append(b, '\'')
+			p.off += 2
+		case c == q:
+			p.off++
+			n.Value = string(b)
+			return n
+		case c == '\\' && q == '"':
+			b = p.escape(b, parent, start)
+		case isSpace(c) || c == '\n':
+			j := p.off
+			for j < len(p.src) && isSpace(p.src[j]) {
+				j++
+			}
+			if j < len(p.src) && p.src[j] == '\n' {
+				b = p.fold(b, j, parent, start, q, false)
+			} else {
+				b = append(b, p.src[p.off:j]...)
+				p.off = j
+			}
+		default:
+			b = append(b, c)
+			p.off++
+		}
+	}
+}
+
+// fold consumes the line breaks from j (at a '\n') and the indentation of
+// the next line. A single break becomes a space, n breaks n-1 newlines;
+// an escaped line break (escaped) becomes nothing.
+func (p *parser) fold(b []byte, j, parent, start int, q byte, escaped bool) []byte {
+	breaks := 0
+	for j < len(p.src) && p.src[j] == '\n' {
+		breaks++
+		j++
+		if p.docMarkerAt(j) {
+			p.fail(start, "missing closing %c of the string (a document marker on line %d)", q, p.line(j))
+		}
+		for j < len(p.src) && isSpace(p.src[j]) {
+			j++
+		}
+	}
+	if j < len(p.src) && parent >= 0 {
+		ls := p.pos.lineStart(j)
+		if spaces := len(p.src[ls:j]) - len(bytes.TrimLeft(p.src[ls:j], " ")); spaces <= parent {
+			p.fail(start, "missing closing %c of the string: line %d is not indented enough to continue it", q, p.line(j))
+		}
+	}
+	if breaks == 1 && !escaped {
+		b = append(b, ' ')
+	} else {
+		b = append(b, bytes.Repeat([]byte{'\n'}, breaks-1)...)
+	}
+	p.off = j
+	return b
+}
+
+// escape decodes the escape sequence at p.off (a '\\') in a double-quoted
+// scalar.
+func (p *parser) escape(b []byte, parent, start int) []byte {
+	at := p.off
+	if at+1 >= len(p.src) {
+		p.fail(start, "missing closing \" of the string")
+	}
+	e := p.src[at+1]
+	p.off += 2
+	switch e {
+	case '0':
+		return append(b, 0)
+	case 'a':
+		return append(b, '\a')
+	case 'b':
+		return append(b, '\b')
+	case 't', '\t':
+		return append(b, '\t')
+	case 'n':
+		return append(b, '\n')
+	case 'v':
+		return append(b, '\v')
+	case 'f':
+		return append(b, '\f')
+	case 'r':
+		return append(b, '\r')
+	case 'e':
+		return append(b, 0x1b)
+	case ' ', '"', '/', '\\':
+		return append(b, e)
+	case 'N':
+		return utf8.AppendRune(b, 0x85)
+	case '_':
+		return utf8.AppendRune(b, 0xa0)
+	case 'L':
+		return utf8.AppendRune(b, 0x2028)
+	case 'P':
+		return utf8.AppendRune(b, 0x2029)
+	case 'x':
+		return utf8.AppendRune(b, p.hex(at, 'x', 2))
+	case 'u':
+		r := p.hex(at, 'u', 4)
+		if 0xd800 <= r && r < 0xdc00 && p.byteAt(p.off) == '\\' && p.byteAt(p.off+1) == 'u' {
+			save := p.off
+			p.off += 2
+			if lo := p.hex(save, 'u', 4); 0xdc00 <= lo && lo < 0xe000 {
+				return utf8.AppendRune(b, 0x10000+(r-0xd800)<<10+(lo-0xdc00))
+			}
+		}
+		if 0xd800 <= r && r < 0xe000 {
+			p.fail(at, "\\u escape of a lone surrogate (U+%04X) is not a character", r)
+		}
+		return utf8.AppendRune(b, r)
+	case 'U':
+		r := p.hex(at, 'U', 8)
+		if r > utf8.MaxRune || (0xd800 <= r && r < 0xe000) {
+			p.fail(at, "\\U escape is not a Unicode character")
+		}
+		return utf8.AppendRune(b, r)
+	case '\n':
+		return p.fold(b, p.off-1, parent, start, '"', true)
+	}
+	r, _ := utf8.DecodeRune(p.src[at+1:])
+	p.fail(at, "invalid escape sequence %q", `\`+string(r))
+	return nil
+}
+
+func (p *parser) hex(at int, kind byte, n int) rune {
+	if p.off+n > len(p.src) {
+		p.fail(at, "invalid \\%c escape: want %d hex digits", kind, n)
+	}
+	var r rune
+	for _, c := range p.src[p.off : p.off+n] {
+		var d byte
+		switch {
+		case '0' <= c && c <= '9':
+			d = c - '0'
+		case 'a' <= c && c <= 'f':
+			d = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			p.fail(at, "invalid \\%c escape: want %d hex digits", kind, n)
+		}
+		r = r<<4 | rune(d)
+	}
+	p.off += n
+	return r
+}
+
+// flowCollection parses [ … ] or { … } at p.off; its lines after the
+// first must be indented more than parent.
+func (p *parser) flowCollection(parent int) *Node {
+	p.enter()
+	defer p.leave()
+	open := p.off
+	isMap := p.src[open] == '{'
+	closer := byte(']')
+	n := p.node(Sequence, open)
+	if isMap {
+		closer = '}'
+		n.Kind = Mapping
+	}
+	p.off++
+	var seen map[string]*Node
+	for {
+		p.flowSpace(parent, open)
+		c := p.src[p.off]
+		if c == closer {
+			p.off++
+			return n
+		}
+		if c == ',' {
+			p.fail(p.off, "unexpected ',': an entry is missing")
+		}
+		if isMap {
+			if c == '[' || c == '{' {
+				p.fail(p.off, "a flow collection used as a key: complex keys are not supported")
+			}
+			key := p.flowNode(parent)
+			key.Kind = Scalar
+			if seen == nil {
+				seen = map[string]*Node{}
+			}
+			if prev := seen[key.Value]; prev != nil {
+				p.fail(p.keyOff(key), "duplicate key %q (first at line %d)", key.Value, prev.Line)
+			}
+			seen[key.Value] = key
+			p.flowSpace(parent, open)
+			var val *Node
+			if p.src[p.off] == ':' {
+				p.off++
+				p.flowSpace(parent, open)
+				if c := p.src[p.off]; c == ',' || c == closer {
+					val = p.null(p.off)
+				} else {
+					val = p.flowNode(parent)
+				}
+			} else {
+				val = p.null(p.off)
+			}
+			n.Keys = append(n.Keys, key)
+			n.Values = append(n.Values, val)
+		} else {
+			item := p.flowNode(parent)
+			p.flowSpace(parent, open)
+			if p.src[p.off] == ':' {
+				p.fail(p.off, "a mapping inside a flow sequence ([a: b]) is not supported: write [{a: b}]")
+			}
+			n.Values = append(n.Values, item)
+		}
+		p.flowSpace(parent, open)
+		switch p.src[p.off] {
+		case ',':
+			p.off++
+		case closer:
+			p.off++
+			return n
+		default:
+			if p.src[p.off] == '{' && p.byteAt(p.off-1) == '$' {
+				p.fail(p.off-1, "a ${...} reference in a flow collection ([...] or {...}) must be quoted: \"${NAME}\"")
+			}
+			p.fail(p.off, "expected ',' or '%c'", closer)
+		}
+	}
+}
+
+func (p *parser) flowNode(parent int) *Node {
+	switch p.src[p.off] {
+	case '[', '{':
+		return p.flowCollection(parent)
+	case '"', '\'':
+		return p.quoted(parent)
+	}
+	p.checkPlainStart(p.off, true)
+	return p.plain(parent, true)
+}
+
+// flowSpace skips whitespace, comments and line breaks inside the flow
+// collection opened at open. It fails at the end of the input, on a
+// document marker and on a content line not indented more than parent
+// (a line may start with a closing bracket at any indentation).
+func (p *parser) flowSpace(parent, open int) {
+	closer := byte(']')
+	if p.src[open] == '{' {
+		closer = '}'
+	}
+	missing := func() { p.fail(open, "missing '%c' to close this flow collection", closer) }
+	for {
+		if p.off >= len(p.src) {
+			missing()
+		}
+		switch c := p.src[p.off]; {
+		case isSpace(c):
+			p.off++
+		case c == '#' && p.commentAt(p.off):
+			p.skipComment()
+		case c == '\n':
+			p.off++
+			if p.docMarkerAt(p.off) {
+				missing()
+			}
+			j := p.off
+			for j < len(p.src) && isSpace(p.src[j]) {
+				j++
+			}
+			if j < len(p.src) && p.src[j] != '\n' && p.src[j] != '#' && p.src[j] != ']' && p.src[j] != '}' && j-p.off <= parent {
+				p.fail(open, "missing '%c' to close this flow collection, or line %d, inside it, is not indented more than its key",
+					closer, p.line(j))
+			}
+		default:
+			return
+		}
+	}
+}
