@@ -1,0 +1,352 @@
+package rawjson
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// decodeAny decodes one JSON value with numbers kept as written.
+func decodeAny(t testing.TB, b []byte) any {
+	t.Helper()
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		t.Fatalf("decode %q: %v", b, err)
+	}
+	return v
+}
+
+func TestFields(t *testing.T) {
+	t.Parallel()
+	type kv struct{ key, raw, value string }
+	for _, c := range []struct {
+		in   string
+		want []kv
+	}{
+		{`{}`, []kv{}},
+		{`{"a":1}`, []kv{{"a", `"a"`, `1`}}},
+		{`{"a":1,"b":"x","c":null,"d":true,"e":false}`, []kv{{"a", `"a"`, `1`}, {"b", `"b"`, `"x"`}, {"c", `"c"`, `null`}, {"d", `"d"`, `true`}, {"e", `"e"`, `false`}}},
+		{`{"n":-1.5e+10,"m":0}`, []kv{{"n", `"n"`, `-1.5e+10`}, {"m", `"m"`, `0`}}},
+		{`{"o":{"a":{"b":[1,{"c":"}"}]}},"p":[]}`, []kv{{"o", `"o"`, `{"a":{"b":[1,{"c":"}"}]}}`}, {"p", `"p"`, `[]`}}},
+		{`{"s":"a\"b\\","t":"{[,:]}"}`, []kv{{"s", `"s"`, `"a\"b\\"`}, {"t", `"t"`, `"{[,:]}"`}}},
+		{`{"k\"ey":1,"\u00e9":2,"\ud83c\udf89":3,"a\\":4}`, []kv{{`k"ey`, `"k\"ey"`, `1`}, {"é", `"\u00e9"`, `2`}, {"🎉", `"\ud83c\udf89"`, `3`}, {`a\`, `"a\\"`, `4`}}},
+		{`{"dup":1,"dup":2}`, []kv{{"dup", `"dup"`, `1`}, {"dup", `"dup"`, `2`}}},
+		{`{"":""}`, []kv{{"", `""`, `""`}}},
+		// White space anywhere JSON allows it.
+		{" \t\r\n{ \"a\" : 1 , \"b\"\n:\t[ 1 , 2 ] ,\"c\": { \"d\" : null } } \n", []kv{{"a", `"a"`, `1`}, {"b", `"b"`, `[ 1 , 2 ]`}, {"c", `"c"`, `{ "d" : null }`}}},
+		{"{\n}", []kv{}},
+	} {
+		fs, err := Fields([]byte(c.in))
+		if err != nil {
+			t.Errorf("Fields(%q): %v", c.in, err)
+			continue
+		}
+		got := []kv{}
+		for _, f := range fs {
+			got = append(got, kv{f.Key, string(f.RawKey), string(f.Value)})
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("Fields(%q)\n got: %q\nwant: %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestFieldsAlias(t *testing.T) {
+	t.Parallel()
+	in := []byte(`{"a":"xyz"}`)
+	fs, err := Fields(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if &fs[0].Value[0] != &in[5] || &fs[0].RawKey[0] != &in[1] {
+		t.Error("Fields copied the value: it should alias the input")
+	}
+}
+
+func TestElements(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		in   string
+		want []string
+	}{
+		{`[]`, []string{}},
+		{`[ ]`, []string{}},
+		{`[1]`, []string{`1`}},
+		{`[1,"a",null,true,{"b":[2]},[3,[4]]]`, []string{`1`, `"a"`, `null`, `true`, `{"b":[2]}`, `[3,[4]]`}},
+		{` [ 1 , "],[" ,{ } ] `, []string{`1`, `"],["`, `{ }`}},
+		{`["\"]"]`, []string{`"\"]"`}},
+	} {
+		els, err := Elements([]byte(c.in))
+		if err != nil {
+			t.Errorf("Elements(%q): %v", c.in, err)
+			continue
+		}
+		got := []string{}
+		for _, e := range els {
+			got = append(got, string(e))
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("Elements(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestMalformed(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{
+		``, ` `, `[]`, `"a"`, `1`, `null`, `{`, `{ `, `}`,
+		`{"a"}`, `{"a":}`, `{"a":1`, `{"a":1,}`, `{"a":1,`, `{,}`, `{"a" 1}`, `{"a":1 "b":2}`,
+		`{a:1}`, `{'a':1}`, `{"a:1}`, `{"a":"x}`, `{"a":{"b":1}`, `{"a":[1,2]`,
+		`{"a":1]`, `{"a":[1,2}`[:9], `{"\u00":1}`, `{"\q":1}`, `{"a":1 2}`,
+	} {
+		if fs, err := Fields([]byte(in)); !errors.Is(err, ErrSyntax) {
+			t.Errorf("Fields(%q) = %q, %v; want ErrSyntax", in, fs, err)
+		}
+	}
+	for _, in := range []string{
+		``, ` `, `{}`, `"a"`, `1`, `[`, `[1`, `[1,`, `[1,]`, `[,]`, `[1 2]`, `[1}`, `["a]`, `[{]`, `[[1]`,
+	} {
+		if els, err := Elements([]byte(in)); !errors.Is(err, ErrSyntax) {
+			t.Errorf("Elements(%q) = %q, %v; want ErrSyntax", in, els, err)
+		}
+	}
+}
+
+func TestKind(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]byte{
+		``: 0, `   `: 0, `{}`: '{', ` [1]`: '[', "\n\"s\"": '"', `null`: 'n', `true`: 't', `false`: 'f', `-1`: '-', `7`: '7',
+	} {
+		if got := Kind([]byte(in)); got != want {
+			t.Errorf("Kind(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestAppendObjectRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{
+		`{}`,
+		`{"a":1}`,
+		`{"id":"42","customer":{"name":"Jo","tags":["a","b"]},"n":null,"k\"ey":"v\u2028"}`,
+		`{"z":1,"a":2,"m":3}`, // order kept
+	} {
+		fs, err := Fields([]byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := AppendObject([]byte("x"), fs)
+		if string(out) != "x"+in {
+			t.Errorf("AppendObject(Fields(%s)) = %s", in, out[1:])
+		}
+		if n := ObjectSize(fs); n != len(in) {
+			t.Errorf("ObjectSize(Fields(%s)) = %d, want %d", in, n, len(in))
+		}
+	}
+	// Fields without RawKey: the key is escaped.
+	fs := []Field{{Key: "a\"<b>", Value: []byte(`1`)}, {Key: "é", Value: []byte(`"x"`)}}
+	out := AppendObject(nil, fs)
+	if want := `{"a\"\u003cb\u003e":1,"é":"x"}`; string(out) != want {
+		t.Errorf("AppendObject = %s, want %s", out, want)
+	}
+	// Arrays.
+	if got := string(AppendArray(nil, [][]byte{[]byte(`1`), []byte(`{"a":[]}`)})); got != `[1,{"a":[]}]` {
+		t.Errorf("AppendArray = %s", got)
+	}
+	if got := string(AppendArray(nil, nil)); got != `[]` {
+		t.Errorf("AppendArray(nil) = %s", got)
+	}
+}
+
+// TestObjectSizeEscapedKey: ObjectSize is the length AppendObject adds,
+// also for fields without RawKey whose keys need escaping.
+func TestObjectSizeEscapedKey(t *testing.T) {
+	t.Parallel()
+	for _, key := range []string{"a", "é", `a"b`, "<b>", "\n\x00", "\u2028", "\xff"} {
+		fs := []Field{{Key: key, Value: []byte(`1`)}}
+		if n, out := ObjectSize(fs), AppendObject(nil, fs); n != len(out) {
+			t.Errorf("ObjectSize(key %q) = %d, AppendObject adds %d bytes (%s)", key, n, len(out), out)
+		}
+	}
+}
+
+// fuzzSeeds are the in-code seeds of FuzzFields; testdata/fuzz/FuzzFields
+// holds more, found by the fuzzer.
+var fuzzSeeds = []string{
+	`{}`,
+	`{"a":1}`,
+	`{"a":{"b":[1,2,{"c":null}]},"d":"e\"f","g":true,"h":false,"i":-0.5e-3}`,
+	" { \"a\" :\t[ ] ,\n\"b\" : { } } ",
+	`{"k\u00e9y":"v\ud83c\udf89","\\":"\/"}`,
+	`{"dup":1,"dup":{"x":2}}`,
+	`{"":"}","]":"["}`,
+	`{"a":"\u2028\u2029<>&"}`,
+	`{"a":[[[[[[[[1]]]]]]]]}`,
+	"{\"\xff\":\"\xfe\"}",
+	`{"a":1}x`,
+	`{"a":tru}`,
+	`[1,2]`,
+}
+
+// FuzzFields: for any input that encoding/json accepts as an object,
+// Fields succeeds, its keys and values decode to json.Unmarshal's map, and
+// AppendObject of the fields is valid JSON of the same meaning. Arrays met
+// on the way go through Elements the same way.
+func FuzzFields(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		// Most random inputs are not objects; wrapping them as a member's
+		// value or as members makes more of them reach the comparisons.
+		for _, x := range [][]byte{in, wrap(`{"k":`, in, `}`), wrap(`{`, in, `}`)} {
+			checkObject(t, x)
+		}
+	})
+}
+
+func wrap(pre string, in []byte, post string) []byte {
+	return append(append([]byte(pre), in...), post...)
+}
+
+// checkObject checks Fields, Elements and AppendObject on in against
+// encoding/json.
+func checkObject(t *testing.T, in []byte) {
+	var want map[string]json.RawMessage
+	if json.Unmarshal(in, &want) != nil || want == nil {
+		// Not an object for encoding/json: Fields may do anything but panic.
+		Fields(in)
+		Elements(in)
+		return
+	}
+	fs, err := Fields(in)
+	if err != nil {
+		t.Fatalf("Fields(%q): %v; encoding/json accepts it", in, err)
+	}
+	got := make(map[string]json.RawMessage, len(fs))
+	for _, fl := range fs {
+		got[fl.Key] = fl.Value // the last duplicate wins, as in encoding/json
+		var raw string
+		if err := json.Unmarshal(fl.RawKey, &raw); err != nil || raw != fl.Key {
+			t.Fatalf("Fields(%q): key %q does not decode from its raw key %q", in, fl.Key, fl.RawKey)
+		}
+		checkValue(t, fl.Value)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Fields(%q): %d distinct keys, encoding/json %d", in, len(got), len(want))
+	}
+	for k, v := range want {
+		g, ok := got[k]
+		if !ok {
+			t.Fatalf("Fields(%q): key %q missing (keys: %q)", in, k, keysOf(got))
+		}
+		if !reflect.DeepEqual(decodeAny(t, g), decodeAny(t, v)) {
+			t.Fatalf("Fields(%q): %q = %s, encoding/json %s", in, k, g, v)
+		}
+	}
+	out := AppendObject(nil, fs)
+	if !json.Valid(out) {
+		t.Fatalf("AppendObject(Fields(%q)) = %q is not valid JSON", in, out)
+	}
+	if !reflect.DeepEqual(decodeAny(t, out), decodeAny(t, in)) {
+		t.Fatalf("AppendObject(Fields(%q)) = %q means something else", in, out)
+	}
+	if n := ObjectSize(fs); n != len(out) {
+		t.Fatalf("ObjectSize = %d, AppendObject wrote %d", n, len(out))
+	}
+}
+
+// checkValue checks a value Fields or Elements returned: valid JSON on its
+// own, and for arrays and objects, split again the same way.
+func checkValue(t *testing.T, v []byte) {
+	t.Helper()
+	if !json.Valid(v) {
+		t.Fatalf("value %q is not valid JSON", v)
+	}
+	switch Kind(v) {
+	case '[':
+		els, err := Elements(v)
+		if err != nil {
+			t.Fatalf("Elements(%q): %v", v, err)
+		}
+		var want []json.RawMessage
+		if err := json.Unmarshal(v, &want); err != nil {
+			t.Fatal(err)
+		}
+		if len(els) != len(want) {
+			t.Fatalf("Elements(%q): %d elements, encoding/json %d", v, len(els), len(want))
+		}
+		for i, e := range els {
+			if !reflect.DeepEqual(decodeAny(t, e), decodeAny(t, want[i])) {
+				t.Fatalf("Elements(%q)[%d] = %s, encoding/json %s", v, i, e, want[i])
+			}
+			checkValue(t, e)
+		}
+		if out := AppendArray(nil, els); !reflect.DeepEqual(decodeAny(t, out), decodeAny(t, v)) {
+			t.Fatalf("AppendArray(Elements(%q)) = %q means something else", v, out)
+		}
+	case '{':
+		fs, err := Fields(v)
+		if err != nil {
+			t.Fatalf("Fields(%q): %v", v, err)
+		}
+		for _, fl := range fs {
+			checkValue(t, fl.Value)
+		}
+	}
+}
+
+// TestFieldsInvalidUTF8Key: Field.Key is the decoded key, so a key with
+// invalid UTF-8 must decode as encoding/json decodes it. encoding/json
+// passes such bytes through from a json.RawMessage or a Marshaler.
+func TestFieldsInvalidUTF8Key(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{"{\"\xff\":1}", "{\"a\xe2\x80\":1}", "{\"\xed\xa0\x80\":1}"} {
+		var want map[string]any
+		if err := json.Unmarshal([]byte(in), &want); err != nil {
+			t.Fatal(err)
+		}
+		fs, err := Fields([]byte(in))
+		if err != nil {
+			t.Fatalf("Fields(%q): %v", in, err)
+		}
+		if _, ok := want[fs[0].Key]; !ok {
+			t.Errorf("Fields(%q): Key = %q, encoding/json decodes the key as %q", in, fs[0].Key, keysOfAny(want))
+		}
+	}
+}
+
+func keysOfAny(m map[string]any) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+func keysOf(m map[string]json.RawMessage) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+func TestAppendStringValid(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"", "a", "\x00", "\xff", strings.Repeat("\u2028", 3), "\"\\"} {
+		b := AppendString(nil, s)
+		if !json.Valid(b) {
+			t.Errorf("AppendString(%q) = %q: invalid JSON", s, b)
+		}
+		var back string
+		if err := json.Unmarshal(b, &back); err != nil || (back != s && strings.ToValidUTF8(s, "\ufffd") != back) {
+			t.Errorf("AppendString(%q) decodes to %q, %v", s, back, err)
+		}
+	}
+}
