@@ -11,14 +11,17 @@ import (
 // pathTree is a set of dotted field paths ("customer.email") as a tree of
 // path elements. A leaf selects the whole value at its path; an inner node
 // reaches into a nested object, or into every object of a nested array.
+// In an edit tree (exclude and redact merged) a leaf's value is the
+// replacement, or nil to drop the field.
 type pathTree struct {
 	children map[string]*pathTree
 	leaf     bool
-	value    []byte // redaction: the replacement, as JSON
+	value    []byte // redaction: the replacement, as JSON; nil: drop
 }
 
 // add inserts path. A leaf swallows longer paths through it: including
-// "customer" and "customer.name" includes the whole customer.
+// "customer" and "customer.name" includes the whole customer. When a path
+// is both dropped and redacted, dropping wins.
 func (t *pathTree) add(path string, value []byte) {
 	for elem := range strings.SplitSeq(path, ".") {
 		if t.leaf {
@@ -33,6 +36,9 @@ func (t *pathTree) add(path string, value []byte) {
 			t.children[elem] = c
 		}
 		t = c
+	}
+	if t.leaf && t.value == nil {
+		return // dropped already
 	}
 	t.leaf, t.children, t.value = true, nil, value
 }
@@ -50,118 +56,172 @@ func checkPath(path string) error {
 	return nil
 }
 
-// pathOp is what a rule does to the fields its paths reach.
+// pathOp is what a tree does to the fields its paths reach.
 type pathOp int
 
 const (
 	opKeep   pathOp = iota // include: keep only what the paths reach
-	opDrop                 // exclude: remove what the paths reach
-	opRedact               // redact: replace what the paths reach
+	opEdit                 // exclude and redact: drop (nil value) or replace what the paths reach
+	opDrop                 // only the dropping leaves of an edit tree
+	opRedact               // only the replacing leaves of an edit tree
 )
+
+// acts reports whether leaf l does something under op (for opKeep: keeps).
+func (op pathOp) acts(l *pathTree) bool {
+	switch op {
+	case opDrop:
+		return l.value == nil
+	case opRedact:
+		return l.value != nil
+	default:
+		return true
+	}
+}
 
 // fieldRules are one endpoint's field rules for one model, resolved from
 // the "*" entries and the model's own.
 type fieldRules struct {
 	include *pathTree // nil: every field
-	exclude *pathTree
-	redact  *pathTree
+	edit    *pathTree // exclude and redact, merged; nil: none
 }
 
 // apply filters and redacts an object's fields and its changes. The result
 // shares unmodified values with the input; nothing is changed in place.
-func (r *fieldRules) apply(obj []rawjson.Field, changes []change) ([]rawjson.Field, []change, error) {
+// The object takes one pass per tree. Changes take the edit tree in two
+// passes, so that a change that only dropped fields made (what changed was
+// hidden) can be told from one that redaction made equal.
+func (r *fieldRules) apply(obj []rawjson.Field, changes []change, sc splits) ([]rawjson.Field, []change, error) {
 	var err error
-	for _, s := range [...]struct {
-		t  *pathTree
-		op pathOp
-	}{{r.include, opKeep}, {r.exclude, opDrop}, {r.redact, opRedact}} {
-		if s.t == nil {
-			continue
-		}
-		if obj, err = applyFields(obj, s.t, s.op); err != nil {
+	if r.include != nil {
+		if obj, _, err = editFields(obj, r.include, opKeep, sc); err != nil {
 			return nil, nil, err
 		}
-		if changes != nil {
-			if changes, err = applyChanges(changes, s.t, s.op); err != nil {
-				return nil, nil, err
-			}
+		if changes, err = applyChanges(changes, r.include, opKeep, sc); err != nil {
+			return nil, nil, err
+		}
+	}
+	if r.edit != nil {
+		if obj, _, err = editFields(obj, r.edit, opEdit, sc); err != nil {
+			return nil, nil, err
+		}
+		if changes, err = applyChanges(changes, r.edit, opDrop, sc); err != nil {
+			return nil, nil, err
+		}
+		if changes, err = applyChanges(changes, r.edit, opRedact, sc); err != nil {
+			return nil, nil, err
 		}
 	}
 	return obj, changes, nil
 }
 
-func applyFields(fields []rawjson.Field, t *pathTree, op pathOp) ([]rawjson.Field, error) {
-	out := make([]rawjson.Field, 0, len(fields))
-	for _, f := range fields {
+// applyFields applies t to an object's fields.
+func applyFields(fields []rawjson.Field, t *pathTree, op pathOp, sc splits) ([]rawjson.Field, error) {
+	out, _, err := editFields(fields, t, op, sc)
+	return out, err
+}
+
+// editFields applies t to fields. When nothing changes it returns fields
+// itself and changed false; otherwise a new slice.
+func editFields(fields []rawjson.Field, t *pathTree, op pathOp, sc splits) (out []rawjson.Field, changed bool, _ error) {
+	for i, f := range fields {
+		keep := true
 		c := t.children[f.Key]
 		switch {
 		case c == nil:
-			if op == opKeep {
-				continue
-			}
+			keep = op != opKeep
 		case c.leaf:
-			switch op {
-			case opDrop:
-				continue
-			case opRedact:
-				f.Value = c.value
+			if op.acts(c) && op != opKeep {
+				if c.value == nil {
+					keep = false
+				} else {
+					f.Value = c.value
+				}
 			}
 		default:
-			v, ok, err := applyValue(f.Value, c, op)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				continue
-			}
-			f.Value = v
-		}
-		out = append(out, f)
-	}
-	return out, nil
-}
-
-// applyValue applies the subtree t to a nested value. ok is false when an
-// include rule selects nothing of it (a scalar where fields were named).
-func applyValue(v []byte, t *pathTree, op pathOp) (_ []byte, ok bool, _ error) {
-	switch rawjson.Kind(v) {
-	case '{':
-		fields, err := rawjson.Fields(v)
-		if err != nil {
-			return nil, false, err
-		}
-		if fields, err = applyFields(fields, t, op); err != nil {
-			return nil, false, err
-		}
-		return rawjson.AppendObject(make([]byte, 0, len(v)), fields), true, nil
-	case '[':
-		els, err := rawjson.Elements(v)
-		if err != nil {
-			return nil, false, err
-		}
-		out := els[:0:0]
-		for _, el := range els {
-			nv, ok, err := applyValue(el, t, op)
+			v, ok, vchanged, err := applyValue(f.Value, c, op, sc)
 			if err != nil {
 				return nil, false, err
 			}
-			if ok {
+			if !ok {
+				keep = false
+			} else if vchanged {
+				f.Value = v
+			}
+		}
+		same := keep && len(f.Value) == len(fields[i].Value) && (len(f.Value) == 0 || &f.Value[0] == &fields[i].Value[0])
+		if !changed {
+			if same {
+				continue
+			}
+			changed = true
+			out = make([]rawjson.Field, i, len(fields))
+			copy(out, fields[:i])
+		}
+		if keep {
+			out = append(out, f)
+		}
+	}
+	if !changed {
+		return fields, false, nil
+	}
+	return out, true, nil
+}
+
+// applyValue applies the subtree t to a nested value. ok is false when an
+// include rule selects nothing of it (a scalar where fields were named);
+// changed is false when v comes back as it was.
+func applyValue(v []byte, t *pathTree, op pathOp, sc splits) (_ []byte, ok, changed bool, _ error) {
+	switch rawjson.Kind(v) {
+	case '{':
+		fields, err := sc.fields(v)
+		if err != nil {
+			return nil, false, false, err
+		}
+		out, changed, err := editFields(fields, t, op, sc)
+		if err != nil || !changed {
+			return v, err == nil, false, err
+		}
+		return rawjson.AppendObject(make([]byte, 0, rawjson.ObjectSize(out)), out), true, true, nil
+	case '[':
+		els, err := sc.elements(v)
+		if err != nil {
+			return nil, false, false, err
+		}
+		var out [][]byte
+		for i, el := range els {
+			nv, ok, elChanged, err := applyValue(el, t, op, sc)
+			if err != nil {
+				return nil, false, false, err
+			}
+			if !changed && (!ok || elChanged) {
+				changed = true
+				out = make([][]byte, i, len(els))
+				copy(out, els[:i])
+			}
+			if changed && ok {
 				out = append(out, nv)
 			}
 		}
-		return rawjson.AppendArray(make([]byte, 0, len(v)), out), true, nil
+		if !changed {
+			return v, true, false, nil
+		}
+		return rawjson.AppendArray(make([]byte, 0, len(v)), out), true, true, nil
 	case 'n':
-		return v, true, nil
+		return v, true, false, nil
 	default:
-		return v, op != opKeep, nil
+		return v, op != opKeep, false, nil
 	}
 }
 
-// applyChanges applies a rule to the changes of an update. A change that
-// include or exclude rules leave with equal old and new values is dropped:
-// what changed was hidden, and an empty change would hint at it. A
-// redacted change stays, with the replacement as old and new.
-func applyChanges(changes []change, t *pathTree, op pathOp) ([]change, error) {
+// applyChanges applies a tree to the changes of an update (nil: not an
+// update). A change that include or exclude rules (opKeep, opDrop) leave
+// with equal old and new values is dropped: what changed was hidden, and
+// an empty change would hint at it. A redacted change (opRedact) stays,
+// with the replacement as old and new.
+func applyChanges(changes []change, t *pathTree, op pathOp, sc splits) ([]change, error) {
+	if changes == nil {
+		return nil, nil
+	}
 	out := make([]change, 0, len(changes))
 	for _, c := range changes {
 		n := t.children[c.key]
@@ -171,18 +231,18 @@ func applyChanges(changes []change, t *pathTree, op pathOp) ([]change, error) {
 				continue
 			}
 		case n.leaf:
-			switch op {
-			case opDrop:
-				continue
-			case opRedact:
+			if op != opKeep && op.acts(n) {
+				if n.value == nil {
+					continue
+				}
 				c.old, c.new = n.value, n.value
 			}
 		default:
-			old, okOld, err := applyValue(c.old, n, op)
+			old, okOld, _, err := applyValue(c.old, n, op, sc)
 			if err != nil {
 				return nil, err
 			}
-			nw, okNew, err := applyValue(c.new, n, op)
+			nw, okNew, _, err := applyValue(c.new, n, op, sc)
 			if err != nil {
 				return nil, err
 			}
@@ -203,6 +263,40 @@ func applyChanges(changes []change, t *pathTree, op pathOp) ([]change, error) {
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// splits caches the splitting of nested values during one Emit: every
+// endpoint's rules reach into the same bytes of the same snapshot. A nil
+// splits caches nothing. The cached slices are never modified.
+type splits map[splitKey]any // []rawjson.Field or [][]byte
+
+type splitKey struct {
+	p *byte
+	n int
+}
+
+func (sc splits) fields(v []byte) ([]rawjson.Field, error) {
+	k := splitKey{&v[0], len(v)}
+	if f, ok := sc[k].([]rawjson.Field); ok {
+		return f, nil
+	}
+	f, err := rawjson.Fields(v)
+	if err == nil && sc != nil {
+		sc[k] = f
+	}
+	return f, err
+}
+
+func (sc splits) elements(v []byte) ([][]byte, error) {
+	k := splitKey{&v[0], len(v)}
+	if e, ok := sc[k].([][]byte); ok {
+		return e, nil
+	}
+	e, err := rawjson.Elements(v)
+	if err == nil && sc != nil {
+		sc[k] = e
+	}
+	return e, err
 }
 
 // allModels is the key of field rules that apply to every model.
@@ -286,27 +380,27 @@ func resolveRules(ep *Endpoint, redactions map[string]map[string][]byte, label s
 			r.include.add(p, nil)
 		}
 	}
-	for _, l := range uniq(allModels, label) {
-		for _, p := range ep.ExcludeFields[l] {
-			if r.exclude == nil {
-				r.exclude = &pathTree{}
-			}
-			r.exclude.add(p, nil)
-		}
-	}
 	merged := map[string][]byte{}
 	for _, l := range uniq(allModels, label) {
 		for p, v := range redactions[l] {
 			merged[p] = v // the model's own, added last, wins
 		}
 	}
-	if len(merged) > 0 {
-		r.redact = &pathTree{}
-		for p, v := range merged {
-			r.redact.add(p, v)
+	for p, v := range merged {
+		if r.edit == nil {
+			r.edit = &pathTree{}
+		}
+		r.edit.add(p, v)
+	}
+	for _, l := range uniq(allModels, label) {
+		for _, p := range ep.ExcludeFields[l] {
+			if r.edit == nil {
+				r.edit = &pathTree{}
+			}
+			r.edit.add(p, nil)
 		}
 	}
-	if r.include == nil && r.exclude == nil && r.redact == nil {
+	if r.include == nil && r.edit == nil {
 		return nil
 	}
 	return &r

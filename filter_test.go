@@ -153,7 +153,7 @@ func TestApplyFields(t *testing.T) {
 			t.Parallel()
 			in := ftFields(t, c.in)
 			inCopy := slices.Clone(in)
-			got, err := applyFields(in, ftTree(c.paths...), c.op)
+			got, err := applyFields(in, ftTree(c.paths...), c.op, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -240,7 +240,7 @@ func TestApplyChanges(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := applyChanges(ftChanges(t, c.in...), ftTree(c.paths...), c.op)
+			got, err := applyChanges(ftChanges(t, c.in...), ftTree(c.paths...), c.op, make(splits))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -258,12 +258,11 @@ func TestFieldRulesApply(t *testing.T) {
 	t.Parallel()
 	r := fieldRules{
 		include: ftTree("id", "customer", "status"),
-		exclude: ftTree("customer.ssn"),
-		redact:  ftTree(`customer.email="***"`, `status="?"`),
+		edit:    ftTree("customer.ssn", `customer.email="***"`, `status="?"`),
 	}
 	obj := ftFields(t, `{"id":1,"total":9,"customer":{"name":"Jo","email":"a@b","ssn":"123"},"status":"new"}`)
 	changes := ftChanges(t, `total: 8 -> 9`, `customer: {"email":"x","ssn":"1"} -> {"email":"a@b","ssn":"123"}`, `status: "old" -> "new"`)
-	gotObj, gotChanges, err := r.apply(obj, changes)
+	gotObj, gotChanges, err := r.apply(obj, changes, make(splits))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +273,7 @@ func TestFieldRulesApply(t *testing.T) {
 		t.Errorf("changes = %s, want %s", s, want)
 	}
 	// Not an update: changes stay nil (sent as null).
-	if _, ch, err := r.apply(obj, nil); err != nil || ch != nil {
+	if _, ch, err := r.apply(obj, nil, nil); err != nil || ch != nil {
 		t.Errorf("apply(obj, nil) changes = %v, %v; want nil", ch, err)
 	}
 }
@@ -309,18 +308,19 @@ func TestCompileRules(t *testing.T) {
 		if r == nil {
 			t.Fatalf("%s: no rules", c.label)
 		}
-		for _, x := range []struct {
-			what string
-			tree *pathTree
-			want []string
-		}{{"include", r.include, c.include}, {"exclude", r.exclude, c.exclude}, {"redact", r.redact, c.redactions}} {
-			var got []string
-			if x.tree != nil {
-				got = ftShape(x.tree)
-			}
-			if !slices.Equal(got, x.want) {
-				t.Errorf("%s: %s = %q, want %q", c.label, x.what, got, x.want)
-			}
+		var include, edit []string
+		if r.include != nil {
+			include = ftShape(r.include)
+		}
+		if r.edit != nil {
+			edit = ftShape(r.edit)
+		}
+		wantEdit := slices.Sorted(slices.Values(append(slices.Clone(c.exclude), c.redactions...)))
+		if !slices.Equal(include, c.include) {
+			t.Errorf("%s: include = %q, want %q", c.label, include, c.include)
+		}
+		if !slices.Equal(edit, wantEdit) {
+			t.Errorf("%s: edit (exclude and redact) = %q, want %q", c.label, edit, wantEdit)
 		}
 	}
 

@@ -67,18 +67,15 @@ type LogStore interface {
 const DefaultLogSize = 10000
 
 // MemoryLogStore keeps the newest logs in memory, up to a fixed number;
-// the oldest (by when they were first recorded) are forgotten first, and
-// a later update of a forgotten log is dropped.
+// the oldest (by when they were first recorded) are forgotten first. Once
+// it is full, a log it does not hold is taken only as pending (how every
+// delivery is first recorded): a later update of a forgotten log is dropped.
 type MemoryLogStore struct {
-	mu    sync.Mutex
-	size  int
-	byID  map[string]*logEntry
-	order []*logEntry // oldest first; a ring from head
-	head  int
-}
-
-type logEntry struct {
-	log DeliveryLog
+	mu   sync.Mutex
+	size int
+	byID map[string]int // index in ring
+	ring []DeliveryLog  // oldest at head once full
+	head int
 }
 
 var _ LogStore = (*MemoryLogStore)(nil)
@@ -87,32 +84,31 @@ var _ LogStore = (*MemoryLogStore)(nil)
 // (size ≤ 0: DefaultLogSize).
 func NewMemoryLogStore(size int) *MemoryLogStore {
 	size = cmpOr(size, DefaultLogSize)
-	return &MemoryLogStore{size: size, byID: make(map[string]*logEntry)}
+	return &MemoryLogStore{size: size, byID: make(map[string]int)}
 }
 
 // Record implements LogStore.
 func (s *MemoryLogStore) Record(_ context.Context, l DeliveryLog) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if e := s.byID[l.ID]; e != nil {
-		e.log = l
+	if i, ok := s.byID[l.ID]; ok {
+		s.ring[i] = l
 		return nil
 	}
-	e := &logEntry{log: l}
-	if len(s.order) < s.size {
-		s.byID[l.ID] = e
-		s.order = append(s.order, e)
+	if len(s.ring) < s.size {
+		s.byID[l.ID] = len(s.ring)
+		s.ring = append(s.ring, l)
 		return nil
 	}
-	old := s.order[s.head]
-	if l.CreatedAt.Before(old.log.CreatedAt) {
-		// A late update of a log already forgotten: it stays forgotten,
-		// or it would push out a newer one.
+	if l.Status != StatusPending {
+		// Every delivery is first recorded pending: this is a late update
+		// of a log already forgotten. It stays forgotten, or it would push
+		// out a newer one.
 		return nil
 	}
-	s.byID[l.ID] = e
-	delete(s.byID, old.log.ID)
-	s.order[s.head] = e
+	delete(s.byID, s.ring[s.head].ID)
+	s.byID[l.ID] = s.head
+	s.ring[s.head] = l
 	s.head = (s.head + 1) % s.size
 	return nil
 }
@@ -123,16 +119,16 @@ func (s *MemoryLogStore) Query(_ context.Context, q LogQuery) ([]DeliveryLog, er
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []DeliveryLog
-	n := len(s.order)
+	n := len(s.ring)
 	for i := range n {
-		e := s.order[(s.head+n-1-i)%n]
-		if q.Endpoint != "" && e.log.EndpointName != q.Endpoint {
+		l := &s.ring[(s.head+n-1-i)%n]
+		if q.Endpoint != "" && l.EndpointName != q.Endpoint {
 			continue
 		}
-		if q.Status != "" && e.log.Status != q.Status {
+		if q.Status != "" && l.Status != q.Status {
 			continue
 		}
-		out = append(out, e.log)
+		out = append(out, *l)
 		if len(out) == limit {
 			break
 		}
@@ -144,8 +140,8 @@ func (s *MemoryLogStore) Query(_ context.Context, q LogQuery) ([]DeliveryLog, er
 func (s *MemoryLogStore) Get(_ context.Context, id string) (DeliveryLog, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if e := s.byID[id]; e != nil {
-		return e.log, nil
+	if i, ok := s.byID[id]; ok {
+		return s.ring[i], nil
 	}
 	return DeliveryLog{}, ErrLogNotFound
 }

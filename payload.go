@@ -174,6 +174,10 @@ func pkgName(path string) string {
 		name = elems[len(elems)-2]
 	}
 	name = strings.TrimPrefix(name, "go-")
+	// gopkg.in/yaml.v3 is package yaml.
+	if i := strings.LastIndex(name, ".v"); i > 0 && strings.Trim(name[i+2:], "0123456789") == "" && len(name) > i+2 {
+		name = name[:i]
+	}
 	if i := strings.LastIndexAny(name, ".-"); i >= 0 {
 		name = name[i+1:]
 	}
@@ -219,30 +223,25 @@ type snapshot struct {
 	ts      time.Time
 	model   ModelInfo
 	user    *Actor
-	object  []rawjson.Field
-	changes []change // nil unless Updated
-
-	prefix []byte // `{"id":…,"model":{…},"object":`
-	suffix []byte // `,"user":…}`
+	raw     []byte          // the object as marshalled
+	object  []rawjson.Field // raw split into fields: by fields(), when rules need it
+	changes []change        // nil unless Updated
+	splits  splits          // nested values split by field rules, shared by endpoints
 }
 
 // marshalObject marshals v and checks that it is a JSON object.
-func marshalObject(what string, v any) ([]byte, []rawjson.Field, error) {
+func marshalObject(what string, v any) ([]byte, error) {
 	if v == nil {
-		return nil, nil, fmt.Errorf("webhook: %s: is nil, want a struct or map", what)
+		return nil, fmt.Errorf("webhook: %s: is nil, want a struct or map", what)
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		return nil, nil, fmt.Errorf("webhook: %s: cannot serialise %T: %w", what, v, err)
+		return nil, fmt.Errorf("webhook: %s: cannot serialise %T: %w", what, v, err)
 	}
 	if rawjson.Kind(b) != '{' {
-		return nil, nil, fmt.Errorf("webhook: %s: %T serialises to %s, want a JSON object", what, v, kindName(rawjson.Kind(b)))
+		return nil, fmt.Errorf("webhook: %s: %T serialises to %s, want a JSON object", what, v, kindName(rawjson.Kind(b)))
 	}
-	fields, err := rawjson.Fields(b)
-	if err != nil {
-		return nil, nil, fmt.Errorf("webhook: %s: %w", what, err)
-	}
-	return b, fields, nil
+	return b, nil
 }
 
 func kindName(k byte) string {
@@ -265,7 +264,7 @@ func kindName(k byte) string {
 func newSnapshot(ev *Event, model ModelInfo, id string, ts time.Time, user *Actor) (*snapshot, error) {
 	s := &snapshot{id: id, typ: ev.Type, ts: ts, model: model, user: user}
 	var err error
-	if _, s.object, err = marshalObject("event object", ev.Object); err != nil {
+	if s.raw, err = marshalObject("event object", ev.Object); err != nil {
 		return nil, err
 	}
 	if ev.Type == Updated {
@@ -273,7 +272,10 @@ func newSnapshot(ev *Event, model ModelInfo, id string, ts time.Time, user *Acto
 		case ev.Changes != nil:
 			s.changes, err = marshalChanges(ev.Changes)
 		case ev.hasOld:
-			s.changes, err = diff(ev.old, s.object)
+			var cur []rawjson.Field
+			if cur, err = s.fields(); err == nil {
+				s.changes, err = diff(ev.old, cur)
+			}
 		default:
 			s.changes = []change{}
 		}
@@ -281,9 +283,19 @@ func newSnapshot(ev *Event, model ModelInfo, id string, ts time.Time, user *Acto
 			return nil, err
 		}
 	}
-	s.prefix = s.appendPrefix(nil)
-	s.suffix = s.appendSuffix(nil)
 	return s, nil
+}
+
+// fields returns the object split into its fields, splitting it once.
+func (s *snapshot) fields() ([]rawjson.Field, error) {
+	if s.object == nil {
+		fields, err := rawjson.Fields(s.raw)
+		if err != nil {
+			return nil, fmt.Errorf("webhook: event object: %w", err)
+		}
+		s.object = fields
+	}
+	return s.object, nil
 }
 
 func marshalChanges(m map[string]Change) ([]change, error) {
@@ -313,9 +325,13 @@ func marshalChanges(m map[string]Change) ([]change, error) {
 // fields only old had. Serialisation is canonical (map keys sorted), so
 // equal bytes mean deeply equal values.
 func diff(old any, cur []rawjson.Field) ([]change, error) {
-	_, prev, err := marshalObject("update: old object", old)
+	raw, err := marshalObject("update: old object", old)
 	if err != nil {
 		return nil, err
+	}
+	prev, err := rawjson.Fields(raw)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: update: old object: %w", err)
 	}
 	before := make(map[string][]byte, len(prev))
 	for _, p := range prev {
@@ -333,14 +349,37 @@ func diff(old any, cur []rawjson.Field) ([]change, error) {
 		}
 	}
 	for _, p := range prev {
-		if _, gone := before[p.Key]; gone {
+		// A field gone from the new object changed to null, unless it was null.
+		if _, gone := before[p.Key]; gone && !bytes.Equal(p.Value, rawjson.Null) {
 			changes = append(changes, change{key: p.Key, rawKey: p.RawKey, old: p.Value, new: rawjson.Null})
 		}
 	}
 	return changes, nil
 }
 
-func (s *snapshot) appendPrefix(b []byte) []byte {
+// plainBody is the envelope with the object and changes as they are.
+func (s *snapshot) plainBody() []byte {
+	return s.appendBody(make([]byte, 0, s.bodySize(len(s.raw), s.changes)), nil, s.changes)
+}
+
+// body is the envelope with a filtered object and changes.
+func (s *snapshot) body(object []rawjson.Field, changes []change) []byte {
+	return s.appendBody(make([]byte, 0, s.bodySize(rawjson.ObjectSize(object), changes)), object, changes)
+}
+
+func (s *snapshot) bodySize(objectSize int, changes []change) int {
+	n := 160 + len(s.id) + len(s.model.Label)*2 + objectSize
+	if s.user != nil {
+		n += len(s.user.ID) + len(s.user.Username) + 32
+	}
+	for _, c := range changes {
+		n += len(c.key) + len(c.old) + len(c.new) + len(`"":{"old":,"new":},`) + 8
+	}
+	return n
+}
+
+// appendBody appends the envelope; object nil means the raw object.
+func (s *snapshot) appendBody(b []byte, object []rawjson.Field, changes []change) []byte {
 	b = append(b, `{"id":`...)
 	b = rawjson.AppendString(b, s.id)
 	b = append(b, `,"event":`...)
@@ -353,32 +392,12 @@ func (s *snapshot) appendPrefix(b []byte) []byte {
 	b = rawjson.AppendString(b, s.model.Name)
 	b = append(b, `,"label":`...)
 	b = rawjson.AppendString(b, s.model.Label)
-	return append(b, `},"object":`...)
-}
-
-func (s *snapshot) appendSuffix(b []byte) []byte {
-	b = append(b, `,"user":`...)
-	if s.user == nil {
-		b = append(b, "null"...)
+	b = append(b, `},"object":`...)
+	if object == nil {
+		b = append(b, s.raw...)
 	} else {
-		b = append(b, `{"id":`...)
-		b = rawjson.AppendString(b, s.user.ID)
-		b = append(b, `,"username":`...)
-		b = rawjson.AppendString(b, s.user.Username)
-		b = append(b, '}')
+		b = rawjson.AppendObject(b, object)
 	}
-	return append(b, '}')
-}
-
-// body assembles the envelope from the (filtered) object and changes.
-func (s *snapshot) body(object []rawjson.Field, changes []change) []byte {
-	n := len(s.prefix) + rawjson.ObjectSize(object) + len(`,"changes":null`) + len(s.suffix)
-	for _, c := range changes {
-		n += len(c.key) + len(c.old) + len(c.new) + len(`"":{"old":,"new":},`) + 8
-	}
-	b := make([]byte, 0, n)
-	b = append(b, s.prefix...)
-	b = rawjson.AppendObject(b, object)
 	b = append(b, `,"changes":`...)
 	if changes == nil {
 		b = append(b, "null"...)
@@ -401,7 +420,17 @@ func (s *snapshot) body(object []rawjson.Field, changes []change) []byte {
 		}
 		b = append(b, '}')
 	}
-	return append(b, s.suffix...)
+	b = append(b, `,"user":`...)
+	if s.user == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, `{"id":`...)
+		b = rawjson.AppendString(b, s.user.ID)
+		b = append(b, `,"username":`...)
+		b = rawjson.AppendString(b, s.user.Username)
+		b = append(b, '}')
+	}
+	return append(b, '}')
 }
 
 // payload decodes the (filtered) object and changes into the Payload a

@@ -223,7 +223,7 @@ func TestNewSnapshotUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `{"id":"evt_1","event":"updated","timestamp":"2026-01-16T12:00:00Z","model":{"app":"store","name":"Order","label":"store.Order"},"object":{"id":"1","status":"b"},"changes":{"status":{"old":"a","new":"b"}},"user":null}`
-	if got := string(s.body(s.object, s.changes)); got != want {
+	if got := string(s.plainBody()); got != want {
 		t.Errorf("body\n got: %s\nwant: %s", got, want)
 	}
 
@@ -232,7 +232,7 @@ func TestNewSnapshotUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := string(s.body(s.object, s.changes)); !strings.Contains(got, `"changes":{},"user":{"id":"1","username":"admin"}}`) {
+	if got := string(s.plainBody()); !strings.Contains(got, `"changes":{},"user":{"id":"1","username":"admin"}}`) {
 		t.Errorf("update without changes: %s", got)
 	}
 
@@ -241,7 +241,7 @@ func TestNewSnapshotUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := string(s.body(s.object, s.changes)); !strings.Contains(got, `"changes":null`) {
+	if got := string(s.plainBody()); !strings.Contains(got, `"changes":null`) {
 		t.Errorf("created event with Changes: %s, want changes null", got)
 	}
 
@@ -251,7 +251,7 @@ func TestNewSnapshotUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := s.body(s.object, s.changes)
+	b := s.plainBody()
 	if !json.Valid(b) || !strings.Contains(string(b), `"changes":{"\u003ca\u003e\u2028":{"old":"x","new":"y"}}`) {
 		t.Errorf("escaped change key: %s", b)
 	}

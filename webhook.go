@@ -451,14 +451,20 @@ func (e *Emitter) shape(s *snapshot, ep *endpoint, plain *[]byte) ([]byte, error
 	rules := ep.rules.forModel(s.model.Label)
 	if rules == nil && ep.Transform == nil {
 		if *plain == nil {
-			*plain = s.body(s.object, s.changes)
+			*plain = s.plainBody()
 		}
 		return *plain, nil
 	}
-	obj, changes := s.object, s.changes
+	obj, err := s.fields()
+	if err != nil {
+		return nil, err
+	}
+	changes := s.changes
 	if rules != nil {
-		var err error
-		if obj, changes, err = rules.apply(obj, changes); err != nil {
+		if s.splits == nil {
+			s.splits = make(splits)
+		}
+		if obj, changes, err = rules.apply(obj, changes, s.splits); err != nil {
 			return nil, err
 		}
 	}
@@ -652,13 +658,14 @@ func (e *Emitter) Stats() Stats {
 	return st
 }
 
-// newID returns prefix followed by a UUIDv7 in hex: unique and sortable by time.
+// newID returns prefix followed by a UUIDv7 in hex: unique, and sortable
+// by time (monotonic within a millisecond).
 func newID(prefix string) string {
 	u, err := uuid.NewV7()
 	if err != nil {
 		u = uuid.New()
 	}
-	var b [36]byte
+	var b [40]byte
 	n := copy(b[:], prefix)
 	const hexd = "0123456789abcdef"
 	for _, x := range u {

@@ -10,9 +10,11 @@
 package rawjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // ErrSyntax reports input that is not the JSON value the caller asked for.
@@ -39,7 +41,8 @@ func Kind(v []byte) byte {
 }
 
 // Fields splits a JSON object into its members, in order. The returned
-// slices alias obj.
+// slices, and the keys, alias obj: obj must not be modified while they
+// are in use.
 func Fields(obj []byte) ([]Field, error) {
 	i := skipSpace(obj, 0)
 	if i >= len(obj) || obj[i] != '{' {
@@ -49,7 +52,7 @@ func Fields(obj []byte) ([]Field, error) {
 	if i < len(obj) && obj[i] == '}' {
 		return []Field{}, nil
 	}
-	fields := make([]Field, 0, 8)
+	fields := make([]Field, 0, min(len(obj)/24+1, 64))
 	for i < len(obj) {
 		if obj[i] != '"' {
 			return nil, ErrSyntax
@@ -266,16 +269,24 @@ func skipSpace(b []byte, i int) int {
 
 // stringEnd returns the index just past the string starting at b[i] == '"'.
 func stringEnd(b []byte, i int) (end int, escaped bool, err error) {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			escaped = true
-			j++
-		case '"':
-			return j + 1, escaped, nil
+	j := i + 1
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return 0, false, ErrSyntax
 		}
+		q := j + k
+		// The quote is escaped when an odd number of backslashes precede it.
+		n := 0
+		for q-1-n > i && b[q-1-n] == '\\' {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1, escaped || bytes.IndexByte(b[i+1:q], '\\') >= 0, nil
+		}
+		escaped = true
+		j = q + 1
 	}
-	return 0, false, ErrSyntax
 }
 
 // valueEnd returns the index just past the value starting at b[i].
@@ -328,7 +339,12 @@ func valueEnd(b []byte, i int) (int, error) {
 
 func unquote(raw []byte, escaped bool) (string, error) {
 	if !escaped && utf8.Valid(raw) {
-		return string(raw[1 : len(raw)-1]), nil
+		if len(raw) == 2 {
+			return "", nil
+		}
+		// The key is the bytes between the quotes, which the caller
+		// promises not to modify: alias them rather than copy.
+		return unsafe.String(&raw[1], len(raw)-2), nil
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
