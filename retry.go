@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -137,7 +138,11 @@ func retryAfter(h string, now time.Time) time.Duration {
 	if h == "" {
 		return 0
 	}
-	if s, err := strconv.ParseInt(h, 10, 64); err == nil {
+	if strings.Trim(h, "0123456789") == "" {
+		s, err := strconv.ParseInt(h, 10, 64)
+		if err != nil { // too many digits: a very long time
+			return math.MaxInt64
+		}
 		if s <= 0 {
 			return 0
 		}

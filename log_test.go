@@ -1,0 +1,623 @@
+package webhook_test
+
+// Tests of log.go and Redeliver: queries of the delivery logs (filters,
+// newest first, limit), the statuses a delivery goes through, the bound of
+// MemoryLogStore, the JSON handler, and redelivery of a failed delivery.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookrail/webhook"
+)
+
+// lgCall is a request held by a scripted receiver until the test answers.
+type lgCall struct {
+	req   dtRequest
+	reply chan int
+}
+
+// lgScripted returns a receiver whose every request waits on calls for
+// the test to choose its status.
+func lgScripted(t *testing.T) (*dtReceiver, chan lgCall) {
+	calls := make(chan lgCall)
+	rc := dtNewReceiver(t, func(w http.ResponseWriter, r *http.Request, req dtRequest) {
+		c := lgCall{req: req, reply: make(chan int, 1)}
+		select {
+		case calls <- c:
+		case <-r.Context().Done():
+			return
+		case <-time.After(10 * time.Second):
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		select {
+		case code := <-c.reply:
+			w.WriteHeader(code)
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	return rc, calls
+}
+
+func lgNext(t *testing.T, calls chan lgCall) lgCall {
+	t.Helper()
+	select {
+	case c := <-calls:
+		return c
+	case <-time.After(10 * time.Second):
+		t.Fatal("no request within 10s")
+		return lgCall{}
+	}
+}
+
+// lgEventIDs returns the event ids of logs, in order.
+func lgEventIDs(logs []webhook.DeliveryLog) []string {
+	ids := make([]string, len(logs))
+	for i, l := range logs {
+		ids[i] = l.EventID
+	}
+	return ids
+}
+
+func lgQuery(t *testing.T, e *webhook.Emitter, q webhook.LogQuery) []webhook.DeliveryLog {
+	t.Helper()
+	logs, err := e.Logs(context.Background(), q)
+	if err != nil {
+		t.Fatalf("Logs(%+v): %v", q, err)
+	}
+	return logs
+}
+
+// TestLogsFilterAndOrder: Logs filters by endpoint and status, orders
+// newest first and honours the limit.
+func TestLogsFilterAndOrder(t *testing.T) {
+	t.Parallel()
+	orders := dtNewReceiver(t, nil)
+	billing := dtNewReceiver(t, dtStatus(http.StatusInternalServerError))
+	e := dtEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{
+		dtEndpoint("orders", orders, nil),
+		dtEndpoint("billing", billing, &webhook.RetryConfig{MaxRetries: 0}),
+	}})
+	var ids []string // event ids, oldest first
+	for i := range 5 {
+		id := fmt.Sprintf("evt_log_%d", i)
+		ids = append(ids, id)
+		ev := dtEvent("", map[string]any{"n": i})
+		ev.ID = id
+		dtEmit(t, e, ev)
+		time.Sleep(2 * time.Millisecond) // distinct created_at
+	}
+	dtClose(t, e)
+	newestFirst := slices.Clone(ids)
+	slices.Reverse(newestFirst)
+
+	tests := []struct {
+		q      webhook.LogQuery
+		events []string
+		status webhook.DeliveryStatus
+	}{
+		{webhook.LogQuery{Endpoint: "orders"}, newestFirst, webhook.StatusDelivered},
+		{webhook.LogQuery{Endpoint: "orders", Limit: 2}, newestFirst[:2], webhook.StatusDelivered},
+		{webhook.LogQuery{Endpoint: "billing"}, newestFirst, webhook.StatusFailed},
+		{webhook.LogQuery{Status: webhook.StatusFailed}, newestFirst, webhook.StatusFailed},
+		{webhook.LogQuery{Status: webhook.StatusFailed, Limit: 1}, newestFirst[:1], webhook.StatusFailed},
+		{webhook.LogQuery{Endpoint: "orders", Status: webhook.StatusDelivered, Limit: 50}, newestFirst, webhook.StatusDelivered},
+		{webhook.LogQuery{Endpoint: "billing", Status: webhook.StatusDelivered}, nil, ""},
+		{webhook.LogQuery{Endpoint: "orders", Status: webhook.StatusPending}, nil, ""},
+		{webhook.LogQuery{Endpoint: "nope"}, nil, ""},
+	}
+	for _, tt := range tests {
+		logs := lgQuery(t, e, tt.q)
+		if got := lgEventIDs(logs); !slices.Equal(got, tt.events) {
+			t.Errorf("Logs(%+v) events %v, want %v", tt.q, got, tt.events)
+		}
+		for _, l := range logs {
+			if tt.q.Endpoint != "" && l.EndpointName != tt.q.Endpoint {
+				t.Errorf("Logs(%+v) returned a log of %q", tt.q, l.EndpointName)
+			}
+			if l.Status != tt.status {
+				t.Errorf("Logs(%+v) returned a log with status %s, want %s", tt.q, l.Status, tt.status)
+			}
+		}
+	}
+
+	all := lgQuery(t, e, webhook.LogQuery{})
+	if len(all) != 10 {
+		t.Fatalf("Logs({}) returned %d logs, want 10", len(all))
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].CreatedAt.After(all[i-1].CreatedAt) {
+			t.Errorf("Logs({}) not newest first: %s before %s", all[i-1].CreatedAt, all[i].CreatedAt)
+		}
+	}
+}
+
+// TestLogStatusLifecycle: a delivery's log goes pending → retrying →
+// delivered (or failed), with attempts, status code, error message and
+// completed_at at each step.
+func TestLogStatusLifecycle(t *testing.T) {
+	t.Parallel()
+	rc, calls := lgScripted(t)
+	e := dtEmitter(t, webhook.Config{
+		Workers:   1,
+		Endpoints: []webhook.Endpoint{dtEndpoint("orders", rc, &webhook.RetryConfig{MaxRetries: 1, RetryDelay: 50 * time.Millisecond, NoJitter: true})},
+	})
+	before := time.Now()
+	ev1 := dtEvent("", map[string]any{"n": 1})
+	ev1.ID = "evt_lifecycle_1"
+	ev2 := dtEvent("", map[string]any{"n": 2})
+	ev2.ID = "evt_lifecycle_2"
+	dtEmit(t, e, ev1)
+	dtEmit(t, e, ev2)
+
+	byEvent := func() map[string]webhook.DeliveryLog {
+		m := make(map[string]webhook.DeliveryLog)
+		for _, l := range lgQuery(t, e, webhook.LogQuery{Endpoint: "orders"}) {
+			m[l.EventID] = l
+		}
+		return m
+	}
+	check := func(step string, l webhook.DeliveryLog, status webhook.DeliveryStatus, attempts, code int, wantMsg, completed bool) {
+		t.Helper()
+		if l.Status != status || l.Attempts != attempts || l.StatusCode != code {
+			t.Errorf("%s: status %s attempts %d status_code %d, want %s %d %d", step, l.Status, l.Attempts, l.StatusCode, status, attempts, code)
+		}
+		if (l.ErrorMessage != "") != wantMsg {
+			t.Errorf("%s: error_message %q", step, l.ErrorMessage)
+		}
+		if (l.CompletedAt != nil) != completed {
+			t.Errorf("%s: completed_at %v, want set: %v", step, l.CompletedAt, completed)
+		}
+		if l.CreatedAt.Before(before.Add(-time.Second)) || l.CreatedAt.After(time.Now()) || l.EventType != webhook.Created || len(l.Payload) == 0 {
+			t.Errorf("%s: created_at %s event_type %q payload %d bytes", step, l.CreatedAt, l.EventType, len(l.Payload))
+		}
+	}
+	waitStatus := func(id string, status webhook.DeliveryStatus) webhook.DeliveryLog {
+		t.Helper()
+		var l webhook.DeliveryLog
+		dtWaitFor(t, 5*time.Second, id+" "+string(status), func() bool {
+			l = byEvent()[id]
+			return l.Status == status
+		})
+		return l
+	}
+
+	// ev1 is in flight (held by the receiver), ev2 waits: both pending.
+	c := lgNext(t, calls)
+	if c.req.eventID() != ev1.ID {
+		t.Fatalf("first request for %s, want %s", c.req.eventID(), ev1.ID)
+	}
+	logs := byEvent()
+	check("ev1 in flight", logs[ev1.ID], webhook.StatusPending, 0, 0, false, false)
+	check("ev2 queued", logs[ev2.ID], webhook.StatusPending, 0, 0, false, false)
+	created1 := logs[ev1.ID].CreatedAt
+	var payload map[string]any
+	if err := json.Unmarshal(logs[ev1.ID].Payload, &payload); err != nil || payload["id"] != ev1.ID {
+		t.Errorf("ev1 log payload %s: want the body with id %s (%v)", logs[ev1.ID].Payload, ev1.ID, err)
+	}
+
+	c.reply <- http.StatusInternalServerError
+	l := waitStatus(ev1.ID, webhook.StatusRetrying)
+	check("ev1 after a 500", l, webhook.StatusRetrying, 1, 500, true, false)
+	if !l.CreatedAt.Equal(created1) {
+		t.Errorf("created_at changed from %s to %s", created1, l.CreatedAt)
+	}
+
+	// Answer by event: ev2 500 then 503 (failed), ev1's retry 200.
+	answers := map[string][]int{ev1.ID: {http.StatusOK}, ev2.ID: {http.StatusInternalServerError, http.StatusServiceUnavailable}}
+	for range 3 {
+		c := lgNext(t, calls)
+		id := c.req.eventID()
+		if len(answers[id]) == 0 {
+			t.Fatalf("unexpected request for %s", id)
+		}
+		code := answers[id][0]
+		answers[id] = answers[id][1:]
+		c.reply <- code
+		if id == ev2.ID && code == http.StatusInternalServerError {
+			check("ev2 after a 500", waitStatus(ev2.ID, webhook.StatusRetrying), webhook.StatusRetrying, 1, 500, true, false)
+		}
+	}
+	check("ev1 delivered", waitStatus(ev1.ID, webhook.StatusDelivered), webhook.StatusDelivered, 2, 200, false, true)
+	l = waitStatus(ev2.ID, webhook.StatusFailed)
+	check("ev2 failed", l, webhook.StatusFailed, 2, 503, true, true)
+	if !strings.Contains(l.ErrorMessage, "503") {
+		t.Errorf("ev2 error_message %q does not mention 503", l.ErrorMessage)
+	}
+	if l.CompletedAt.Before(l.CreatedAt) {
+		t.Errorf("completed_at %s before created_at %s", l.CompletedAt, l.CreatedAt)
+	}
+}
+
+// TestMemoryLogStoreBound: a MemoryLogStore of size 3 keeps the newest 3.
+func TestMemoryLogStoreBound(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("store", func(t *testing.T) {
+		t.Parallel()
+		s := webhook.NewMemoryLogStore(3)
+		for i := 1; i <= 5; i++ {
+			if err := s.Record(ctx, webhook.DeliveryLog{ID: fmt.Sprintf("dlv_%d", i), EndpointName: "orders", Status: webhook.StatusPending}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ids := func() []string {
+			logs, err := s.Query(ctx, webhook.LogQuery{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, l := range logs {
+				out = append(out, l.ID)
+			}
+			return out
+		}
+		if got := ids(); !slices.Equal(got, []string{"dlv_5", "dlv_4", "dlv_3"}) {
+			t.Fatalf("kept %v, want the newest 3, newest first", got)
+		}
+		for _, id := range []string{"dlv_1", "dlv_2"} {
+			if _, err := s.Get(ctx, id); !errors.Is(err, webhook.ErrLogNotFound) {
+				t.Errorf("Get(%s) of an evicted log: %v, want ErrLogNotFound", id, err)
+			}
+		}
+		// An update replaces in place: nothing is evicted, order unchanged.
+		if err := s.Record(ctx, webhook.DeliveryLog{ID: "dlv_3", EndpointName: "orders", Status: webhook.StatusDelivered}); err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(); !slices.Equal(got, []string{"dlv_5", "dlv_4", "dlv_3"}) {
+			t.Fatalf("after an update kept %v", got)
+		}
+		if l, err := s.Get(ctx, "dlv_3"); err != nil || l.Status != webhook.StatusDelivered {
+			t.Errorf("Get(dlv_3) = %+v, %v; want the update", l, err)
+		}
+		if logs, _ := s.Query(ctx, webhook.LogQuery{Limit: 2}); len(logs) != 2 {
+			t.Errorf("Limit 2 returned %d", len(logs))
+		}
+		if logs, _ := s.Query(ctx, webhook.LogQuery{Status: webhook.StatusDelivered}); len(logs) != 1 || logs[0].ID != "dlv_3" {
+			t.Errorf("status filter returned %+v", logs)
+		}
+	})
+
+	// A delivery that finishes after its pending log was evicted (a long
+	// retry while newer deliveries came in) must not come back as the
+	// newest log, pushing out a newer one.
+	t.Run("update of an evicted log", func(t *testing.T) {
+		t.Parallel()
+		s := webhook.NewMemoryLogStore(3)
+		t0 := time.Date(2026, 1, 16, 12, 0, 0, 0, time.UTC)
+		for i := 1; i <= 5; i++ {
+			l := webhook.DeliveryLog{ID: fmt.Sprintf("dlv_%d", i), Status: webhook.StatusPending, CreatedAt: t0.Add(time.Duration(i) * time.Second)}
+			if err := s.Record(ctx, l); err != nil {
+				t.Fatal(err)
+			}
+		}
+		done := t0.Add(time.Minute)
+		late := webhook.DeliveryLog{ID: "dlv_1", Status: webhook.StatusDelivered, Attempts: 2, CreatedAt: t0.Add(time.Second), CompletedAt: &done}
+		if err := s.Record(ctx, late); err != nil {
+			t.Fatal(err)
+		}
+		logs, _ := s.Query(ctx, webhook.LogQuery{})
+		var got []string
+		for _, l := range logs {
+			got = append(got, l.ID)
+		}
+		if !slices.Equal(got, []string{"dlv_5", "dlv_4", "dlv_3"}) {
+			t.Errorf("after a late update of evicted dlv_1 the store holds %v, want the newest 3 [dlv_5 dlv_4 dlv_3]", got)
+		}
+	})
+
+	// The same when the forgotten log was created at the same time as the
+	// oldest one kept: one event to two endpoints shares created_at.
+	t.Run("update of an evicted log, same created_at", func(t *testing.T) {
+		t.Parallel()
+		s := webhook.NewMemoryLogStore(3)
+		t1 := time.Date(2026, 1, 16, 12, 0, 0, 0, time.UTC)
+		t2 := t1.Add(time.Second)
+		for _, l := range []webhook.DeliveryLog{
+			{ID: "dlv_a1", EndpointName: "a", Status: webhook.StatusPending, CreatedAt: t1}, // event 1 to a
+			{ID: "dlv_b1", EndpointName: "b", Status: webhook.StatusPending, CreatedAt: t1}, // event 1 to b
+			{ID: "dlv_a2", EndpointName: "a", Status: webhook.StatusPending, CreatedAt: t2}, // event 2 to a
+			{ID: "dlv_b2", EndpointName: "b", Status: webhook.StatusPending, CreatedAt: t2}, // event 2 to b: evicts dlv_a1
+		} {
+			if err := s.Record(ctx, l); err != nil {
+				t.Fatal(err)
+			}
+		}
+		done := t2.Add(time.Minute)
+		if err := s.Record(ctx, webhook.DeliveryLog{ID: "dlv_a1", EndpointName: "a", Status: webhook.StatusDelivered, CreatedAt: t1, CompletedAt: &done}); err != nil {
+			t.Fatal(err)
+		}
+		logs, _ := s.Query(ctx, webhook.LogQuery{})
+		var got []string
+		for _, l := range logs {
+			got = append(got, l.ID)
+		}
+		if !slices.Equal(got, []string{"dlv_b2", "dlv_a2", "dlv_b1"}) {
+			t.Errorf("after a late update of evicted dlv_a1 the store holds %v, want [dlv_b2 dlv_a2 dlv_b1] (the update of a forgotten log is dropped)", got)
+		}
+		for i := 1; i < len(logs); i++ {
+			if logs[i].CreatedAt.After(logs[i-1].CreatedAt) {
+				t.Errorf("not newest first: %s (created %s) before %s (created %s)", logs[i-1].ID, logs[i-1].CreatedAt.Format(time.TimeOnly), logs[i].ID, logs[i].CreatedAt.Format(time.TimeOnly))
+			}
+		}
+	})
+
+	t.Run("emitter, in order", func(t *testing.T) {
+		t.Parallel()
+		rc := dtNewReceiver(t, nil)
+		e := dtEmitter(t, webhook.Config{
+			Workers:   1, // each delivery finishes before the next starts
+			Endpoints: []webhook.Endpoint{dtEndpoint("orders", rc, nil)},
+			LogStore:  webhook.NewMemoryLogStore(3),
+		})
+		var ids []string
+		for i := range 5 {
+			ev := dtEvent("", map[string]any{"n": i})
+			ev.ID = fmt.Sprintf("evt_bound_%d", i)
+			ids = append(ids, ev.ID)
+			dtEmit(t, e, ev)
+		}
+		rc.wait(t, 5, 5*time.Second)
+		dtClose(t, e)
+		if got := lgEventIDs(lgQuery(t, e, webhook.LogQuery{})); !slices.Equal(got, []string{ids[4], ids[3], ids[2]}) {
+			t.Errorf("kept %v, want the newest 3 events, newest first", got)
+		}
+	})
+
+	// The oldest delivery finishes last, after newer ones evicted its
+	// pending log: the store must still hold the newest 3, newest first.
+	// With a fixed clock (Config.Now) every log has the same created_at.
+	fixed := time.Date(2026, 1, 16, 12, 0, 0, 0, time.UTC)
+	for _, clock := range []struct {
+		name string
+		now  func() time.Time
+	}{{"real clock", nil}, {"fixed clock", func() time.Time { return fixed }}} {
+		t.Run("emitter, oldest finishes last, "+clock.name, func(t *testing.T) {
+			t.Parallel()
+			rc, calls := lgScripted(t)
+			e := dtEmitter(t, webhook.Config{
+				Workers:   5,
+				Endpoints: []webhook.Endpoint{dtEndpoint("orders", rc, nil)},
+				LogStore:  webhook.NewMemoryLogStore(3),
+				Now:       clock.now,
+			})
+			var ids []string
+			for i := range 5 {
+				ev := dtEvent("", map[string]any{"n": i})
+				ev.ID = fmt.Sprintf("evt_late_%d", i)
+				ids = append(ids, ev.ID)
+				dtEmit(t, e, ev)
+				time.Sleep(2 * time.Millisecond) // distinct created_at on the real clock
+			}
+			held := make(map[string]lgCall)
+			for range 5 {
+				c := lgNext(t, calls)
+				held[c.req.eventID()] = c
+			}
+			for _, id := range ids[1:] {
+				held[id].reply <- http.StatusOK
+			}
+			dtWaitFor(t, 5*time.Second, "four deliveries finished", func() bool { return e.Stats().InFlight == 1 })
+			held[ids[0]].reply <- http.StatusOK
+			dtClose(t, e)
+			logs := lgQuery(t, e, webhook.LogQuery{})
+			if got := lgEventIDs(logs); !slices.Equal(got, []string{ids[4], ids[3], ids[2]}) {
+				t.Errorf("kept %v, want the newest 3 events, newest first %v", got, []string{ids[4], ids[3], ids[2]})
+			}
+			for i := 1; i < len(logs); i++ {
+				if logs[i].CreatedAt.After(logs[i-1].CreatedAt) {
+					t.Errorf("not newest first: %s (created %s) before %s (created %s)",
+						logs[i-1].EventID, logs[i-1].CreatedAt.Format(time.StampMicro), logs[i].EventID, logs[i].CreatedAt.Format(time.StampMicro))
+				}
+			}
+		})
+	}
+}
+
+// TestLogsHandler: the JSON endpoint over the logs, its parameters and
+// its errors.
+func TestLogsHandler(t *testing.T) {
+	t.Parallel()
+	orders := dtNewReceiver(t, dtStatus(http.StatusInternalServerError))
+	crm := dtNewReceiver(t, nil)
+	e := dtEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{
+		dtEndpoint("orders", orders, &webhook.RetryConfig{MaxRetries: 0}),
+		dtEndpoint("crm", crm, nil),
+	}})
+	for i := range 3 {
+		dtEmit(t, e, dtEvent("", map[string]any{"n": i}))
+	}
+	dtClose(t, e)
+	srv := httptest.NewServer(e.LogsHandler())
+	t.Cleanup(srv.Close)
+
+	get := func(t *testing.T, method, query string) (int, http.Header, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(method, srv.URL+"/webhooks/logs?"+query, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, body
+	}
+
+	t.Run("query", func(t *testing.T) {
+		code, h, body := get(t, http.MethodGet, "endpoint=orders&status=failed&limit=50")
+		if code != http.StatusOK || !strings.HasPrefix(h.Get("Content-Type"), "application/json") {
+			t.Fatalf("status %d content type %q: %s", code, h.Get("Content-Type"), body)
+		}
+		var logs []map[string]any
+		if err := json.Unmarshal(body, &logs); err != nil {
+			t.Fatalf("body is not a JSON array: %v\n%s", err, body)
+		}
+		if len(logs) != 3 {
+			t.Fatalf("%d logs, want 3", len(logs))
+		}
+		for _, l := range logs {
+			for _, k := range []string{"id", "endpoint_name", "event_id", "event_type", "payload", "status",
+				"status_code", "error_message", "attempts", "created_at", "completed_at"} {
+				if _, ok := l[k]; !ok {
+					t.Errorf("log has no %q field: %v", k, l)
+				}
+			}
+			if l["endpoint_name"] != "orders" || l["status"] != "failed" || l["status_code"] != 500.0 ||
+				l["attempts"] != 1.0 || l["event_type"] != "created" || l["error_message"] == "" {
+				t.Errorf("log %v", l)
+			}
+			p, ok := l["payload"].(map[string]any)
+			if !ok || p["id"] != l["event_id"] {
+				t.Errorf("payload %v is not the body of event %v", l["payload"], l["event_id"])
+			}
+			for _, k := range []string{"created_at", "completed_at"} {
+				s, _ := l[k].(string)
+				if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
+					t.Errorf("%s %v: %v", k, l[k], err)
+				}
+			}
+		}
+		if code, _, body := get(t, http.MethodGet, "endpoint=orders&limit=2"); code != 200 || strings.Count(string(body), `"endpoint_name"`) != 2 {
+			t.Errorf("limit=2: %d %s", code, body)
+		}
+		if code, _, body := get(t, http.MethodGet, "endpoint=nope"); code != 200 || strings.TrimSpace(string(body)) != "[]" {
+			t.Errorf("no match: %d %q, want 200 []", code, body)
+		}
+		if code, _, body := get(t, http.MethodGet, ""); code != 200 || strings.Count(string(body), `"endpoint_name"`) != 6 {
+			t.Errorf("no parameters: %d %s", code, body)
+		}
+	})
+
+	t.Run("bad parameters", func(t *testing.T) {
+		tests := []struct{ query, names string }{
+			{"status=bogus", "status"},
+			{"endpoint=orders&status=DELIVERED", "status"},
+			{"limit=abc", "limit"},
+			{"limit=0", "limit"},
+			{"limit=-1", "limit"},
+			{"limit=100000", "limit"},
+			{"limit=1.5", "limit"},
+			{"foo=bar", "foo"},
+			{"endpoint=orders&Limit=5", "Limit"},
+		}
+		for _, tt := range tests {
+			code, _, body := get(t, http.MethodGet, tt.query)
+			var resp struct{ Error string }
+			if err := json.Unmarshal(body, &resp); err != nil {
+				t.Errorf("%s: body %q is not a JSON error: %v", tt.query, body, err)
+			}
+			if code != http.StatusBadRequest || !strings.Contains(resp.Error, tt.names) {
+				t.Errorf("?%s: %d %q, want 400 with an error naming %q", tt.query, code, resp.Error, tt.names)
+			}
+		}
+	})
+
+	t.Run("methods", func(t *testing.T) {
+		for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+			code, h, _ := get(t, m, url.Values{"endpoint": {"orders"}}.Encode())
+			if code != http.StatusMethodNotAllowed || !strings.Contains(h.Get("Allow"), "GET") {
+				t.Errorf("%s: %d Allow %q, want 405 allowing GET", m, code, h.Get("Allow"))
+			}
+		}
+	})
+}
+
+// TestRedeliver: a failed delivery is sent again after the receiver heals,
+// as a new delivery of the same event and body; a pending or unknown one
+// cannot be.
+func TestRedeliver(t *testing.T) {
+	t.Parallel()
+	var healed atomic.Bool
+	rc := dtNewReceiver(t, func(w http.ResponseWriter, _ *http.Request, _ dtRequest) {
+		if healed.Load() {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+	})
+	held, calls := lgScripted(t)
+	fails := dtNewFailures()
+	epHeld := dtEndpoint("held", held, nil)
+	epHeld.IncludeModels = []string{"test.Held"}
+	e := dtEmitter(t, webhook.Config{
+		Endpoints: []webhook.Endpoint{dtEndpoint("orders", rc, &webhook.RetryConfig{MaxRetries: 0}), epHeld},
+		OnFailure: fails.record,
+	})
+	ctx := context.Background()
+
+	dtEmit(t, e, dtEvent("", map[string]any{"n": 1}))
+	f := fails.next(t, 5*time.Second)
+	first := rc.requests()[0]
+	healed.Store(true)
+
+	id, err := e.Redeliver(ctx, f.DeliveryID)
+	if err != nil {
+		t.Fatalf("Redeliver(%s): %v", f.DeliveryID, err)
+	}
+	if id == f.DeliveryID || !strings.HasPrefix(id, "dlv_") {
+		t.Errorf("Redeliver returned id %q (old %q), want a new delivery id", id, f.DeliveryID)
+	}
+	second := rc.wait(t, 2, 5*time.Second)[1]
+	if second.eventID() != first.eventID() || second.eventID() != f.EventID {
+		t.Errorf("redelivered event id %q, want %q", second.eventID(), first.eventID())
+	}
+	if string(second.Body) != string(first.Body) {
+		t.Errorf("redelivered body differs:\n%s\n%s", first.Body, second.Body)
+	}
+	if err := webhook.Verify(dtSecret, second.Header, second.Body); err != nil {
+		t.Errorf("redelivery does not verify: %v", err)
+	}
+	dtWaitFor(t, 5*time.Second, "the new delivery's log to show delivered", func() bool {
+		l, ok := dtLog(t, e, "orders", id)
+		return ok && l.Status == webhook.StatusDelivered && l.Attempts == 1 && l.EventID == f.EventID
+	})
+	if l, ok := dtLog(t, e, "orders", f.DeliveryID); !ok || l.Status != webhook.StatusFailed {
+		t.Errorf("old log %+v, want it still failed", l)
+	}
+	// A delivered delivery may be sent again too.
+	if _, err := e.Redeliver(ctx, id); err != nil {
+		t.Errorf("Redeliver of a delivered delivery: %v", err)
+	}
+	rc.wait(t, 3, 5*time.Second)
+
+	// A delivery still pending cannot be redelivered.
+	dtEmit(t, e, dtEvent("test.Held", map[string]any{"n": 2}))
+	c := lgNext(t, calls)
+	pending := lgQuery(t, e, webhook.LogQuery{Endpoint: "held", Status: webhook.StatusPending})
+	if len(pending) != 1 {
+		t.Fatalf("%d pending logs for held, want 1", len(pending))
+	}
+	if _, err := e.Redeliver(ctx, pending[0].ID); err == nil {
+		t.Error("Redeliver of a pending delivery: nil error")
+	}
+	c.reply <- http.StatusOK
+
+	if _, err := e.Redeliver(ctx, "dlv_unknown"); !errors.Is(err, webhook.ErrLogNotFound) {
+		t.Errorf("Redeliver of an unknown id: %v, want ErrLogNotFound", err)
+	}
+	dtClose(t, e)
+	if _, err := e.Redeliver(ctx, f.DeliveryID); !errors.Is(err, webhook.ErrClosed) {
+		t.Errorf("Redeliver after Close: %v, want ErrClosed", err)
+	}
+	if n := len(fails.all()); n != 1 {
+		t.Errorf("%d OnFailure calls, want 1", n)
+	}
+}
