@@ -188,8 +188,12 @@ type Emitter struct {
 	now       func() time.Time
 
 	closed    atomic.Bool
-	mu        sync.Mutex // guards syncEmits against Close
-	syncEmits sync.WaitGroup
+	mu        sync.Mutex     // guards calls; orders enter against Close
+	calls     int            // Emit and Redeliver calls under way
+	active    sync.WaitGroup // the same calls, to wait for
+	stop      context.Context
+	stopNow   context.CancelCauseFunc // cancels Sync deliveries when Close gives up
+	abandoned atomic.Int64            // Sync deliveries that stopNow ended
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -199,6 +203,7 @@ type Emitter struct {
 // ErrInvalidConfig.
 func New(cfg Config) (*Emitter, error) {
 	e := &Emitter{cfg: cfg, logger: cfg.Logger, now: cfg.Now}
+	e.stop, e.stopNow = context.WithCancelCause(context.Background())
 	if e.logger == nil {
 		e.logger = slog.Default()
 	}
@@ -319,14 +324,18 @@ func New(cfg Config) (*Emitter, error) {
 // and Emit returns nil for it. In Sync mode Emit returns every endpoint's
 // failure, joined.
 func (e *Emitter) Emit(ctx context.Context, ev Event) error {
-	if e.closed.Load() {
+	if !e.enter() {
 		return ErrClosed
 	}
+	defer e.leave()
 	if e.cfg.Disabled {
 		return nil
 	}
 	if !ev.Type.valid() {
 		return fmt.Errorf("%w: type %q unknown (want created, updated or deleted)", ErrInvalidEvent, ev.Type)
+	}
+	if err := checkEventID(ev.ID); err != nil {
+		return err
 	}
 	model, err := modelLabel(&ev)
 	if err != nil {
@@ -366,17 +375,6 @@ func (e *Emitter) Emit(ctx context.Context, ev Event) error {
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidEvent, err)
 		}
-	}
-
-	if e.cfg.Sync {
-		e.mu.Lock()
-		if e.closed.Load() {
-			e.mu.Unlock()
-			return ErrClosed
-		}
-		e.syncEmits.Add(1)
-		e.mu.Unlock()
-		defer e.syncEmits.Done()
 	}
 
 	var plain []byte // the body of every endpoint without rules or transform
@@ -419,6 +417,43 @@ func (e *Emitter) Emit(ctx context.Context, ev Event) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// enter registers an Emit or Redeliver call, so that Close waits for it;
+// false once Close has begun. A true enter must be followed by leave.
+func (e *Emitter) enter() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed.Load() {
+		return false
+	}
+	e.calls++
+	e.active.Add(1)
+	return true
+}
+
+func (e *Emitter) leave() {
+	e.mu.Lock()
+	e.calls--
+	e.mu.Unlock()
+	e.active.Done()
+}
+
+// maxEventID bounds a host-given event id.
+const maxEventID = 255
+
+// checkEventID accepts an empty id (one is generated) or 1 to 255 visible
+// ASCII characters: it is sent as a header.
+func checkEventID(id string) error {
+	if len(id) > maxEventID {
+		return fmt.Errorf("%w: id: %d bytes, want at most %d", ErrInvalidEvent, len(id), maxEventID)
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c <= ' ' || c >= 0x7f {
+			return fmt.Errorf("%w: id: byte %d is %q; want visible ASCII (it is sent as a header)", ErrInvalidEvent, i, c)
+		}
+	}
+	return nil
 }
 
 // meta returns the model's settings: Config.Models, else the object's
@@ -490,7 +525,12 @@ func (e *Emitter) shape(s *snapshot, ep *endpoint, plain *[]byte) ([]byte, error
 }
 
 // deliverNow runs Sync mode: every delivery at once, retries within ctx.
+// Close, when its own ctx ends, cancels them too.
 func (e *Emitter) deliverNow(ctx context.Context, ds []*Delivery) []error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	unhook := context.AfterFunc(e.stop, func() { cancel(context.Cause(e.stop)) })
+	defer unhook()
 	errs := make([]error, len(ds))
 	var wg sync.WaitGroup
 	for i, d := range ds {
@@ -513,7 +553,11 @@ func (e *Emitter) deliverNow(ctx context.Context, ds []*Delivery) []error {
 				if err == nil {
 					err = fmt.Errorf("webhook: endpoint %q: event %s: not delivered", d.Endpoint, d.EventID)
 				}
-				err = fmt.Errorf("%w: %w", err, ctx.Err())
+				cause := context.Cause(ctx)
+				if errors.Is(cause, ErrClosed) {
+					e.abandoned.Add(1)
+				}
+				err = fmt.Errorf("%w: %w", err, cause)
 				e.fail(d, err, 0, "")
 				errs[i] = err
 				return
@@ -544,15 +588,25 @@ func (e *Emitter) close(ctx context.Context) error {
 	if !e.cfg.Sync {
 		left, err = e.queue.Close(ctx)
 	}
-	syncDone := make(chan struct{})
-	go func() { e.syncEmits.Wait(); close(syncDone) }()
-	select {
-	case <-syncDone:
-	case <-ctx.Done():
-		if err == nil {
-			err = ctx.Err()
+	// Emits under way finish quickly once the queue is closed (their
+	// Enqueue fails); Sync ones are cancelled if ctx ends first.
+	e.mu.Lock()
+	busy := e.calls > 0
+	e.mu.Unlock()
+	if busy {
+		calls := make(chan struct{})
+		go func() { e.active.Wait(); close(calls) }()
+		select {
+		case <-calls:
+		case <-ctx.Done():
+			e.stopNow(fmt.Errorf("%w before delivery: %w", ErrClosed, ctx.Err()))
+			<-calls
+			if err == nil {
+				err = ctx.Err()
+			}
 		}
 	}
+	e.stopNow(ErrClosed)
 	for _, d := range left {
 		e.fail(d, fmt.Errorf("webhook: endpoint %q: event %s: %w before delivery: %w", d.Endpoint, d.EventID, ErrClosed, ctx.Err()), 0, "")
 	}
@@ -560,7 +614,7 @@ func (e *Emitter) close(ctx context.Context) error {
 		e.ownTrans.CloseIdleConnections()
 	}
 	if err != nil {
-		return &UndeliveredError{Count: len(left), Err: err}
+		return &UndeliveredError{Count: len(left) + int(e.abandoned.Load()), Err: err}
 	}
 	return nil
 }
@@ -576,9 +630,10 @@ func (e *Emitter) Logs(ctx context.Context, q LogQuery) ([]DeliveryLog, error) {
 // can tell. It takes the id of a DeliveryLog whose status is failed or
 // delivered. In Sync mode it delivers before returning.
 func (e *Emitter) Redeliver(ctx context.Context, id string) (string, error) {
-	if e.closed.Load() {
+	if !e.enter() {
 		return "", ErrClosed
 	}
+	defer e.leave()
 	l, err := e.logs.Get(ctx, id)
 	if err != nil {
 		return "", fmt.Errorf("webhook: redeliver %s: %w", id, err)

@@ -1,0 +1,503 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The memory queue's own promises, beyond the queuetest suite: equal
+// per-endpoint shares, the per-endpoint concurrency limit, round-robin
+// between endpoints, retries that hold no worker, and leftovers on Close.
+
+// mqtWait polls cond until it holds or fails the test after timeout.
+func mqtWait(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// mqtDelivery returns a delivery for endpoint ep.
+func mqtDelivery(ep string, i int) *Delivery {
+	return &Delivery{
+		ID:        fmt.Sprintf("dlv_%s_%03d", ep, i),
+		EventID:   fmt.Sprintf("evt_%03d", i),
+		EventType: Created,
+		Endpoint:  ep,
+		Body:      []byte(`{}`),
+	}
+}
+
+// mqtStart starts q with run and closes it at cleanup (after release,
+// which unblocks the runs).
+func mqtStart(t *testing.T, q *MemoryQueue, run AttemptFunc, endpoints ...string) {
+	t.Helper()
+	if err := q.Start(run, endpoints); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, _ = q.Close(ctx)
+	})
+}
+
+// mqtGate is a channel closed once, by the test or at cleanup.
+type mqtGate struct {
+	ch   chan struct{}
+	once sync.Once
+}
+
+func mqtNewGate(t *testing.T) *mqtGate {
+	g := &mqtGate{ch: make(chan struct{})}
+	t.Cleanup(g.open)
+	return g
+}
+
+func (g *mqtGate) open() { g.once.Do(func() { close(g.ch) }) }
+
+// mqtEnqueue enqueues d with a generous context and fails on error.
+func mqtEnqueue(t *testing.T, q *MemoryQueue, d *Delivery) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := q.Enqueue(ctx, d); err != nil {
+		t.Fatalf("Enqueue(%s): %v", d.ID, err)
+	}
+}
+
+// TestMemoryQueueShares: Size is split equally between the endpoints; a
+// full share makes Enqueue wait for room until its ctx ends, and does not
+// touch another endpoint's share.
+func TestMemoryQueueShares(t *testing.T) {
+	t.Parallel()
+	gate := mqtNewGate(t)
+	// The gate is registered before mqtStart, so it opens after Close
+	// has been tried: the runs must also honour ctx.
+	q := NewMemoryQueue(MemoryQueueConfig{Size: 4, Workers: 1})
+	mqtStart(t, q, func(ctx context.Context, d *Delivery) Result {
+		select {
+		case <-gate.ch:
+			return Result{Done: true}
+		case <-ctx.Done():
+			return Result{}
+		}
+	}, "a", "b")
+
+	mqtEnqueue(t, q, mqtDelivery("a", 1))
+	mqtEnqueue(t, q, mqtDelivery("a", 2))
+
+	const wait = 150 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	start := time.Now()
+	err := q.Enqueue(ctx, mqtDelivery("a", 3))
+	took := time.Since(start)
+	cancel()
+	if !errors.Is(err, ErrQueueFull) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("third Enqueue to a (share 2 of Size 4) = %v, want ErrQueueFull and context.DeadlineExceeded", err)
+	}
+	if took < wait {
+		t.Errorf("Enqueue gave up after %s, before its ctx ended (%s)", took, wait)
+	}
+
+	// b's share is its own: two fit at once, the third does not.
+	for i := range 2 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		start := time.Now()
+		err := q.Enqueue(ctx, mqtDelivery("b", i))
+		cancel()
+		if err != nil {
+			t.Fatalf("Enqueue to b while a is full = %v, want nil", err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("Enqueue to b waited %s while a was full", d)
+		}
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
+	err = q.Enqueue(ctx, mqtDelivery("b", 3))
+	cancel()
+	if !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("third Enqueue to b = %v, want ErrQueueFull", err)
+	}
+
+	st := q.Stats()
+	for _, ep := range []string{"a", "b"} {
+		if s := st.Endpoints[ep]; s.Queued+s.InFlight != 2 {
+			t.Errorf("Stats for %s = %+v, want 2 held", ep, s)
+		}
+	}
+	if st.Queued+st.InFlight != 4 || st.InFlight != 1 {
+		t.Errorf("Stats = %+v, want 4 held, 1 in flight (one worker)", st)
+	}
+
+	// A waiting Enqueue gets in when room frees.
+	waited := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		waited <- q.Enqueue(ctx, mqtDelivery("a", 4))
+	}()
+	time.Sleep(20 * time.Millisecond)
+	gate.open()
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Fatalf("Enqueue waiting for room = %v, want nil once room freed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Enqueue waiting for room did not return after room freed")
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if left, err := q.Close(ctx); err != nil || len(left) != 0 {
+		t.Fatalf("Close = %d leftovers, %v; want a drained queue", len(left), err)
+	}
+}
+
+// TestMemoryQueueEndpointConcurrency: no endpoint has more attempts under
+// way than its limit, and each reaches it.
+func TestMemoryQueueEndpointConcurrency(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		cfg       MemoryQueueConfig
+		endpoints []string
+		limit     int
+	}{
+		{"explicit limit", MemoryQueueConfig{Workers: 8, EndpointConcurrency: 2}, []string{"a", "b"}, 2},
+		{"default: half the workers", MemoryQueueConfig{Workers: 8}, []string{"a", "b"}, 4},
+		{"default: all workers for one endpoint", MemoryQueueConfig{Workers: 4}, []string{"a"}, 4},
+		{"default: at least one", MemoryQueueConfig{Workers: 1}, []string{"a", "b"}, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			gate := mqtNewGate(t)
+			var mu sync.Mutex
+			cur := map[string]int{}
+			peak := map[string]int{}
+			q := NewMemoryQueue(tc.cfg)
+			mqtStart(t, q, func(ctx context.Context, d *Delivery) Result {
+				mu.Lock()
+				cur[d.Endpoint]++
+				peak[d.Endpoint] = max(peak[d.Endpoint], cur[d.Endpoint])
+				mu.Unlock()
+				defer func() {
+					mu.Lock()
+					cur[d.Endpoint]--
+					mu.Unlock()
+				}()
+				select {
+				case <-gate.ch:
+					return Result{Done: true}
+				case <-ctx.Done():
+					return Result{}
+				}
+			}, tc.endpoints...)
+			for _, ep := range tc.endpoints {
+				for i := range 3 * tc.limit {
+					mqtEnqueue(t, q, mqtDelivery(ep, i))
+				}
+			}
+			// With one worker only one endpoint can be under way.
+			reach := tc.limit
+			want := len(tc.endpoints)
+			if tc.cfg.Workers < tc.limit*len(tc.endpoints) {
+				want = tc.cfg.Workers / tc.limit
+			}
+			mqtWait(t, 10*time.Second, "every endpoint to reach its limit", func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				n := 0
+				for _, ep := range tc.endpoints {
+					if cur[ep] == reach {
+						n++
+					}
+				}
+				return n >= want
+			})
+			time.Sleep(100 * time.Millisecond) // room for a worker to break the limit
+			mu.Lock()
+			for _, ep := range tc.endpoints {
+				if peak[ep] > tc.limit {
+					t.Errorf("endpoint %s had %d attempts under way, limit %d", ep, peak[ep], tc.limit)
+				}
+			}
+			mu.Unlock()
+			gate.open()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if left, err := q.Close(ctx); err != nil || len(left) != 0 {
+				t.Fatalf("Close = %d leftovers, %v; want a drained queue", len(left), err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, ep := range tc.endpoints {
+				if peak[ep] > tc.limit {
+					t.Errorf("endpoint %s had %d attempts under way, limit %d", ep, peak[ep], tc.limit)
+				}
+			}
+		})
+	}
+}
+
+// TestMemoryQueueSlowEndpointLeavesWorkers: with the default limit, an
+// endpoint whose attempts all hang cannot take every worker.
+func TestMemoryQueueSlowEndpointLeavesWorkers(t *testing.T) {
+	t.Parallel()
+	gate := mqtNewGate(t)
+	fast := make(chan string, 100)
+	q := NewMemoryQueue(MemoryQueueConfig{Workers: 4})
+	mqtStart(t, q, func(ctx context.Context, d *Delivery) Result {
+		if d.Endpoint == "fast" {
+			fast <- d.ID
+			return Result{Done: true}
+		}
+		select {
+		case <-gate.ch:
+			return Result{Done: true}
+		case <-ctx.Done():
+			return Result{}
+		}
+	}, "slow", "fast")
+	for i := range 20 {
+		mqtEnqueue(t, q, mqtDelivery("slow", i))
+	}
+	for i := range 10 {
+		mqtEnqueue(t, q, mqtDelivery("fast", i))
+	}
+	for range 10 {
+		select {
+		case <-fast:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a healthy endpoint's deliveries did not run while another endpoint hung")
+		}
+	}
+	gate.open()
+}
+
+// TestMemoryQueueRoundRobin: workers take due deliveries round-robin
+// across endpoints, so a short backlog is not stuck behind a long one.
+func TestMemoryQueueRoundRobin(t *testing.T) {
+	t.Parallel()
+	gate := mqtNewGate(t)
+	var mu sync.Mutex
+	var order []string
+	q := NewMemoryQueue(MemoryQueueConfig{Workers: 1})
+	mqtStart(t, q, func(ctx context.Context, d *Delivery) Result {
+		if d.Endpoint == "gate" {
+			select {
+			case <-gate.ch:
+			case <-ctx.Done():
+				return Result{}
+			}
+			return Result{Done: true}
+		}
+		mu.Lock()
+		order = append(order, d.Endpoint)
+		mu.Unlock()
+		return Result{Done: true}
+	}, "a", "b", "gate")
+
+	// The one worker waits in the gate delivery while the backlog builds,
+	// so every delivery below is due when it is freed.
+	mqtEnqueue(t, q, mqtDelivery("gate", 0))
+	mqtWait(t, 10*time.Second, "the gate delivery to be under way", func() bool { return q.Stats().InFlight == 1 })
+	for i := range 100 {
+		mqtEnqueue(t, q, mqtDelivery("a", i))
+	}
+	for i := range 10 {
+		mqtEnqueue(t, q, mqtDelivery("b", i))
+	}
+	gate.open()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if left, err := q.Close(ctx); err != nil || len(left) != 0 {
+		t.Fatalf("Close = %d leftovers, %v; want a drained queue", len(left), err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(order) != 110 {
+		t.Fatalf("ran %d deliveries, want 110", len(order))
+	}
+	lastA, lastB := -1, -1
+	for i, ep := range order {
+		switch ep {
+		case "a":
+			lastA = i
+		case "b":
+			lastB = i
+		}
+	}
+	if lastB > lastA {
+		t.Fatalf("b's last delivery ran at %d, after a's last at %d: no round-robin", lastB, lastA)
+	}
+	// Strict alternation finishes b within the first 20 or 21 runs.
+	if lastB > 25 {
+		t.Errorf("b's 10 deliveries finished only at run %d of 110 (a has 100): not round-robin; order starts %v", lastB+1, order[:30])
+	}
+}
+
+// TestMemoryQueueRetryHoldsNoWorker: a Result with a Delay is run again
+// no earlier than the delay, and meanwhile the only worker serves other
+// deliveries.
+func TestMemoryQueueRetryHoldsNoWorker(t *testing.T) {
+	t.Parallel()
+	const delay = 300 * time.Millisecond
+	type run struct {
+		id  string
+		at  time.Time
+		end time.Time
+	}
+	var mu sync.Mutex
+	var runs []run
+	firstDone := make(chan struct{})
+	q := NewMemoryQueue(MemoryQueueConfig{Workers: 1})
+	mqtStart(t, q, func(ctx context.Context, d *Delivery) Result {
+		r := run{id: d.ID, at: time.Now()}
+		d.Attempts++
+		res := Result{Done: true}
+		if d.Endpoint == "a" && d.Attempts == 1 {
+			res = Result{Delay: delay}
+		}
+		r.end = time.Now()
+		mu.Lock()
+		runs = append(runs, r)
+		mu.Unlock()
+		if d.Endpoint == "a" && d.Attempts == 1 {
+			close(firstDone)
+		}
+		return res
+	}, "a", "b")
+
+	x := mqtDelivery("a", 1)
+	mqtEnqueue(t, q, x)
+	select {
+	case <-firstDone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("first attempt did not run")
+	}
+	y := mqtDelivery("b", 2)
+	mqtEnqueue(t, q, y)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if left, err := q.Close(ctx); err != nil || len(left) != 0 {
+		t.Fatalf("Close = %d leftovers, %v; want a drained queue with the retry run", len(left), err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(runs) != 3 {
+		t.Fatalf("runs = %+v, want x, y, x", runs)
+	}
+	x1, y1, x2 := runs[0], runs[1], runs[2]
+	if x1.id != x.ID || y1.id != y.ID || x2.id != x.ID {
+		t.Fatalf("run order %s, %s, %s; want %s, %s, %s: the one worker must serve y during x's delay",
+			x1.id, y1.id, x2.id, x.ID, y.ID, x.ID)
+	}
+	if gap := x2.at.Sub(x1.end); gap < delay {
+		t.Errorf("retry ran %s after the attempt that asked for %s", gap, delay)
+	}
+	if !y1.at.Before(x2.at) {
+		t.Errorf("y ran at %s, not during x's delay (x re-ran at %s)", y1.at, x2.at)
+	}
+}
+
+// TestMemoryQueueCloseLeftovers: when Close's ctx ends, the attempt under
+// way is cancelled and every delivery not finished (under way, due, or
+// waiting for a retry) is returned once, with ctx.Err().
+func TestMemoryQueueCloseLeftovers(t *testing.T) {
+	t.Parallel()
+	gate := mqtNewGate(t)
+	var cancelled sync.WaitGroup
+	cancelled.Add(1)
+	var once sync.Once
+	q := NewMemoryQueue(MemoryQueueConfig{Workers: 1})
+	mqtStart(t, q, func(ctx context.Context, d *Delivery) Result {
+		if d.Endpoint == "later" {
+			return Result{Delay: time.Hour}
+		}
+		select {
+		case <-gate.ch:
+			return Result{Done: true}
+		case <-ctx.Done():
+			once.Do(cancelled.Done)
+			return Result{}
+		}
+	}, "a", "later")
+
+	want := []string{}
+	later := mqtDelivery("later", 0)
+	want = append(want, later.ID)
+	mqtEnqueue(t, q, later)
+	mqtWait(t, 10*time.Second, "the retry to be scheduled", func() bool {
+		st := q.Stats()
+		return st.InFlight == 0 && st.Endpoints["later"].Queued == 1
+	})
+	for i := range 5 {
+		d := mqtDelivery("a", i)
+		want = append(want, d.ID)
+		mqtEnqueue(t, q, d)
+	}
+	mqtWait(t, 10*time.Second, "an attempt under way", func() bool { return q.Stats().InFlight == 1 })
+
+	const closeAfter = 200 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), closeAfter)
+	defer cancel()
+	start := time.Now()
+	left, err := q.Close(ctx)
+	took := time.Since(start)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Close error = %v, want context.DeadlineExceeded", err)
+	}
+	if took < closeAfter || took > 10*time.Second {
+		t.Errorf("Close took %s with ctx ending at %s", took, closeAfter)
+	}
+	got := make([]string, len(left))
+	for i, d := range left {
+		got[i] = d.ID
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("Close returned %v, want %v (under way, due and scheduled, once each)", got, want)
+	}
+	done := make(chan struct{})
+	go func() { cancelled.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Error("the attempt under way was not cancelled")
+	}
+	if st := q.Stats(); st.Queued != 0 || st.InFlight != 0 {
+		t.Errorf("Stats after Close = %+v, want empty", st)
+	}
+	if err := q.Enqueue(context.Background(), mqtDelivery("a", 99)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Enqueue after Close = %v, want ErrClosed", err)
+	}
+}
+
+// TestMemoryQueueCloseIdleWithEndedContext: a drained queue has nothing
+// to report, even when Close's ctx has already ended. (Found while
+// testing: Close picks at random between the drained and the ctx case.)
+func TestMemoryQueueCloseIdleWithEndedContext(t *testing.T) {
+	t.Parallel()
+	for i := range 64 {
+		q := NewMemoryQueue(MemoryQueueConfig{Workers: 2})
+		mqtStart(t, q, func(context.Context, *Delivery) Result { return Result{Done: true} }, "a")
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if left, err := q.Close(ctx); err != nil || len(left) != 0 {
+			t.Fatalf("Close (try %d) of an idle queue with an ended ctx = %d leftovers, %v; want none, nil", i, len(left), err)
+		}
+	}
+}
