@@ -300,9 +300,9 @@ func (h *harness) enqueue(d *webhook.Delivery) {
 // close closes the queue with a context of timeout and records when it
 // returned.
 func (h *harness) close(timeout time.Duration) ([]*webhook.Delivery, time.Duration, error) {
+	start := time.Now() // before the deadline is set: took ≥ timeout when ctx ends it
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	start := time.Now()
 	left, err := h.closeBounded(ctx, timeout+h.opts.Timeout)
 	took := time.Since(start)
 	h.mu.Lock()
