@@ -1,6 +1,7 @@
 // Package webhook sends signed webhooks from a Go service when its data
 // changes: an embeddable webhook sender with per-endpoint filtering,
-// redaction and transforms, HMAC signatures and scheduled retries.
+// redaction and transforms, HMAC or Standard Webhooks signatures and
+// scheduled retries, and the receiving side's verification middleware.
 //
 // # The flow of an event
 //
@@ -74,8 +75,24 @@
 // receiver's clock and compares signatures in constant time; its errors
 // wrap [ErrMissingSignature], [ErrMalformedSignature],
 // [ErrTimestampOutOfRange] or [ErrInvalidSignature]. A [Verifier] takes
-// several secrets (rotation), another tolerance or a fixed clock, and
-// [Receiver] is an http middleware that verifies and deduplicates.
+// several secrets (rotation), another tolerance, a fixed clock or a scheme.
+//
+// [Receiver] does all of it as http middleware: it reads the body with a
+// size limit, verifies it, deduplicates by event id through a [DedupStore]
+// ([NewMemoryDedup] in memory) and calls the next handler once per event,
+// with the verified body in r.Body:
+//
+//	rc := &webhook.Receiver{
+//		Verifier: webhook.Verifier{Secrets: []string{secret}},
+//		Dedup:    webhook.NewMemoryDedup(webhook.MemoryDedupConfig{}),
+//	}
+//	mux.Handle("POST /webhooks/", rc.Middleware(handler))
+//
+// It answers 413 for a body over its limit, 400 for a malformed signature
+// header, 401 for a missing or wrong signature or a stale timestamp, 200
+// without calling the handler for an event already processed, and 409 with
+// Retry-After while the same event is being processed; otherwise the
+// handler answers, and a 2xx marks the event processed.
 //
 // # Wire format
 //
@@ -99,9 +116,32 @@
 //	}
 //
 // "changes" is null except for updates, and "user" is null when no actor
-// is known. The seed's Python and Node verifiers accept these requests.
+// is known. The seed's Python and Node verifiers accept these requests,
+// except during a secret rotation, when the signature header holds two
+// values.
+//
+// # Signature schemes and secret rotation
+//
+// [Endpoint.Scheme] is [SchemeHMAC] (the seed's X-Webhook-* headers, the
+// default) or [SchemeStandard] (Standard Webhooks: webhook-id,
+// webhook-timestamp and webhook-signature, with a "whsec_" secret signing
+// "v1," HMAC-SHA256, or a "whsk_" ed25519 key signing "v1a," so that
+// receivers hold only the "whpk_" public key; see [GenerateSigningKey] and
+// [PublicKey]). The receiver sets the same [Verifier.Scheme].
+//
+// To rotate a secret, give the receiver the new secret as well as the old
+// ([Verifier.Secrets] takes several); then set the endpoint's Secret to the
+// new one, [Endpoint.PreviousSecret] to the old one and
+// [Endpoint.PreviousSecretUntil] to a deadline: until then every request
+// carries a signature per secret. Once the receiver has dropped the old
+// secret, or at the deadline, remove PreviousSecret.
 //
 // # Delivery guarantees
+//
+// The body is fixed at Emit; retries and [Emitter.Redeliver] send the same
+// bytes. Field rules run before Transform, so excluded and redacted values
+// never leave the process: not in a body, a delivery log, a Failure, a log
+// line or an error.
 //
 // Delivery is at least once: a receiver may get an event more than once
 // and must deduplicate on the event id, which is the same on every
@@ -119,11 +159,24 @@
 // the context's error. In [Config.Sync] mode, Emit delivers before it
 // returns and returns every endpoint's failure.
 //
+// # Configuration files
+//
+// [LoadConfig] reads the seed's settings from a JSON or YAML file into a
+// Config for New. In values, ${VAR} is replaced by the environment variable
+// VAR and ${VAR:-default} falls back to default when VAR is unset or empty;
+// an unset variable without a default is an error, never an empty secret.
+// A file that names failure_callback, monitoring.alert_callback or an
+// endpoint's transform needs a [ConfigLoader] that registers those
+// functions by name. Every problem is reported as a [*ConfigError] naming
+// the file, the line and the key. The key table is LoadConfig's doc.
+//
 // # Durable queues
 //
-// The default queue ([MemoryQueue]) is in memory: fast and without
-// set-up, but what it holds is lost when the process dies. A durable
-// store plugs in through the [Queue] interface ([Config.Queue]); such
-// backends live in subpackages, so their dependencies are paid only by
-// those who import them.
+// The default queue ([MemoryQueue]) is in memory: bounded, with an equal
+// share and a concurrency limit per endpoint served round-robin, and
+// retries waiting in a timer heap; but what it holds is lost when the
+// process dies. Another store plugs in through the [Queue] interface
+// ([Config.Queue]) and must pass the conformance suite
+// [github.com/hookrail/webhook/queuetest.Run]. A durable queue on River,
+// in a subpackage of its own, is planned; none ships yet.
 package webhook
