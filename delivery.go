@@ -187,6 +187,11 @@ func (e *Emitter) attempt(ctx context.Context, d *Delivery) (Result, error) {
 		e.fail(d, derr, 0, "")
 		return Result{Done: true}, derr
 	}
+	if err := ctx.Err(); err != nil {
+		// Close gave up, or Sync's ctx ended, before this attempt began:
+		// nothing is sent and nothing counts; the caller decides.
+		return Result{}, &DeliveryError{Endpoint: d.Endpoint, EventID: d.EventID, Attempt: d.Attempts, Err: err}
+	}
 	wait, probe, ok := ep.admit(e.breaker)
 	if !ok {
 		return Result{Delay: wait}, nil

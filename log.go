@@ -1,12 +1,14 @@
 package webhook
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -63,76 +65,134 @@ type LogStore interface {
 	Get(ctx context.Context, id string) (DeliveryLog, error)
 }
 
-// DefaultLogSize is how many logs the default memory store keeps.
-const DefaultLogSize = 10000
+// Bounds of the default memory store.
+const (
+	DefaultLogSize  = 10000    // finished logs kept
+	DefaultLogBytes = 64 << 20 // bytes of finished logs' payloads kept
+)
 
-// MemoryLogStore keeps the newest logs in memory, up to a fixed number;
-// the oldest (by when they were first recorded) are forgotten first. Once
-// it is full, a log it does not hold is taken only as pending (how every
-// delivery is first recorded): a later update of a forgotten log is dropped.
+// MemoryLogStore keeps delivery logs in memory. Logs of deliveries under
+// way (pending, retrying) are always kept: the queue bounds how many there
+// are. Finished ones (delivered, failed) are kept up to a number and a
+// byte budget (payloads, responses and messages), the oldest forgotten
+// first. Queries list both, newest first by when each log was first
+// recorded.
 type MemoryLogStore struct {
-	mu   sync.Mutex
-	size int
-	byID map[string]int // index in ring
-	ring []DeliveryLog  // oldest at head once full
-	head int
+	mu       sync.Mutex
+	size     int
+	maxBytes int64
+	seq      uint64
+	byID     map[string]*logEntry
+	open     map[string]*logEntry // pending or retrying
+	fin      []*logEntry          // finished, oldest first from head
+	head     int
+	bytes    int64 // held by fin[head:]
+}
+
+type logEntry struct {
+	log DeliveryLog
+	seq uint64 // order of first record
 }
 
 var _ LogStore = (*MemoryLogStore)(nil)
 
-// NewMemoryLogStore returns a store that keeps the newest size logs
-// (size ≤ 0: DefaultLogSize).
+// NewMemoryLogStore returns a store that keeps the newest size finished
+// logs (size ≤ 0: DefaultLogSize), within DefaultLogBytes; see
+// WithMaxBytes.
 func NewMemoryLogStore(size int) *MemoryLogStore {
-	size = cmpOr(size, DefaultLogSize)
-	return &MemoryLogStore{size: size, byID: make(map[string]int)}
+	return &MemoryLogStore{
+		size:     cmpOr(size, DefaultLogSize),
+		maxBytes: DefaultLogBytes,
+		byID:     make(map[string]*logEntry),
+		open:     make(map[string]*logEntry),
+	}
+}
+
+// WithMaxBytes sets the byte budget of finished logs (n ≤ 0: no budget)
+// and returns s. Call it before the store is used.
+func (s *MemoryLogStore) WithMaxBytes(n int64) *MemoryLogStore {
+	s.maxBytes = n
+	return s
+}
+
+func finished(st DeliveryStatus) bool { return st == StatusDelivered || st == StatusFailed }
+
+func logBytes(l *DeliveryLog) int64 {
+	return int64(len(l.Payload) + len(l.ResponseBody) + len(l.ErrorMessage) + 256)
 }
 
 // Record implements LogStore.
 func (s *MemoryLogStore) Record(_ context.Context, l DeliveryLog) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if i, ok := s.byID[l.ID]; ok {
-		s.ring[i] = l
-		return nil
+	e := s.byID[l.ID]
+	switch {
+	case e == nil:
+		s.seq++
+		e = &logEntry{log: l, seq: s.seq}
+		s.byID[l.ID] = e
+		if finished(l.Status) {
+			s.push(e)
+		} else {
+			s.open[l.ID] = e
+		}
+	case s.open[l.ID] != nil:
+		e.log = l
+		if finished(l.Status) {
+			delete(s.open, l.ID)
+			s.push(e)
+		}
+	default: // an update of a finished log
+		s.bytes += logBytes(&l) - logBytes(&e.log)
+		e.log = l
 	}
-	if len(s.ring) < s.size {
-		s.byID[l.ID] = len(s.ring)
-		s.ring = append(s.ring, l)
-		return nil
-	}
-	if l.Status != StatusPending {
-		// Every delivery is first recorded pending: this is a late update
-		// of a log already forgotten. It stays forgotten, or it would push
-		// out a newer one.
-		return nil
-	}
-	delete(s.byID, s.ring[s.head].ID)
-	s.byID[l.ID] = s.head
-	s.ring[s.head] = l
-	s.head = (s.head + 1) % s.size
 	return nil
+}
+
+// push adds a finished log and forgets the oldest beyond the bounds.
+func (s *MemoryLogStore) push(e *logEntry) {
+	s.fin = append(s.fin, e)
+	s.bytes += logBytes(&e.log)
+	for len(s.fin)-s.head > 1 && (len(s.fin)-s.head > s.size || (s.maxBytes > 0 && s.bytes > s.maxBytes)) {
+		old := s.fin[s.head]
+		s.fin[s.head] = nil
+		s.head++
+		s.bytes -= logBytes(&old.log)
+		delete(s.byID, old.log.ID)
+	}
+	if s.head > 1024 && s.head > len(s.fin)/2 {
+		s.fin = append(s.fin[:0:0], s.fin[s.head:]...)
+		s.head = 0
+	}
 }
 
 // Query implements LogStore.
 func (s *MemoryLogStore) Query(_ context.Context, q LogQuery) ([]DeliveryLog, error) {
 	limit := cmpOr(q.Limit, DefaultLogLimit)
+	match := func(l *DeliveryLog) bool {
+		return (q.Endpoint == "" || l.EndpointName == q.Endpoint) && (q.Status == "" || l.Status == q.Status)
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []DeliveryLog
-	n := len(s.ring)
-	for i := range n {
-		l := &s.ring[(s.head+n-1-i)%n]
-		if q.Endpoint != "" && l.EndpointName != q.Endpoint {
-			continue
-		}
-		if q.Status != "" && l.Status != q.Status {
-			continue
-		}
-		out = append(out, *l)
-		if len(out) == limit {
-			break
+	var hits []*logEntry
+	for _, e := range s.open {
+		if match(&e.log) {
+			hits = append(hits, e)
 		}
 	}
+	for _, e := range s.fin[s.head:] {
+		if match(&e.log) {
+			hits = append(hits, e)
+		}
+	}
+	slices.SortFunc(hits, func(a, b *logEntry) int { return cmp.Compare(b.seq, a.seq) })
+	if len(hits) > limit {
+		hits = hits[:limit]
+	}
+	out := make([]DeliveryLog, len(hits))
+	for i, e := range hits {
+		out[i] = e.log
+	}
+	s.mu.Unlock()
 	return out, nil
 }
 
@@ -140,8 +200,8 @@ func (s *MemoryLogStore) Query(_ context.Context, q LogQuery) ([]DeliveryLog, er
 func (s *MemoryLogStore) Get(_ context.Context, id string) (DeliveryLog, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if i, ok := s.byID[id]; ok {
-		return s.ring[i], nil
+	if e := s.byID[id]; e != nil {
+		return e.log, nil
 	}
 	return DeliveryLog{}, ErrLogNotFound
 }

@@ -309,6 +309,9 @@ func (q *MemoryQueue) worker() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for {
+		if q.aborting {
+			return // abort collects what is left
+		}
 		d, eq := q.take()
 		if d == nil {
 			if q.stopping() {
@@ -429,12 +432,13 @@ func (q *MemoryQueue) abort(ctx context.Context) ([]*Delivery, error) {
 	for _, eq := range q.ring {
 		left = append(left, eq.due...)
 		eq.due = nil
+		eq.count, eq.inFlight = 0, 0
 	}
 	for _, s := range q.sched {
 		left = append(left, s.d)
 	}
 	q.sched = nil
-	q.total, q.ready = 0, 0
+	q.total, q.ready, q.inFlight = 0, 0, 0
 	return left, ctx.Err()
 }
 

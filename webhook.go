@@ -405,18 +405,42 @@ func (e *Emitter) Emit(ctx context.Context, ev Event) error {
 	if e.cfg.Sync {
 		return errors.Join(append(errs, e.deliverNow(ctx, deliveries)...)...)
 	}
+	// First every delivery that has room, so that a full endpoint never
+	// holds back the others; then the full ones wait for room within ctx.
+	var full []*Delivery
 	for _, d := range deliveries {
+		if err := e.queue.Enqueue(cancelled, d); errors.Is(err, ErrQueueFull) {
+			full = append(full, d)
+		} else if err != nil {
+			errs = append(errs, e.enqueueFailed(d, err))
+		}
+	}
+	for _, d := range full {
 		if err := e.queue.Enqueue(ctx, d); err != nil {
-			if errors.Is(err, ErrClosed) {
-				err = fmt.Errorf("webhook: endpoint %q: %w", d.Endpoint, err)
-			} else {
-				err = fmt.Errorf("webhook: endpoint %q: event %s: %w", d.Endpoint, id, err)
-			}
-			e.fail(d, err, 0, "")
-			errs = append(errs, err)
+			errs = append(errs, e.enqueueFailed(d, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// cancelled is an ended context: Enqueue with it adds a delivery only if
+// there is room at once.
+var cancelled = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// enqueueFailed fails a delivery the queue did not take and returns the
+// error Emit reports for it.
+func (e *Emitter) enqueueFailed(d *Delivery, err error) error {
+	if errors.Is(err, ErrClosed) {
+		err = fmt.Errorf("webhook: endpoint %q: %w", d.Endpoint, err)
+	} else {
+		err = fmt.Errorf("webhook: endpoint %q: event %s: %w", d.Endpoint, d.EventID, err)
+	}
+	e.fail(d, err, 0, "")
+	return err
 }
 
 // enter registers an Emit or Redeliver call, so that Close waits for it;
@@ -582,17 +606,15 @@ func (e *Emitter) Close(ctx context.Context) error {
 func (e *Emitter) close(ctx context.Context) error {
 	e.mu.Lock()
 	e.closed.Store(true)
-	e.mu.Unlock()
-	var left []*Delivery
-	var err error
-	if !e.cfg.Sync {
-		left, err = e.queue.Close(ctx)
-	}
-	// Emits under way finish quickly once the queue is closed (their
-	// Enqueue fails); Sync ones are cancelled if ctx ends first.
-	e.mu.Lock()
 	busy := e.calls > 0
 	e.mu.Unlock()
+	// Calls under way were accepted: let them finish, and queue what they
+	// emit, before the queue stops accepting. If ctx ends first, Sync
+	// deliveries are cancelled, and closing the queue makes any Enqueue
+	// still waiting for room fail.
+	var left []*Delivery
+	var err error
+	queueClosed := false
 	if busy {
 		calls := make(chan struct{})
 		go func() { e.active.Wait(); close(calls) }()
@@ -600,11 +622,20 @@ func (e *Emitter) close(ctx context.Context) error {
 		case <-calls:
 		case <-ctx.Done():
 			e.stopNow(fmt.Errorf("%w before delivery: %w", ErrClosed, ctx.Err()))
+			if !e.cfg.Sync {
+				// Its ctx has ended: this aborts at once, and wakes any
+				// Enqueue still waiting for room.
+				left, err = e.queue.Close(ctx)
+				queueClosed = true
+			}
 			<-calls
 			if err == nil {
 				err = ctx.Err()
 			}
 		}
+	}
+	if !e.cfg.Sync && !queueClosed {
+		left, err = e.queue.Close(ctx)
 	}
 	e.stopNow(ErrClosed)
 	for _, d := range left {
