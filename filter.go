@@ -21,9 +21,18 @@ type pathTree struct {
 
 // add inserts path. A leaf swallows longer paths through it: including
 // "customer" and "customer.name" includes the whole customer. When a path
-// is both dropped and redacted, dropping wins.
+// is both dropped and redacted, dropping wins. A dotted path also names a
+// top-level key spelled with the dots ("user.email" in a flattened map),
+// so that a rule never misses a field because of how its key is written.
 func (t *pathTree) add(path string, value []byte) {
-	for elem := range strings.SplitSeq(path, ".") {
+	if strings.Contains(path, ".") {
+		t.addElems([]string{path}, value)
+	}
+	t.addElems(strings.Split(path, "."), value)
+}
+
+func (t *pathTree) addElems(elems []string, value []byte) {
+	for _, elem := range elems {
 		if t.leaf {
 			return
 		}

@@ -251,7 +251,7 @@ func ffCheck(t *testing.T, label string, eff ffEffective, s *snapshot, obj []raw
 		}
 		if eff.include != nil {
 			for _, k := range sd.v.keys {
-				if !slices.ContainsFunc(eff.include, func(p string) bool { k0, _, _ := strings.Cut(p, "."); return k0 == k }) {
+				if !slices.ContainsFunc(eff.include, func(p string) bool { k0, _, _ := strings.Cut(p, "."); return k0 == k || p == k }) {
 					fail("%s: key %q is not in the include list", sd.what, k)
 				}
 			}
@@ -647,19 +647,36 @@ func (n *ffRule) at(path string) *ffRule {
 func (n *ffRule) leaf() bool { return n.drop || n.repl != nil }
 
 func (e ffEffective) trees() (include, edit *ffRule) {
+	// A dotted path also names the top-level key spelled with its dots.
+	nodes := func(root *ffRule, p string) []*ffRule {
+		ns := []*ffRule{root.at(p)}
+		if strings.Contains(p, ".") {
+			if root.kids[p] == nil {
+				root.kids[p] = &ffRule{}
+			}
+			ns = append(ns, root.kids[p])
+		}
+		return ns
+	}
 	if e.include != nil {
 		include = &ffRule{}
 		for _, p := range e.include {
-			include.at(p).keep = true
+			for _, n := range nodes(include, p) {
+				n.keep = true
+			}
 		}
 	}
 	if len(e.exclude)+len(e.redact) > 0 {
 		edit = &ffRule{}
 		for p, v := range e.redact {
-			edit.at(p).repl = ffMust(ffDecode(v))
+			for _, n := range nodes(edit, p) {
+				n.repl = ffMust(ffDecode(v))
+			}
 		}
 		for _, p := range e.exclude {
-			edit.at(p).drop = true
+			for _, n := range nodes(edit, p) {
+				n.drop = true
+			}
 		}
 	}
 	return include, edit
