@@ -127,7 +127,12 @@ func (c *endpoint) observe(b breakerPolicy, m *Monitor, s sent, probe bool) (ale
 		h.probing = false
 	}
 	if !s.down {
-		h.down, h.open = 0, false
+		// An answer shows the endpoint is alive and closes the circuit; a
+		// failure before any request (a token or SSRF error) says nothing
+		// about the endpoint, and leaves the breaker as it is.
+		if s.err == nil || s.status != 0 {
+			h.down, h.open = 0, false
+		}
 		return alert
 	}
 	h.down++

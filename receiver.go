@@ -170,6 +170,7 @@ type MemoryDedup struct {
 	ids   map[string]*dedupEntry
 	order []*dedupEntry // by insertion; expired and evicted from the front
 	head  int           // order[:head] is spent
+	gone  int           // removed entries still in order[head:]
 }
 
 type dedupEntry struct {
@@ -264,6 +265,7 @@ func (m *MemoryDedup) Complete(_ context.Context, id string, ok bool) error {
 
 func (m *MemoryDedup) remove(e *dedupEntry) {
 	e.gone = true
+	m.gone++
 	delete(m.ids, e.id)
 }
 
@@ -277,8 +279,11 @@ func (m *MemoryDedup) sweep(now time.Time) {
 		if !e.gone && now.Before(e.expires) {
 			break
 		}
-		if !e.gone {
+		if e.gone {
+			m.gone--
+		} else {
 			m.remove(e)
+			m.gone--
 		}
 		m.order[m.head] = nil
 		m.head++
@@ -289,8 +294,11 @@ func (m *MemoryDedup) sweep(now time.Time) {
 // makeRoom forgets the oldest ids until one more fits under max.
 func (m *MemoryDedup) makeRoom() {
 	for len(m.ids) >= m.max && m.head < len(m.order) {
-		if e := m.order[m.head]; !e.gone {
+		if e := m.order[m.head]; e.gone {
+			m.gone--
+		} else {
 			m.remove(e)
+			m.gone--
 		}
 		m.order[m.head] = nil
 		m.head++
@@ -298,8 +306,19 @@ func (m *MemoryDedup) makeRoom() {
 	m.compact()
 }
 
+// compact drops spent and removed entries from order, so that it stays
+// proportional to the ids held.
 func (m *MemoryDedup) compact() {
-	if m.head > 1024 && m.head > len(m.order)/2 {
+	switch {
+	case m.gone > len(m.ids)+1024:
+		live := make([]*dedupEntry, 0, len(m.ids))
+		for _, e := range m.order[m.head:] {
+			if !e.gone {
+				live = append(live, e)
+			}
+		}
+		m.order, m.head, m.gone = live, 0, 0
+	case m.head > 1024 && m.head > len(m.order)/2:
 		m.order = append(m.order[:0:0], m.order[m.head:]...)
 		m.head = 0
 	}

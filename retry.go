@@ -126,7 +126,10 @@ func (p *retryPolicy) backoff(n int, retryAfter time.Duration) time.Duration {
 		d *= 1 + jitterFraction*(2*rand.Float64()-1)
 		d = min(d, float64(p.maxDelay))
 	}
-	delay := time.Duration(d)
+	delay := p.maxDelay // d ≤ maxDelay; converting a float near 2^63 overflows
+	if d < float64(p.maxDelay) {
+		delay = time.Duration(d)
+	}
 	if ra := min(retryAfter, p.maxDelay); ra > delay {
 		delay = ra
 	}

@@ -337,11 +337,21 @@ func (e *Emitter) Emit(ctx context.Context, ev Event) error {
 	if err := checkEventID(ev.ID); err != nil {
 		return err
 	}
-	model, err := modelLabel(&ev)
+	// The object's own methods (WebhookLabel, WebhookMeta, MarshalJSON)
+	// are host code: a panic in them is the event's error, not the host's.
+	var model ModelInfo
+	var err error
+	if perr := e.guard("WebhookLabel", func() { model, err = modelLabel(&ev) }); perr != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidEvent, perr)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidEvent, err)
 	}
-	meta, ok := e.meta(&ev, model.Label)
+	var meta ModelMeta
+	var ok bool
+	if perr := e.guard("WebhookMeta", func() { meta, ok = e.meta(&ev, model.Label) }); perr != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidEvent, perr)
+	}
 	if ok && (meta.Disabled || !hasEvent(meta.Events, ev.Type)) {
 		return nil
 	}
@@ -371,7 +381,9 @@ func (e *Emitter) Emit(ctx context.Context, ev Event) error {
 	}
 	var snap *snapshot
 	if shapeErr == nil {
-		snap, err = newSnapshot(&ev, model, id, ts, actorFrom(ctx, &ev))
+		if perr := e.guard("MarshalJSON", func() { snap, err = newSnapshot(&ev, model, id, ts, actorFrom(ctx, &ev)) }); perr != nil {
+			err = perr
+		}
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidEvent, err)
 		}

@@ -1302,3 +1302,38 @@ func TestEmitterSyncCloseContextEnds(t *testing.T) {
 		t.Error("the Sync Emit under way was not cancelled by Close: still waiting 5 s after Close returned")
 	}
 }
+
+type whPanicMeta struct{ ID int }
+
+func (*whPanicMeta) WebhookMeta() webhook.ModelMeta { panic("meta boom") }
+
+type whPanicLabel struct{ ID int }
+
+func (whPanicLabel) WebhookLabel() string { panic("label boom") }
+
+type whPanicJSON struct{ ID int }
+
+func (whPanicJSON) MarshalJSON() ([]byte, error) { panic("json boom") }
+
+// TestEmitterObjectMethodPanics: a panic in the host object's own methods
+// (WebhookMeta, WebhookLabel, MarshalJSON) is Emit's error, never the host's.
+func TestEmitterObjectMethodPanics(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	e, err := webhook.New(webhook.Config{Endpoints: []webhook.Endpoint{{Name: "a", URL: srv.URL, Secret: "s"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	for _, ev := range []webhook.Event{
+		{Type: webhook.Created, Model: "store.Order", Object: (*whPanicMeta)(nil)},
+		{Type: webhook.Created, Object: whPanicLabel{1}},
+		{Type: webhook.Created, Model: "store.Order", Object: whPanicJSON{1}},
+	} {
+		err := e.Emit(context.Background(), ev)
+		if !errors.Is(err, webhook.ErrInvalidEvent) || !errors.Is(err, webhook.ErrPanic) {
+			t.Errorf("Emit(%T) = %v, want ErrInvalidEvent and ErrPanic", ev.Object, err)
+		}
+	}
+}
