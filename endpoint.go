@@ -44,6 +44,11 @@ type Endpoint struct {
 	// remove PreviousSecret.
 	PreviousSecret string
 
+	// The seed's Python and Node verifiers compare the whole header with
+	// one value, so they reject requests while two signatures are sent:
+	// receivers that rotate need a verifier that accepts several, such as
+	// Verifier.
+	//
 	// PreviousSecretUntil ends the rotation. Required with PreviousSecret.
 	PreviousSecretUntil time.Time
 

@@ -42,17 +42,18 @@ type Monitor struct {
 	// once per streak; a success ends the streak. 0: no alerts.
 	AlertOnConsecutiveFailures int
 
-	// OnAlert receives the alert. It runs on the worker goroutine that
-	// made the attempt, must not block, and a panic in it is logged.
+	// OnAlert receives the alert. It runs on the goroutine that made the
+	// attempt (a queue worker; Emit's in Sync mode), must not block, and a
+	// panic in it is logged.
 	OnAlert func(Alert)
 }
 
 // Alert reports an endpoint that has failed ConsecutiveFailures attempts
 // in a row.
 type Alert struct {
-	Endpoint            string
-	ConsecutiveFailures int
-	Err                 error // the last attempt's
+	Endpoint            string // the endpoint's name
+	ConsecutiveFailures int    // the streak's length so far
+	Err                 error  // the last attempt's
 }
 
 // health is an endpoint's attempt history, guarded by endpoint.mu.

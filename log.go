@@ -26,19 +26,20 @@ const (
 )
 
 // DeliveryLog records one delivery: the seed's webhook_logs fields.
+// Payload is shared with the delivery: do not modify it.
 type DeliveryLog struct {
-	ID           string          `json:"id"`
-	EndpointName string          `json:"endpoint_name"`
-	EventID      string          `json:"event_id"`
-	EventType    EventType       `json:"event_type"`
-	Payload      json.RawMessage `json:"payload"` // the body as sent; null when shaping failed
-	Status       DeliveryStatus  `json:"status"`
-	StatusCode   int             `json:"status_code"` // of the last answer; 0: none
-	ErrorMessage string          `json:"error_message"`
+	ID           string          `json:"id"`            // the delivery's id, "dlv_…"
+	EndpointName string          `json:"endpoint_name"` // the endpoint's name
+	EventID      string          `json:"event_id"`      // the event's id, "evt_…" or the host's
+	EventType    EventType       `json:"event_type"`    // created, updated or deleted
+	Payload      json.RawMessage `json:"payload"`       // the body as sent; null when shaping failed
+	Status       DeliveryStatus  `json:"status"`        // where the delivery stands
+	StatusCode   int             `json:"status_code"`   // of the last answer; 0: none
+	ErrorMessage string          `json:"error_message"` // the last attempt's error; "" when delivered
 	ResponseBody string          `json:"response_body"` // the start of the last failed answer's body
-	Attempts     int             `json:"attempts"`
-	CreatedAt    time.Time       `json:"created_at"`
-	CompletedAt  *time.Time      `json:"completed_at"`
+	Attempts     int             `json:"attempts"`      // attempts made
+	CreatedAt    time.Time       `json:"created_at"`    // when the event was emitted (or redelivered)
+	CompletedAt  *time.Time      `json:"completed_at"`  // when it was delivered or given up; nil before
 }
 
 // LogQuery selects delivery logs. Zero fields match everything.

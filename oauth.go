@@ -18,10 +18,10 @@ import (
 // expires, and sent as Authorization. A 401 answer forces one refresh and
 // one immediate retry within the same attempt.
 type OAuth2 struct {
-	ClientID     string
-	ClientSecret string // never logged, never in an error
-	TokenURL     string
-	Scopes       []string
+	ClientID     string   // the client's id
+	ClientSecret string   // the client's secret; never logged, never in an error
+	TokenURL     string   // the token endpoint, http or https
+	Scopes       []string // requested scopes; nil: none
 	// EndpointParams are extra parameters for the token request, such as
 	// "audience".
 	EndpointParams map[string][]string

@@ -71,8 +71,8 @@ type QueueStats struct {
 
 // EndpointQueueStats counts one endpoint's deliveries in a Queue.
 type EndpointQueueStats struct {
-	Queued   int
-	InFlight int
+	Queued   int // waiting: due, or scheduled for a retry
+	InFlight int // being attempted
 }
 
 // MemoryQueueConfig configures [NewMemoryQueue].

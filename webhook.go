@@ -50,8 +50,9 @@ type Config struct {
 
 	// Sync makes Emit deliver inline to every matching endpoint at once,
 	// retrying as configured within Emit's context, and return every
-	// endpoint's failure, joined (the seed's on_failure "raise"). Defaults
-	// to false: deliveries are queued and Emit returns at once.
+	// endpoint's failure, joined (the seed's on_failure "raise"). Queue,
+	// Workers and QueueSize are then unused. Defaults to false: deliveries
+	// are queued and Emit returns at once.
 	Sync bool
 
 	// Workers is the number of attempts run at once by the default
@@ -79,9 +80,12 @@ type Config struct {
 	CircuitBreaker CircuitBreaker
 
 	// OnFailure is called once for every delivery that is given up, with
-	// the reason (the seed's failure_callback). It runs on a worker
-	// goroutine (on Emit's in Sync mode), must not block, and a panic in it
-	// is logged. Close waits for the calls its deliveries trigger.
+	// the reason (the seed's failure_callback). It runs on the goroutine
+	// that gave the delivery up: a queue worker after its last attempt;
+	// Emit's or Redeliver's when the body cannot be built or queued (and in
+	// Sync mode); Close's for deliveries left when its ctx ended. It must
+	// not block, and a panic in it is logged. Close waits for every call.
+	// Failure.Body is shared with other deliveries: do not modify it.
 	OnFailure func(Failure)
 
 	// Monitor alerts on endpoints that keep failing.
@@ -319,10 +323,11 @@ func New(cfg Config) (*Emitter, error) {
 // Emit returns an error about the event itself (wrapping ErrInvalidEvent),
 // ErrClosed after Close, and, for an endpoint whose share of the queue
 // stayed full until ctx ended, an error wrapping ErrQueueFull that names it
-// (its delivery fails; the others are queued). A failure of one endpoint's
-// shaping (Transform error or panic) fails that endpoint's delivery only,
-// and Emit returns nil for it. In Sync mode Emit returns every endpoint's
-// failure, joined.
+// (its delivery fails; the others are queued first), and, for a body over
+// Config.MaxBodyBytes, an error wrapping ErrBodyTooLarge that names the
+// endpoint. A failure of one endpoint's shaping (Transform error or panic)
+// fails that endpoint's delivery only, and Emit returns nil for it. In
+// Sync mode Emit returns every endpoint's failure, joined.
 func (e *Emitter) Emit(ctx context.Context, ev Event) error {
 	if !e.enter() {
 		return ErrClosed
@@ -710,7 +715,9 @@ func (e *Emitter) Redeliver(ctx context.Context, id string) (string, error) {
 }
 
 // EnableEndpoint re-enables an endpoint that a 410 Gone answer disabled.
-// Deliveries that failed meanwhile can be sent again with Redeliver.
+// While it was disabled, events were not queued for it (nothing is logged
+// for them: the receiver said it is gone); the delivery that got the 410
+// can be sent again with Redeliver.
 func (e *Emitter) EnableEndpoint(name string) error {
 	ep := e.byName[name]
 	if ep == nil {
@@ -723,17 +730,17 @@ func (e *Emitter) EnableEndpoint(name string) error {
 // Stats reports what the Emitter holds: queued and in-flight deliveries,
 // in total and per endpoint, with each endpoint's circuit state.
 type Stats struct {
-	Queued    int
-	InFlight  int
-	Endpoints map[string]EndpointStats
+	Queued    int                      // waiting: due, scheduled for a retry, or held by an open circuit
+	InFlight  int                      // being attempted
+	Endpoints map[string]EndpointStats // by endpoint name
 }
 
 // EndpointStats is one endpoint's part of Stats.
 type EndpointStats struct {
-	Queued   int
-	InFlight int
-	Circuit  CircuitState
-	Disabled bool // configured disabled, or by a 410 answer
+	Queued   int          // as Stats.Queued, for this endpoint
+	InFlight int          // as Stats.InFlight, for this endpoint
+	Circuit  CircuitState // the circuit breaker's state
+	Disabled bool         // configured disabled, or by a 410 answer
 }
 
 // Stats returns a snapshot of the Emitter's queue and endpoints, for
