@@ -42,13 +42,13 @@ type Endpoint struct {
 	// PreviousSecret to the old one and PreviousSecretUntil to a deadline;
 	// once the receiver has dropped the old secret, or at the deadline,
 	// remove PreviousSecret.
-	PreviousSecret string
-
+	//
 	// The seed's Python and Node verifiers compare the whole header with
 	// one value, so they reject requests while two signatures are sent:
 	// receivers that rotate need a verifier that accepts several, such as
 	// Verifier.
-	//
+	PreviousSecret string
+
 	// PreviousSecretUntil ends the rotation. Required with PreviousSecret.
 	PreviousSecretUntil time.Time
 
