@@ -83,16 +83,16 @@ type MemoryLogStore struct {
 	size     int
 	maxBytes int64
 	seq      uint64
-	byID     map[string]*logEntry
-	open     map[string]*logEntry // pending or retrying
+	byID     map[string]*logEntry // every log held
 	fin      []*logEntry          // finished, oldest first from head
 	head     int
 	bytes    int64 // held by fin[head:]
 }
 
 type logEntry struct {
-	log DeliveryLog
-	seq uint64 // order of first record
+	log  DeliveryLog
+	seq  uint64 // order of first record
+	done bool   // finished: in fin
 }
 
 var _ LogStore = (*MemoryLogStore)(nil)
@@ -105,7 +105,6 @@ func NewMemoryLogStore(size int) *MemoryLogStore {
 		size:     cmpOr(size, DefaultLogSize),
 		maxBytes: DefaultLogBytes,
 		byID:     make(map[string]*logEntry),
-		open:     make(map[string]*logEntry),
 	}
 }
 
@@ -134,13 +133,10 @@ func (s *MemoryLogStore) Record(_ context.Context, l DeliveryLog) error {
 		s.byID[l.ID] = e
 		if finished(l.Status) {
 			s.push(e)
-		} else {
-			s.open[l.ID] = e
 		}
-	case s.open[l.ID] != nil:
+	case !e.done:
 		e.log = l
 		if finished(l.Status) {
-			delete(s.open, l.ID)
 			s.push(e)
 		}
 	default: // an update of a finished log
@@ -152,6 +148,7 @@ func (s *MemoryLogStore) Record(_ context.Context, l DeliveryLog) error {
 
 // push adds a finished log and forgets the oldest beyond the bounds.
 func (s *MemoryLogStore) push(e *logEntry) {
+	e.done = true
 	s.fin = append(s.fin, e)
 	s.bytes += logBytes(&e.log)
 	for len(s.fin)-s.head > 1 && (len(s.fin)-s.head > s.size || (s.maxBytes > 0 && s.bytes > s.maxBytes)) {
@@ -175,12 +172,7 @@ func (s *MemoryLogStore) Query(_ context.Context, q LogQuery) ([]DeliveryLog, er
 	}
 	s.mu.Lock()
 	var hits []*logEntry
-	for _, e := range s.open {
-		if match(&e.log) {
-			hits = append(hits, e)
-		}
-	}
-	for _, e := range s.fin[s.head:] {
+	for _, e := range s.byID {
 		if match(&e.log) {
 			hits = append(hits, e)
 		}
