@@ -31,6 +31,22 @@ func (discardQueue) Enqueue(context.Context, *webhook.Delivery) error   { return
 func (discardQueue) Close(context.Context) ([]*webhook.Delivery, error) { return nil, nil }
 func (discardQueue) Stats() webhook.QueueStats                          { return webhook.QueueStats{} }
 
+// discardLogs is a LogStore that keeps nothing. With discardQueue no
+// delivery ever finishes, so a real store would keep every pending log
+// and the benchmark would measure its growth (and the GC work it makes),
+// not Emit.
+type discardLogs struct{}
+
+var _ webhook.LogStore = discardLogs{}
+
+func (discardLogs) Record(context.Context, webhook.DeliveryLog) error { return nil }
+func (discardLogs) Query(context.Context, webhook.LogQuery) ([]webhook.DeliveryLog, error) {
+	return nil, nil
+}
+func (discardLogs) Get(context.Context, string) (webhook.DeliveryLog, error) {
+	return webhook.DeliveryLog{}, webhook.ErrLogNotFound
+}
+
 // benchBodyQueue keeps the bodies of the deliveries it is given.
 type benchBodyQueue struct {
 	discardQueue
@@ -202,7 +218,7 @@ func BenchmarkEmit(b *testing.B) {
 					}
 
 					e, err = webhook.New(webhook.Config{
-						Endpoints: benchEndpoints(n, mode == "rules"), Queue: discardQueue{},
+						Endpoints: benchEndpoints(n, mode == "rules"), Queue: discardQueue{}, LogStore: discardLogs{},
 						Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now },
 					})
 					if err != nil {
@@ -249,7 +265,7 @@ func BenchmarkEmitVsMarshal(b *testing.B) {
 						Object: objs[kind], User: &webhook.Actor{ID: "1", Username: "admin"},
 					}
 					e, err := webhook.New(webhook.Config{
-						Endpoints: benchEndpoints(n, mode == "rules"), Queue: discardQueue{},
+						Endpoints: benchEndpoints(n, mode == "rules"), Queue: discardQueue{}, LogStore: discardLogs{},
 						Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now },
 					})
 					if err != nil {

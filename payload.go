@@ -380,6 +380,28 @@ func (s *snapshot) bodySize(objectSize int, changes []change) int {
 
 // appendBody appends the envelope; object nil means the raw object.
 func (s *snapshot) appendBody(b []byte, object []rawjson.Field, changes []change) []byte {
+	b = s.appendHead(b)
+	if object == nil {
+		b = append(b, s.raw...)
+	} else {
+		b = rawjson.AppendObject(b, object)
+	}
+	return s.appendTail(b, changes)
+}
+
+// streamBody is the envelope with the object filtered by an edit tree in
+// one pass (no include rules, no transform).
+func (s *snapshot) streamBody(edit *pathTree, changes []change) ([]byte, error) {
+	b := s.appendHead(make([]byte, 0, s.bodySize(len(s.raw), changes)))
+	b, err := appendFiltered(b, s.raw, edit, opEdit)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: event object: %w", err)
+	}
+	return s.appendTail(b, changes), nil
+}
+
+// appendHead appends the envelope up to the object.
+func (s *snapshot) appendHead(b []byte) []byte {
 	b = append(b, `{"id":`...)
 	b = rawjson.AppendString(b, s.id)
 	b = append(b, `,"event":`...)
@@ -392,12 +414,11 @@ func (s *snapshot) appendBody(b []byte, object []rawjson.Field, changes []change
 	b = rawjson.AppendString(b, s.model.Name)
 	b = append(b, `,"label":`...)
 	b = rawjson.AppendString(b, s.model.Label)
-	b = append(b, `},"object":`...)
-	if object == nil {
-		b = append(b, s.raw...)
-	} else {
-		b = rawjson.AppendObject(b, object)
-	}
+	return append(b, `},"object":`...)
+}
+
+// appendTail appends the envelope after the object.
+func (s *snapshot) appendTail(b []byte, changes []change) []byte {
 	b = append(b, `,"changes":`...)
 	if changes == nil {
 		b = append(b, "null"...)

@@ -531,6 +531,20 @@ func (e *Emitter) shape(s *snapshot, ep *endpoint, plain *[]byte) ([]byte, error
 		}
 		return *plain, nil
 	}
+	if rules != nil && rules.include == nil && ep.Transform == nil {
+		// Edit rules only: filter the object in one pass over its bytes.
+		changes := s.changes
+		if changes != nil {
+			if s.splits == nil {
+				s.splits = make(splits)
+			}
+			var err error
+			if changes, err = rules.editChanges(changes, s.splits); err != nil {
+				return nil, err
+			}
+		}
+		return s.streamBody(rules.edit, changes)
+	}
 	obj, err := s.fields()
 	if err != nil {
 		return nil, err

@@ -268,23 +268,41 @@ func skipSpace(b []byte, i int) int {
 }
 
 // stringEnd returns the index just past the string starting at b[i] == '"'.
+// Short strings, the common case, are scanned byte by byte; long ones a
+// quote at a time with bytes.IndexByte.
 func stringEnd(b []byte, i int) (end int, escaped bool, err error) {
 	j := i + 1
+	for limit := min(len(b), j+32); j < limit; j++ {
+		switch b[j] {
+		case '"':
+			return j + 1, escaped, nil
+		case '\\':
+			escaped = true
+			j++
+		}
+	}
+	if j >= len(b) {
+		return 0, false, ErrSyntax
+	}
 	for {
 		k := bytes.IndexByte(b[j:], '"')
 		if k < 0 {
 			return 0, false, ErrSyntax
 		}
 		q := j + k
-		// The quote is escaped when an odd number of backslashes precede it.
+		// The quote is escaped when an odd number of backslashes precede
+		// it (counting back no further than j: b[j-1] is never a pending
+		// backslash, as the loop above skips escaped bytes).
 		n := 0
-		for q-1-n > i && b[q-1-n] == '\\' {
+		for q-1-n >= j && b[q-1-n] == '\\' {
 			n++
 		}
-		if n%2 == 0 {
-			return q + 1, escaped || bytes.IndexByte(b[i+1:q], '\\') >= 0, nil
+		if !escaped && bytes.IndexByte(b[j:q], '\\') >= 0 {
+			escaped = true
 		}
-		escaped = true
+		if n%2 == 0 {
+			return q + 1, escaped, nil
+		}
 		j = q + 1
 	}
 }
@@ -351,4 +369,112 @@ func unquote(raw []byte, escaped bool) (string, error) {
 		return "", ErrSyntax
 	}
 	return s, nil
+}
+
+// Iter walks the members of an object or the elements of an array
+// without allocating. Its results alias the input.
+type Iter struct {
+	b     []byte
+	i     int
+	close byte
+	done  bool
+	err   error
+}
+
+// ObjectIter starts a walk over the members of obj.
+func ObjectIter(obj []byte) Iter { return newIter(obj, '{', '}') }
+
+// ArrayIter starts a walk over the elements of arr.
+func ArrayIter(arr []byte) Iter { return newIter(arr, '[', ']') }
+
+func newIter(b []byte, open, close byte) Iter {
+	it := Iter{b: b, close: close}
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != open {
+		it.done, it.err = true, ErrSyntax
+		return it
+	}
+	it.i = skipSpace(b, i+1)
+	if it.i < len(b) && b[it.i] == close {
+		it.done = true
+	}
+	return it
+}
+
+// Err reports malformed input met by the walk.
+func (it *Iter) Err() error { return it.err }
+
+// NextField returns the next member of an object walk; ok is false at the
+// end or on an error (see Err).
+func (it *Iter) NextField() (key string, rawKey, value []byte, ok bool) {
+	if it.done {
+		return "", nil, nil, false
+	}
+	b, i := it.b, it.i
+	if i >= len(b) || b[i] != '"' {
+		return it.fail()
+	}
+	end, escaped, err := stringEnd(b, i)
+	if err != nil {
+		return it.fail()
+	}
+	rawKey = b[i:end]
+	if key, err = unquote(rawKey, escaped); err != nil {
+		return it.fail()
+	}
+	i = skipSpace(b, end)
+	if i >= len(b) || b[i] != ':' {
+		return it.fail()
+	}
+	i = skipSpace(b, i+1)
+	vend, err := valueEnd(b, i)
+	if err != nil {
+		return it.fail()
+	}
+	value = b[i:vend]
+	if !it.advance(vend) {
+		return it.fail()
+	}
+	return key, rawKey, value, true
+}
+
+// NextElement returns the next element of an array walk; ok is false at
+// the end or on an error (see Err).
+func (it *Iter) NextElement() (value []byte, ok bool) {
+	if it.done {
+		return nil, false
+	}
+	end, err := valueEnd(it.b, it.i)
+	if err != nil {
+		it.done, it.err = true, ErrSyntax
+		return nil, false
+	}
+	value = it.b[it.i:end]
+	if !it.advance(end) {
+		it.done, it.err = true, ErrSyntax
+		return nil, false
+	}
+	return value, true
+}
+
+// advance moves past the separator after a value ending at end.
+func (it *Iter) advance(end int) bool {
+	i := skipSpace(it.b, end)
+	if i >= len(it.b) {
+		return false
+	}
+	switch it.b[i] {
+	case ',':
+		it.i = skipSpace(it.b, i+1)
+	case it.close:
+		it.done = true
+	default:
+		return false
+	}
+	return true
+}
+
+func (it *Iter) fail() (string, []byte, []byte, bool) {
+	it.done, it.err = true, ErrSyntax
+	return "", nil, nil, false
 }
