@@ -21,18 +21,9 @@ type pathTree struct {
 
 // add inserts path. A leaf swallows longer paths through it: including
 // "customer" and "customer.name" includes the whole customer. When a path
-// is both dropped and redacted, dropping wins. A dotted path also names a
-// top-level key spelled with the dots ("user.email" in a flattened map),
-// so that a rule never misses a field because of how its key is written.
+// is both dropped and redacted, dropping wins.
 func (t *pathTree) add(path string, value []byte) {
-	if strings.Contains(path, ".") {
-		t.addElems([]string{path}, value)
-	}
-	t.addElems(strings.Split(path, "."), value)
-}
-
-func (t *pathTree) addElems(elems []string, value []byte) {
-	for _, elem := range elems {
+	for elem := range strings.SplitSeq(path, ".") {
 		if t.leaf {
 			return
 		}
@@ -50,6 +41,23 @@ func (t *pathTree) addElems(elems []string, value []byte) {
 		return // dropped already
 	}
 	t.leaf, t.children, t.value = true, nil, value
+}
+
+// child returns the node a key leads to: its child, or, for a key spelled
+// with dots ("user.email" in a flattened map, at any level), the node its
+// elements lead to, stopping at a leaf. So a rule never misses a field
+// because of how its key is written. Nil: no rule reaches the key.
+func (t *pathTree) child(key string) *pathTree {
+	if c := t.children[key]; c != nil || !strings.Contains(key, ".") {
+		return c
+	}
+	n := t
+	for elem := range strings.SplitSeq(key, ".") {
+		if n = n.children[elem]; n == nil || n.leaf {
+			return n
+		}
+	}
+	return n
 }
 
 // checkPath reports a dotted path with an empty element.
@@ -141,7 +149,7 @@ func applyFields(fields []rawjson.Field, t *pathTree, op pathOp, sc splits) ([]r
 func editFields(fields []rawjson.Field, t *pathTree, op pathOp, sc splits) (out []rawjson.Field, changed bool, _ error) {
 	for i, f := range fields {
 		keep := true
-		c := t.children[f.Key]
+		c := t.child(f.Key)
 		switch {
 		case c == nil:
 			keep = op != opKeep
@@ -240,7 +248,7 @@ func applyChanges(changes []change, t *pathTree, op pathOp, sc splits) ([]change
 	}
 	out := make([]change, 0, len(changes))
 	for _, c := range changes {
-		n := t.children[c.key]
+		n := t.child(c.key)
 		switch {
 		case n == nil:
 			if op == opKeep {
@@ -442,7 +450,7 @@ func appendFiltered(dst, obj []byte, t *pathTree, op pathOp) ([]byte, error) {
 		if !ok {
 			break
 		}
-		c := t.children[key]
+		c := t.child(key)
 		var nested *pathTree // reach into v with it
 		switch {
 		case c == nil:

@@ -79,6 +79,9 @@ func FuzzFieldRules(f *testing.F) {
 		{`{"a":null,"b":{"c":null},"d":[null,{"e":null}]}`, `{"a":1,"b":null,"d":null}`, "i:a.x\ni:b.c\ni:d.e\nr:b.c=null\ne:d.e"},
 		// white space, duplicate keys
 		{" { \"a\" : 1 , \"a\" : { \"b\" : [ 2 , { \"b\" : 3 } ] } , \"c\" : \"\\u0041\" } ", `{"a":{"b":[2]},"c":"A"}`, "e:a.b\nr:c=\"C\""},
+		// keys spelled with dots, at any level: rules reach them too
+		{`{"user.email":"a","meta":{"user.email":"b","x.card":{"number":"4"}},"a.b":{"c":1,"d":2}}`, `{"meta":{"user.email":"c"}}`, "e:user.email\ne:meta.user.email\nr:meta.x.card.number=\"*\"\ne:a.b.c"},
+		{`{"user.email":"a","meta":{"user.email":"b"},"a.b":{"c":1,"d":2}}`, `{"a.b":{"c":0}}`, "i:a.b.c\ni:user\ni:meta.user"},
 		// invalid rules: an error, not a panic
 		{order, "", "e:customer..email"},
 		{order, "", "i@Order:id"},
@@ -264,7 +267,10 @@ func ffCheck(t *testing.T, label string, eff ffEffective, s *snapshot, obj []raw
 		}
 		if eff.include != nil {
 			for _, k := range sd.v.keys {
-				if !slices.ContainsFunc(eff.include, func(p string) bool { k0, _, _ := strings.Cut(p, "."); return k0 == k || p == k }) {
+				if !slices.ContainsFunc(eff.include, func(p string) bool {
+					k0, _, _ := strings.Cut(p, ".")
+					return k0 == k || strings.HasPrefix(p, k+".") || p == k || strings.HasPrefix(k, p+".")
+				}) {
 					fail("%s: key %q is not in the include list", sd.what, k)
 				}
 			}
@@ -660,17 +666,7 @@ func (n *ffRule) at(path string) *ffRule {
 func (n *ffRule) leaf() bool { return n.drop || n.repl != nil }
 
 func (e ffEffective) trees() (include, edit *ffRule) {
-	// A dotted path also names the top-level key spelled with its dots.
-	nodes := func(root *ffRule, p string) []*ffRule {
-		ns := []*ffRule{root.at(p)}
-		if strings.Contains(p, ".") {
-			if root.kids[p] == nil {
-				root.kids[p] = &ffRule{}
-			}
-			ns = append(ns, root.kids[p])
-		}
-		return ns
-	}
+	nodes := func(root *ffRule, p string) []*ffRule { return []*ffRule{root.at(p)} }
 	if e.include != nil {
 		include = &ffRule{}
 		for _, p := range e.include {
@@ -705,7 +701,7 @@ func refKeep(v *ffJSON, n *ffRule) (_ *ffJSON, ok bool) {
 	case 'o':
 		out := &ffJSON{kind: 'o'}
 		for i, k := range v.keys {
-			if c := n.kids[k]; c != nil {
+			if c := n.kidOf(k); c != nil {
 				if nv, ok := refKeep(v.vals[i], c); ok {
 					out.keys, out.vals = append(out.keys, k), append(out.vals, nv)
 				}
@@ -734,7 +730,7 @@ func refEdit(v *ffJSON, n *ffRule, drop, redact bool) *ffJSON {
 		out := &ffJSON{kind: 'o'}
 		for i, k := range v.keys {
 			nv := v.vals[i]
-			switch c := n.kids[k]; {
+			switch c := n.kidOf(k); {
 			case c == nil:
 			case c.drop:
 				if drop {
@@ -782,7 +778,7 @@ func (e ffEffective) refChanges(t *testing.T, changes []change) string {
 	for _, c := range changes {
 		old, nw := ffMustDecode(t, c.old), ffMustDecode(t, c.new)
 		if include != nil {
-			n := include.kids[c.key]
+			n := include.kidOf(c.key)
 			if n == nil {
 				continue
 			}
@@ -821,11 +817,21 @@ func (e ffEffective) refChanges(t *testing.T, changes []change) string {
 	return strings.Join(parts, "; ")
 }
 
+// kidOf returns the rule a key leads to: a key spelled with dots walks
+// its elements, stopping where a rule ends (a leaf).
 func (n *ffRule) kidOf(k string) *ffRule {
 	if n == nil {
 		return nil
 	}
-	return n.kids[k]
+	if c := n.kids[k]; c != nil || !strings.Contains(k, ".") {
+		return c
+	}
+	for elem := range strings.SplitSeq(k, ".") {
+		if n = n.kids[elem]; n == nil || n.keep || n.leaf() {
+			return n
+		}
+	}
+	return n
 }
 
 // ffJSON is a decoded JSON value that keeps object members in order,

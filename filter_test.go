@@ -363,16 +363,17 @@ func TestCompileRules(t *testing.T) {
 // top-level key spelled with the dots, as flattened maps have them.
 func TestPathTreeLiteralDottedKeys(t *testing.T) {
 	t.Parallel()
-	obj := ftFields(t, `{"user.email":"a@b","user":{"email":"c@d","name":"Jo"},"card.number":"4111","id":1}`)
+	obj := ftFields(t, `{"user.email":"a@b","user":{"email":"c@d","name":"Jo"},"card.number":"4111","id":1,"meta":{"user.email":"e@f","x.card":{"number":"5"}}}`)
 	for _, c := range []struct {
 		name  string
 		op    pathOp
 		paths []string
 		want  string
 	}{
-		{"exclude", opEdit, []string{"user.email"}, `{"user":{"name":"Jo"},"card.number":"4111","id":1}`},
-		{"redact", opEdit, []string{`card.number="****"`}, `{"user.email":"a@b","user":{"email":"c@d","name":"Jo"},"card.number":"****","id":1}`},
+		{"exclude", opEdit, []string{"user.email", "meta.user.email"}, `{"user":{"name":"Jo"},"card.number":"4111","id":1,"meta":{"x.card":{"number":"5"}}}`},
+		{"redact", opEdit, []string{`card.number="****"`, `meta.x.card.number="*"`}, `{"user.email":"a@b","user":{"email":"c@d","name":"Jo"},"card.number":"****","id":1,"meta":{"user.email":"e@f","x.card":{"number":"*"}}}`},
 		{"include", opKeep, []string{"user.email", "id"}, `{"user.email":"a@b","user":{"email":"c@d"},"id":1}`},
+		{"exclude a parent", opEdit, []string{"meta.x"}, `{"user.email":"a@b","user":{"email":"c@d","name":"Jo"},"card.number":"4111","id":1,"meta":{"user.email":"e@f"}}`},
 	} {
 		got, err := applyFields(obj, ftTree(c.paths...), c.op, nil)
 		if err != nil {

@@ -452,6 +452,7 @@ var cancelled = func() context.Context {
 // error Emit reports for it.
 func (e *Emitter) enqueueFailed(d *Delivery, err error) error {
 	if errors.Is(err, ErrClosed) {
+		e.abandoned.Add(1) // accepted by Emit, then closed out: Close counts it
 		err = fmt.Errorf("webhook: endpoint %q: %w", d.Endpoint, err)
 	} else {
 		err = fmt.Errorf("webhook: endpoint %q: event %s: %w", d.Endpoint, d.EventID, err)
@@ -623,12 +624,15 @@ func (e *Emitter) deliverNow(ctx context.Context, ds []*Delivery) []error {
 	return errs
 }
 
-// Close stops accepting events (Emit then returns ErrClosed) and waits
-// until every queued delivery and scheduled retry has finished, with the
-// callbacks they trigger. If ctx ends first, attempts under way are
-// cancelled, every delivery left is reported to OnFailure and logged as
-// failed, and Close returns an *UndeliveredError wrapping ctx.Err().
-// Later calls return the first call's result.
+// Close stops accepting events (Emit then returns ErrClosed), waits for
+// Emit and Redeliver calls under way, and waits until every queued
+// delivery and scheduled retry has finished, with the callbacks they
+// trigger. If ctx ends first, attempts under way are cancelled, every
+// delivery left is reported to OnFailure and logged as failed, and Close
+// returns an *UndeliveredError counting them and wrapping ctx.Err(); when
+// nothing was left undelivered it returns nil. It cannot interrupt user
+// code that blocks (a Transform, a callback, a LogStore): such code must
+// return promptly. Later calls return the first call's result.
 func (e *Emitter) Close(ctx context.Context) error {
 	e.closeOnce.Do(func() { e.closeErr = e.close(ctx) })
 	return e.closeErr
@@ -660,9 +664,6 @@ func (e *Emitter) close(ctx context.Context) error {
 				queueClosed = true
 			}
 			<-calls
-			if err == nil {
-				err = ctx.Err()
-			}
 		}
 	}
 	if !e.cfg.Sync && !queueClosed {
@@ -675,8 +676,13 @@ func (e *Emitter) close(ctx context.Context) error {
 	if e.ownTrans != nil {
 		e.ownTrans.CloseIdleConnections()
 	}
-	if err != nil {
-		return &UndeliveredError{Count: len(left) + int(e.abandoned.Load()), Err: err}
+	// Undelivered: left in the queue, or lost by calls under way. When
+	// nothing was, Close succeeded, even if its ctx ended meanwhile.
+	if lost := len(left) + int(e.abandoned.Load()); lost > 0 {
+		if err == nil {
+			err = ctx.Err()
+		}
+		return &UndeliveredError{Count: lost, Err: err}
 	}
 	return nil
 }
@@ -721,6 +727,9 @@ func (e *Emitter) Redeliver(ctx context.Context, id string) (string, error) {
 		return d.ID, errors.Join(e.deliverNow(ctx, []*Delivery{d})...)
 	}
 	if err := e.queue.Enqueue(ctx, d); err != nil {
+		if errors.Is(err, ErrClosed) {
+			e.abandoned.Add(1)
+		}
 		err = fmt.Errorf("webhook: redeliver %s: endpoint %q: %w", id, d.Endpoint, err)
 		e.fail(d, err, 0, "")
 		return d.ID, err

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -1335,5 +1336,55 @@ func TestEmitterObjectMethodPanics(t *testing.T) {
 		if !errors.Is(err, webhook.ErrInvalidEvent) || !errors.Is(err, webhook.ErrPanic) {
 			t.Errorf("Emit(%T) = %v, want ErrInvalidEvent and ErrPanic", ev.Object, err)
 		}
+	}
+}
+
+// TestEmitterCloseCountsCallsUnderWay: when Close's ctx ends while an Emit
+// is still shaping, the delivery it then cannot queue is reported and
+// counted; an Emit that sends nothing leaves Close with nothing to report.
+func TestEmitterCloseCountsCallsUnderWay(t *testing.T) {
+	t.Parallel()
+	for _, send := range []bool{false, true} {
+		t.Run(fmt.Sprintf("send=%v", send), func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+			defer srv.Close()
+			var failures atomic.Int32
+			started := make(chan struct{})
+			e, err := webhook.New(webhook.Config{
+				Endpoints: []webhook.Endpoint{{Name: "a", URL: srv.URL, Secret: "s"}},
+				Models: map[string]webhook.ModelMeta{"store.Order": {ShouldSend: func(webhook.Event) bool {
+					close(started)
+					time.Sleep(300 * time.Millisecond)
+					return send
+				}}},
+				OnFailure: func(webhook.Failure) { failures.Add(1) },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			emitted := make(chan error, 1)
+			go func() {
+				emitted <- e.Emit(context.Background(), webhook.Event{Type: webhook.Created, Model: "store.Order", Object: map[string]any{"id": 1}})
+			}()
+			<-started
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			err = e.Close(ctx)
+			emitErr := <-emitted
+			if !send {
+				if err != nil || emitErr != nil || failures.Load() != 0 {
+					t.Errorf("Close = %v, Emit = %v, %d failures; want nil, nil, 0", err, emitErr, failures.Load())
+				}
+				return
+			}
+			var ue *webhook.UndeliveredError
+			if !errors.As(err, &ue) || ue.Count != 1 || !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Close = %v, want an *UndeliveredError counting 1, wrapping DeadlineExceeded", err)
+			}
+			if !errors.Is(emitErr, webhook.ErrClosed) || failures.Load() != 1 {
+				t.Errorf("Emit = %v with %d failures; want ErrClosed and 1", emitErr, failures.Load())
+			}
+		})
 	}
 }
