@@ -4,7 +4,7 @@ package webhook_test
 // the connection and never answers; Endpoint.Timeout 200 ms) slows a
 // healthy one that shares the Emitter, as DESIGN.md "How performance is
 // measured" describes: the receivers run in a separate process on
-// 127.0.0.1 (this test binary, re-executed as TestIsolationReceiverProcess),
+// 127.0.0.1 (this test binary, re-executed: TestMain runs the receiver),
 // every event goes to the healthy endpoint and every 10th also to the black
 // hole, and the figure is the healthy endpoint's throughput beside the
 // black hole divided by its throughput alone, measured interleaved in the
@@ -66,15 +66,17 @@ const (
 // isoPad makes bodies of about 1 KB.
 var isoPad = strings.Repeat("x", 900)
 
-// TestIsolationReceiverProcess is not a test: it is the receiver process
-// of BenchmarkIsolation, and skips unless that benchmark started it.
-func TestIsolationReceiverProcess(t *testing.T) {
-	if os.Getenv(isoEnv) != "1" {
-		t.Skip("the receiver process of BenchmarkIsolation; runs only when the benchmark starts it")
+// TestMain runs the tests, or, when BenchmarkIsolation starts this test
+// binary again as its receiver process, that receiver.
+func TestMain(m *testing.M) {
+	if os.Getenv(isoEnv) == "1" {
+		if err := isoServe(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "isolation receiver:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
-	if err := isoServe(os.Stdin, os.Stdout); err != nil {
-		t.Fatal(err)
-	}
+	os.Exit(m.Run())
 }
 
 // isoResult is what the receiver process reports for a batch.
@@ -228,7 +230,7 @@ func isoStartReceiver(b *testing.B) *isoReceiver {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(exe, "-test.run=^TestIsolationReceiverProcess$", "-test.count=1")
+	cmd := exec.Command(exe, "-test.run=^$", "-test.count=1")
 	cmd.Env = append(os.Environ(), isoEnv+"=1")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
