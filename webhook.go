@@ -102,7 +102,8 @@ type Config struct {
 	Models map[string]ModelMeta
 
 	// LogStore keeps delivery logs. Nil: a MemoryLogStore keeping the
-	// newest DefaultLogSize (10,000).
+	// logs of deliveries under way, and the DefaultLogSize (10,000) last
+	// finished within DefaultLogBytes (64 MiB).
 	LogStore LogStore
 
 	// HTTPClient sends the requests. Nil: a client on a pooled transport
