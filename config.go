@@ -614,15 +614,17 @@ func (m *mapper) list(e entry, want string) ([]entry, bool) {
 	return items, true
 }
 
-func (m *mapper) strList(e entry) ([]string, bool) {
-	items, ok := m.list(e, "a list of strings")
+// listOf reads a list whose items item converts; every bad item is
+// reported, and ok is false if any was.
+func listOf[T any](m *mapper, e entry, want string, item func(entry) (T, bool)) ([]T, bool) {
+	items, ok := m.list(e, want)
 	if !ok {
 		return nil, false
 	}
-	out := make([]string, 0, len(items))
+	out := make([]T, 0, len(items))
 	for _, it := range items {
-		if s, ok1 := m.str(it, false); ok1 {
-			out = append(out, s)
+		if v, ok1 := item(it); ok1 {
+			out = append(out, v)
 		} else {
 			ok = false
 		}
@@ -630,20 +632,12 @@ func (m *mapper) strList(e entry) ([]string, bool) {
 	return out, ok
 }
 
+func (m *mapper) strList(e entry) ([]string, bool) {
+	return listOf(m, e, "a list of strings", func(it entry) (string, bool) { return m.str(it, false) })
+}
+
 func (m *mapper) intList(e entry) ([]int, bool) {
-	items, ok := m.list(e, "a list of integers")
-	if !ok {
-		return nil, false
-	}
-	out := make([]int, 0, len(items))
-	for _, it := range items {
-		if n, ok1 := m.integer(it); ok1 {
-			out = append(out, n)
-		} else {
-			ok = false
-		}
-	}
-	return out, ok
+	return listOf(m, e, "a list of integers", m.integer)
 }
 
 // strMap reads a mapping of strings (header values: secret).
