@@ -97,8 +97,8 @@ func TestMemoryQueueShares(t *testing.T) {
 	mqtEnqueue(t, q, mqtDelivery("a", 2))
 
 	const wait = 150 * time.Millisecond
+	start := time.Now() // before the deadline is set: took ≥ wait when ctx ends it
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	start := time.Now()
 	err := q.Enqueue(ctx, mqtDelivery("a", 3))
 	took := time.Since(start)
 	cancel()
@@ -451,9 +451,9 @@ func TestMemoryQueueCloseLeftovers(t *testing.T) {
 	mqtWait(t, 10*time.Second, "an attempt under way", func() bool { return q.Stats().InFlight == 1 })
 
 	const closeAfter = 200 * time.Millisecond
+	start := time.Now() // before the deadline is set: took ≥ closeAfter when ctx ends it
 	ctx, cancel := context.WithTimeout(context.Background(), closeAfter)
 	defer cancel()
-	start := time.Now()
 	left, err := q.Close(ctx)
 	took := time.Since(start)
 	if !errors.Is(err, context.DeadlineExceeded) {

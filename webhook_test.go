@@ -1002,9 +1002,9 @@ func TestEmitterQueueFull(t *testing.T) {
 			slow.WaitHits(t, 1)
 
 			const wait = 200 * time.Millisecond
+			start := time.Now() // before the deadline is set: took ≥ wait when ctx ends it
 			ctx, cancel := context.WithTimeout(t.Context(), wait)
 			defer cancel()
-			start := time.Now()
 			err := e.Emit(ctx, webhook.Event{ID: "evt_order", Type: webhook.Created, Model: "store.Order", Object: map[string]any{"id": 1}})
 			took := time.Since(start)
 			if !errors.Is(err, webhook.ErrQueueFull) || !errors.Is(err, context.DeadlineExceeded) {
@@ -1093,9 +1093,9 @@ func TestEmitterCloseContextEnds(t *testing.T) {
 	hang.WaitHits(t, 1)
 
 	const closeAfter = 300 * time.Millisecond
+	start := time.Now() // before the deadline is set: took ≥ closeAfter when ctx ends it
 	ctx, cancel := context.WithTimeout(t.Context(), closeAfter)
 	defer cancel()
-	start := time.Now()
 	err := e.Close(ctx)
 	took := time.Since(start)
 	var ue *webhook.UndeliveredError
@@ -1322,7 +1322,10 @@ func TestEmitterObjectMethodPanics(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer srv.Close()
-	e, err := webhook.New(webhook.Config{Endpoints: []webhook.Endpoint{{Name: "a", URL: srv.URL, Secret: "s"}}})
+	e, err := webhook.New(webhook.Config{
+		Endpoints: []webhook.Endpoint{{Name: "a", URL: srv.URL, Secret: "s"}},
+		Logger:    slog.New(slog.DiscardHandler),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1359,6 +1362,7 @@ func TestEmitterCloseCountsCallsUnderWay(t *testing.T) {
 					return send
 				}}},
 				OnFailure: func(webhook.Failure) { failures.Add(1) },
+				Logger:    slog.New(slog.DiscardHandler),
 			})
 			if err != nil {
 				t.Fatal(err)
