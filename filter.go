@@ -15,9 +15,16 @@ import (
 // replacement, or nil to drop the field.
 type pathTree struct {
 	children map[string]*pathTree
+	firsts   byteSet // the first bytes of the keys of children
 	leaf     bool
 	value    []byte // redaction: the replacement, as JSON; nil: drop
 }
+
+// byteSet is a set of bytes, a bit each.
+type byteSet [4]uint64
+
+func (s *byteSet) add(c byte)      { s[c>>6] |= 1 << (c & 63) }
+func (s *byteSet) has(c byte) bool { return s[c>>6]&(1<<(c&63)) != 0 }
 
 // add inserts path. A leaf swallows longer paths through it: including
 // "customer" and "customer.name" includes the whole customer. When a path
@@ -34,13 +41,18 @@ func (t *pathTree) add(path string, value []byte) {
 		if c == nil {
 			c = &pathTree{}
 			t.children[elem] = c
+			if elem != "" {
+				t.firsts.add(elem[0])
+			} else {
+				t.firsts.add('.') // a dotted key reaches it as ".…"
+			}
 		}
 		t = c
 	}
 	if t.leaf && t.value == nil {
 		return // dropped already
 	}
-	t.leaf, t.children, t.value = true, nil, value
+	t.leaf, t.children, t.firsts, t.value = true, nil, byteSet{}, value
 }
 
 // child returns the node a key leads to: its child, or, for a key spelled
@@ -48,6 +60,12 @@ func (t *pathTree) add(path string, value []byte) {
 // elements lead to, stopping at a leaf. So a rule never misses a field
 // because of how its key is written. Nil: no rule reaches the key.
 func (t *pathTree) child(key string) *pathTree {
+	// Most of an object's keys start with a byte no child's key starts
+	// with: neither they nor, spelled with dots, their first elements
+	// can lead anywhere, and they are turned away without a map lookup.
+	if key != "" && !t.firsts.has(key[0]) {
+		return nil
+	}
 	if c := t.children[key]; c != nil || !strings.Contains(key, ".") {
 		return c
 	}
@@ -437,21 +455,56 @@ func uniq(a, b string) []string {
 	return []string{a, b}
 }
 
-// appendFiltered appends the object obj with t applied under op (opKeep
-// or opEdit) in one pass over its bytes: what editFields and AppendObject
-// make together, without splitting obj into fields first. The body of an
-// endpoint with edit rules only is built this way.
-func appendFiltered(dst, obj []byte, t *pathTree, op pathOp) ([]byte, error) {
+// appendFiltered appends the object at the start of obj with t applied
+// under op (opKeep or opEdit) in one pass over its bytes: what editFields
+// and AppendObject make together, without splitting obj into fields
+// first. The body of an endpoint with edit rules only is built this way.
+// obj may run on past the object (the rest of an enclosing value); used
+// is the length of the object in it.
+func appendFiltered(dst, obj []byte, t *pathTree, op pathOp) (_ []byte, used int, _ error) {
 	it := rawjson.ObjectIter(obj)
 	dst = append(dst, '{')
 	first := true
+	// obj[runStart:runEnd] are members kept as they are, with the commas
+	// between them, not yet appended: compact input is copied a run of
+	// members at a time rather than a key, colon and value at a time.
+	runStart, runEnd := 0, 0
 	for {
-		key, rawKey, v, ok := it.NextField()
+		keyStart := len(obj) - len(it.Rest())
+		key, rawKey, ok := it.NextKey()
 		if !ok {
 			break
 		}
 		c := t.child(key)
-		var nested *pathTree // reach into v with it
+		if c != nil && !c.leaf {
+			if k := rawjson.Kind(it.Rest()); k == '{' || k == '[' {
+				// Reach into the value, walking it once: its end is
+				// where the nested walk stops.
+				dst, first = appendMembers(dst, first, obj[runStart:runEnd])
+				runStart, runEnd = 0, 0
+				if !first {
+					dst = append(dst, ',')
+				}
+				first = false
+				dst = append(dst, rawKey...)
+				dst = append(dst, ':')
+				var n int
+				var err error
+				if dst, n, err = appendFilteredValue(dst, it.Rest(), c, op); err != nil {
+					return nil, 0, err
+				}
+				if !it.Skip(n) {
+					break
+				}
+				continue
+			}
+		}
+		valueStart := len(obj) - len(it.Rest())
+		v, ok := it.Value()
+		if !ok {
+			break
+		}
+		asIs := true
 		switch {
 		case c == nil:
 			if op == opKeep {
@@ -462,72 +515,93 @@ func appendFiltered(dst, obj []byte, t *pathTree, op pathOp) ([]byte, error) {
 				if c.value == nil {
 					continue
 				}
-				v = c.value
+				v, asIs = c.value, false
 			}
-		default:
-			switch rawjson.Kind(v) {
-			case '{', '[':
-				nested = c
-			case 'n':
-			default:
-				if op == opKeep {
-					continue // a scalar where fields were named
-				}
+		default: // rules reach into v, but it is null or a scalar
+			if op == opKeep && rawjson.Kind(v) != 'n' {
+				continue // a scalar where fields were named
 			}
 		}
+		if asIs && valueStart == keyStart+len(rawKey)+1 { // no white space around the colon
+			if runEnd > runStart && keyStart == runEnd+1 && obj[runEnd] == ',' {
+				runEnd = valueStart + len(v) // the member right after the run
+				continue
+			}
+			dst, first = appendMembers(dst, first, obj[runStart:runEnd])
+			runStart, runEnd = keyStart, valueStart+len(v)
+			continue
+		}
+		dst, first = appendMembers(dst, first, obj[runStart:runEnd])
+		runStart, runEnd = 0, 0
 		if !first {
 			dst = append(dst, ',')
 		}
 		first = false
 		dst = append(dst, rawKey...)
 		dst = append(dst, ':')
-		if nested == nil {
-			dst = append(dst, v...)
-			continue
-		}
-		var err error
-		if dst, err = appendFilteredValue(dst, v, nested, op); err != nil {
-			return nil, err
-		}
+		dst = append(dst, v...)
 	}
 	if err := it.Err(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return append(dst, '}'), nil
+	dst, _ = appendMembers(dst, first, obj[runStart:runEnd])
+	return append(dst, '}'), it.Used(), nil
 }
 
-// appendFilteredValue appends a nested object or array with t applied.
-func appendFilteredValue(dst, v []byte, t *pathTree, op pathOp) ([]byte, error) {
+// appendMembers appends members, compact object members joined by commas,
+// after a comma unless first; first is false after it unless members is
+// empty.
+func appendMembers(dst []byte, first bool, members []byte) (_ []byte, stillFirst bool) {
+	if len(members) == 0 {
+		return dst, first
+	}
+	if !first {
+		dst = append(dst, ',')
+	}
+	return append(dst, members...), false
+}
+
+// appendFilteredValue appends the object or array at the start of v with
+// t applied; used is its length in v (see appendFiltered).
+func appendFilteredValue(dst, v []byte, t *pathTree, op pathOp) (_ []byte, used int, _ error) {
 	if rawjson.Kind(v) == '{' {
 		return appendFiltered(dst, v, t, op)
 	}
 	it := rawjson.ArrayIter(v)
 	dst = append(dst, '[')
 	first := true
-	for {
-		el, ok := it.NextElement()
+	for it.More() {
+		k := rawjson.Kind(it.Rest())
+		if k == '{' || k == '[' {
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			var n int
+			var err error
+			if dst, n, err = appendFilteredValue(dst, it.Rest(), t, op); err != nil {
+				return nil, 0, err
+			}
+			if !it.Skip(n) {
+				break
+			}
+			continue
+		}
+		el, ok := it.Value()
 		if !ok {
 			break
 		}
-		k := rawjson.Kind(el)
-		if op == opKeep && k != '{' && k != '[' && k != 'n' {
+		if op == opKeep && k != 'n' {
 			continue // a scalar where fields were named
 		}
 		if !first {
 			dst = append(dst, ',')
 		}
 		first = false
-		if k == '{' || k == '[' {
-			var err error
-			if dst, err = appendFilteredValue(dst, el, t, op); err != nil {
-				return nil, err
-			}
-		} else {
-			dst = append(dst, el...)
-		}
+		dst = append(dst, el...)
 	}
 	if err := it.Err(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return append(dst, ']'), nil
+	return append(dst, ']'), it.Used(), nil
 }

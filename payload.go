@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hookrail/webhook/internal/rawjson"
@@ -125,15 +126,14 @@ func WithActor(ctx context.Context, a Actor) context.Context {
 	return context.WithValue(ctx, actorKey{}, a)
 }
 
-func actorFrom(ctx context.Context, ev *Event) *Actor {
+// actorFrom returns the event's actor, else the context's; ok is false
+// when there is neither.
+func actorFrom(ctx context.Context, ev *Event) (_ Actor, ok bool) {
 	if ev.Actor != nil {
-		a := *ev.Actor
-		return &a
+		return *ev.Actor, true
 	}
-	if a, ok := ctx.Value(actorKey{}).(Actor); ok {
-		return &a
-	}
-	return nil
+	a, ok := ctx.Value(actorKey{}).(Actor)
+	return a, ok
 }
 
 // modelLabel resolves the event's label and splits it.
@@ -222,11 +222,54 @@ type snapshot struct {
 	typ     EventType
 	ts      time.Time
 	model   ModelInfo
-	user    *Actor
+	user    *Actor // nil, or &actor
+	actor   Actor
 	raw     []byte          // the object as marshalled
 	object  []rawjson.Field // raw split into fields: by fields(), when rules need it
 	changes []change        // nil unless Updated
 	splits  splits          // nested values split by field rules, shared by endpoints
+	buf     *bytes.Buffer   // holds raw, from marshalBufs; nil: raw is not pooled
+}
+
+// marshalBufs recycles the buffers that Emit marshals objects into. The
+// object's JSON is only read while Emit builds the bodies, each of which
+// is a copy, so the buffer can go back once they are built (see release).
+var marshalBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuf bounds the buffers kept in marshalBufs: a huge object once
+// should not pin its buffer.
+const maxPooledBuf = 64 << 10
+
+// marshalPooled is marshalObject into a buffer from marshalBufs. It
+// returns the JSON and the buffer that holds it.
+func marshalPooled(what string, v any) ([]byte, *bytes.Buffer, error) {
+	if v == nil {
+		return nil, nil, fmt.Errorf("webhook: %s: is nil, want a struct or map", what)
+	}
+	buf := marshalBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	// Encode writes what json.Marshal returns, and a newline.
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
+		marshalBufs.Put(buf)
+		return nil, nil, fmt.Errorf("webhook: %s: cannot serialise %T: %w", what, v, err)
+	}
+	b := buf.Bytes()
+	b = b[:len(b)-1]
+	if rawjson.Kind(b) != '{' {
+		err := fmt.Errorf("webhook: %s: %T serialises to %s, want a JSON object", what, v, kindName(rawjson.Kind(b)))
+		marshalBufs.Put(buf)
+		return nil, nil, err
+	}
+	return b, buf, nil
+}
+
+// release returns the snapshot's buffer to marshalBufs. The snapshot must
+// not be used after it.
+func (s *snapshot) release() {
+	if s.buf != nil && s.buf.Cap() <= maxPooledBuf {
+		marshalBufs.Put(s.buf)
+	}
+	*s = snapshot{}
 }
 
 // marshalObject marshals v and checks that it is a JSON object.
@@ -262,9 +305,13 @@ func kindName(k byte) string {
 // newSnapshot marshals the event. It is the only place the host's object
 // is read, so the body is fixed at Emit time.
 func newSnapshot(ev *Event, model ModelInfo, id string, ts time.Time, user *Actor) (*snapshot, error) {
-	s := &snapshot{id: id, typ: ev.Type, ts: ts, model: model, user: user}
+	s := &snapshot{id: id, typ: ev.Type, ts: ts, model: model}
+	if user != nil {
+		s.actor = *user // a copy: the host may change its Actor after Emit
+		s.user = &s.actor
+	}
 	var err error
-	if s.raw, err = marshalObject("event object", ev.Object); err != nil {
+	if s.raw, s.buf, err = marshalPooled("event object", ev.Object); err != nil {
 		return nil, err
 	}
 	if ev.Type == Updated {
@@ -393,7 +440,7 @@ func (s *snapshot) appendBody(b []byte, object []rawjson.Field, changes []change
 // one pass (no include rules, no transform).
 func (s *snapshot) streamBody(edit *pathTree, changes []change) ([]byte, error) {
 	b := s.appendHead(make([]byte, 0, s.bodySize(len(s.raw), changes)))
-	b, err := appendFiltered(b, s.raw, edit, opEdit)
+	b, _, err := appendFiltered(b, s.raw, edit, opEdit)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: event object: %w", err)
 	}
@@ -464,7 +511,7 @@ func (s *snapshot) payload(object []rawjson.Field, changes []change) (Payload, e
 		if err != nil {
 			return Payload{}, err
 		}
-		p.Object[f.Key] = v
+		p.Object[strings.Clone(f.Key)] = v // keys alias the pooled buffer: the Transform may keep p
 	}
 	if changes != nil {
 		p.Changes = make(map[string]Change, len(changes))
@@ -477,7 +524,7 @@ func (s *snapshot) payload(object []rawjson.Field, changes []change) (Payload, e
 			if err != nil {
 				return Payload{}, err
 			}
-			p.Changes[c.key] = Change{Old: o, New: n}
+			p.Changes[strings.Clone(c.key)] = Change{Old: o, New: n}
 		}
 	}
 	if p.User != nil {

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -201,6 +202,7 @@ type Emitter struct {
 	abandoned atomic.Int64            // Sync deliveries that stopNow ended
 	closeOnce sync.Once
 	closeErr  error
+	ids       idClock // for newID
 }
 
 // New validates cfg and returns an Emitter whose queue is running. Every
@@ -372,7 +374,7 @@ func (e *Emitter) Emit(ctx context.Context, ev Event) error {
 	}
 	id := ev.ID
 	if id == "" {
-		id = newID("evt_")
+		id = e.newID("evt_")
 	}
 	now := e.now().UTC()
 	ts := now.Truncate(time.Second)
@@ -387,7 +389,11 @@ func (e *Emitter) Emit(ctx context.Context, ev Event) error {
 	}
 	var snap *snapshot
 	if shapeErr == nil {
-		if perr := e.guard("MarshalJSON", func() { snap, err = newSnapshot(&ev, model, id, ts, actorFrom(ctx, &ev)) }); perr != nil {
+		var user *Actor
+		if a, ok := actorFrom(ctx, &ev); ok {
+			user = &a
+		}
+		if perr := e.guard("MarshalJSON", func() { snap, err = newSnapshot(&ev, model, id, ts, user) }); perr != nil {
 			err = perr
 		}
 		if err != nil {
@@ -399,7 +405,7 @@ func (e *Emitter) Emit(ctx context.Context, ev Event) error {
 	deliveries := make([]*Delivery, 0, len(targets))
 	var errs []error
 	for _, ep := range targets {
-		d := &Delivery{ID: newID("dlv_"), EventID: id, EventType: ev.Type, Endpoint: ep.Name, CreatedAt: now}
+		d := &Delivery{ID: e.newID("dlv_"), EventID: id, EventType: ev.Type, Endpoint: ep.Name, CreatedAt: now}
 		err := shapeErr
 		if err == nil {
 			d.Body, err = e.shape(snap, ep, &plain)
@@ -419,6 +425,9 @@ func (e *Emitter) Emit(ctx context.Context, ev Event) error {
 			continue
 		}
 		deliveries = append(deliveries, d)
+	}
+	if snap != nil {
+		snap.release() // every body is built: none refers to it
 	}
 	if e.cfg.Sync {
 		return errors.Join(append(errs, e.deliverNow(ctx, deliveries)...)...)
@@ -722,7 +731,7 @@ func (e *Emitter) Redeliver(ctx context.Context, id string) (string, error) {
 	case ep.gone.Load():
 		return "", fmt.Errorf("webhook: redeliver %s: endpoint %q: %w; call EnableEndpoint first", id, l.EndpointName, ErrEndpointGone)
 	}
-	d := &Delivery{ID: newID("dlv_"), EventID: l.EventID, EventType: l.EventType, Endpoint: l.EndpointName, Body: l.Payload, CreatedAt: e.now().UTC()}
+	d := &Delivery{ID: e.newID("dlv_"), EventID: l.EventID, EventType: l.EventType, Endpoint: l.EndpointName, Body: l.Payload, CreatedAt: e.now().UTC()}
 	e.record(d, StatusPending, 0, "", "")
 	if e.cfg.Sync {
 		return d.ID, errors.Join(e.deliverNow(ctx, []*Delivery{d})...)
@@ -787,13 +796,38 @@ func (e *Emitter) Stats() Stats {
 	return st
 }
 
+// idClock is the clock of newID: 48 bits of Unix milliseconds, then 12
+// bits of the time within the millisecond (in 256 ns steps), bumped when
+// two ids would share them, so that an Emitter's ids are monotonic
+// (RFC 9562 section 6.2, method 3, as github.com/google/uuid makes them).
+type idClock struct {
+	mu   sync.Mutex
+	last int64 // the milliseconds and steps of the last id
+}
+
 // newID returns prefix followed by a UUIDv7 in hex: unique, and sortable
-// by time (monotonic within a millisecond).
-func newID(prefix string) string {
-	u, err := uuid.NewV7()
-	if err != nil {
-		u = uuid.New()
+// by time (monotonic within a millisecond). It is uuid.NewV7 without its
+// allocation (it reads crypto/rand through an io.Reader).
+func (e *Emitter) newID(prefix string) string {
+	var u uuid.UUID
+	rand.Read(u[:]) // never fails: it crashes the program instead
+	nano := time.Now().UnixNano()
+	milli := nano / 1e6
+	t := milli<<12 + (nano-milli*1e6)>>8
+	c := &e.ids
+	c.mu.Lock()
+	if t <= c.last {
+		t = c.last + 1 // the same step as the last id: take the next
 	}
+	c.last = t
+	c.mu.Unlock()
+	milli, seq := t>>12, t&0xfff
+	for i := range 6 {
+		u[i] = byte(milli >> (40 - 8*i))
+	}
+	u[6] = 0x70 | byte(seq>>8) // version 7
+	u[7] = byte(seq)
+	u[8] = u[8]&0x3f | 0x80 // variant 10
 	var b [40]byte
 	n := copy(b[:], prefix)
 	const hexd = "0123456789abcdef"

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -1390,5 +1391,31 @@ func TestEmitterCloseCountsCallsUnderWay(t *testing.T) {
 				t.Errorf("Emit = %v with %d failures; want ErrClosed and 1", emitErr, failures.Load())
 			}
 		})
+	}
+}
+
+// TestTransformMayKeepPayload: a Payload a Transform keeps stays intact
+// after later Emits (Emit reuses its marshalling buffers).
+func TestTransformMayKeepPayload(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	var kept []webhook.Payload
+	e, err := webhook.New(webhook.Config{Sync: true, Endpoints: []webhook.Endpoint{{Name: "a", URL: srv.URL, Secret: "s",
+		Transform: func(p webhook.Payload) (any, error) { kept = append(kept, p); return map[string]any{"ok": true}, nil }}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	for i := range 50 {
+		obj := map[string]any{fmt.Sprintf("key_%03d", i): i, "zz_same": "v"}
+		if err := e.Emit(context.Background(), webhook.Event{Type: webhook.Created, Model: "store.Order", Object: obj}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, p := range kept {
+		if _, ok := p.Object[fmt.Sprintf("key_%03d", i)]; !ok || len(p.Object) != 2 {
+			t.Fatalf("kept payload %d has keys %v, want key_%03d and zz_same", i, slices.Collect(maps.Keys(p.Object)), i)
+		}
 	}
 }

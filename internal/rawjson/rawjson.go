@@ -10,9 +10,10 @@
 package rawjson
 
 import (
-	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math/bits"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -267,44 +268,65 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-// stringEnd returns the index just past the string starting at b[i] == '"'.
-// Short strings, the common case, are scanned byte by byte; long ones a
-// quote at a time with bytes.IndexByte.
+// stringEnd returns the index just past the string starting at b[i] == '"';
+// escaped reports a backslash in it.
 func stringEnd(b []byte, i int) (end int, escaped bool, err error) {
 	j := i + 1
-	for limit := min(len(b), j+32); j < limit; j++ {
-		switch b[j] {
-		case '"':
-			return j + 1, escaped, nil
-		case '\\':
-			escaped = true
-			j++
-		}
-	}
-	if j >= len(b) {
-		return 0, false, ErrSyntax
-	}
 	for {
-		k := bytes.IndexByte(b[j:], '"')
-		if k < 0 {
+		// nextSpecial, its first step inlined by hand: most strings end
+		// within eight bytes.
+		if j+8 <= len(b) {
+			m := specialMask(binary.LittleEndian.Uint64(b[j:]))
+			if m == 0 {
+				j += 8
+				continue
+			}
+			j += bits.TrailingZeros64(m) / 8
+		} else if j = nextSpecial(b, j); j >= len(b) {
 			return 0, false, ErrSyntax
 		}
-		q := j + k
-		// The quote is escaped when an odd number of backslashes precede
-		// it (counting back no further than j: b[j-1] is never a pending
-		// backslash, as the loop above skips escaped bytes).
-		n := 0
-		for q-1-n >= j && b[q-1-n] == '\\' {
-			n++
+		if b[j] == '"' {
+			return j + 1, escaped, nil
 		}
-		if !escaped && bytes.IndexByte(b[j:q], '\\') >= 0 {
-			escaped = true
-		}
-		if n%2 == 0 {
-			return q + 1, escaped, nil
-		}
-		j = q + 1
+		escaped = true
+		j += 2 // past the backslash and the byte it escapes
 	}
+}
+
+// nextSpecial returns the index of the first quote or backslash in b at
+// or after j; len(b) or more if there is none. It reads eight bytes at a
+// time while none of them is one (see specialMask).
+func nextSpecial(b []byte, j int) int {
+	for ; j+8 <= len(b); j += 8 {
+		if m := specialMask(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+			return j + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; j < len(b); j++ {
+		if c := b[j]; c == '"' || c == '\\' {
+			return j
+		}
+	}
+	return j
+}
+
+const (
+	ones   = 0x0101010101010101
+	highs  = 0x8080808080808080
+	quotes = '"' * ones
+	backs  = '\\' * ones
+)
+
+// specialMask returns, for the eight bytes of x (the first in the low
+// byte), a word whose lowest set bit is the high bit of the first byte
+// that is a quote or a backslash; 0 if none is. It is the classic
+// "has zero byte" test, (v - ones) &^ v & highs, applied to x^quotes and
+// x^backs: bits above the first zero byte may be set spuriously (by the
+// borrow), but never bits below it, so the lowest one is exact.
+func specialMask(x uint64) uint64 {
+	q := x ^ quotes
+	s := x ^ backs
+	return ((q - ones) &^ q & highs) | ((s - ones) &^ s & highs)
 }
 
 // valueEnd returns the index just past the value starting at b[i].
@@ -318,14 +340,31 @@ func valueEnd(b []byte, i int) (int, error) {
 		return end, err
 	case '{', '[':
 		depth := 0
-		for j := i; j < len(b); j++ {
+		for j := i; j < len(b); {
 			switch b[j] {
 			case '"':
-				end, _, err := stringEnd(b, j)
-				if err != nil {
-					return 0, err
+				// stringEnd, inlined by hand: objects and arrays hold many
+				// short strings, and the call would cost more than the
+				// scan of most of them.
+				j++
+				for {
+					if j+8 <= len(b) {
+						m := specialMask(binary.LittleEndian.Uint64(b[j:]))
+						if m == 0 {
+							j += 8
+							continue
+						}
+						j += bits.TrailingZeros64(m) / 8
+					} else if j = nextSpecial(b, j); j >= len(b) {
+						return 0, ErrSyntax
+					}
+					if b[j] == '"' {
+						break
+					}
+					j += 2 // past a backslash and the byte it escapes
 				}
-				j = end - 1
+				j++
+				continue
 			case '{', '[':
 				depth++
 			case '}', ']':
@@ -334,6 +373,7 @@ func valueEnd(b []byte, i int) (int, error) {
 					return j + 1, nil
 				}
 			}
+			j++
 		}
 		return 0, ErrSyntax
 	default:
@@ -355,8 +395,19 @@ func valueEnd(b []byte, i int) (int, error) {
 	}
 }
 
+// isASCII reports whether b is all ASCII: a quick check of short keys,
+// cheaper than a call to utf8.Valid.
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 func unquote(raw []byte, escaped bool) (string, error) {
-	if !escaped && utf8.Valid(raw) {
+	if !escaped && (isASCII(raw) || utf8.Valid(raw)) {
 		if len(raw) == 2 {
 			return "", nil
 		}
@@ -373,9 +424,15 @@ func unquote(raw []byte, escaped bool) (string, error) {
 
 // Iter walks the members of an object or the elements of an array
 // without allocating. Its results alias the input.
+//
+// NextField and NextElement return whole values. A caller that walks a
+// nested value itself, with an Iter of its own, can instead stop at the
+// value with NextKey or More, walk Rest, and Skip what its walk Used: the
+// nested value is then read once rather than once to find its end and
+// once more to walk it.
 type Iter struct {
 	b     []byte
-	i     int
+	i     int // the next member, element or value; past the close when done
 	close byte
 	done  bool
 	err   error
@@ -397,6 +454,7 @@ func newIter(b []byte, open, close byte) Iter {
 	it.i = skipSpace(b, i+1)
 	if it.i < len(b) && b[it.i] == close {
 		it.done = true
+		it.i++
 	}
 	return it
 }
@@ -404,11 +462,28 @@ func newIter(b []byte, open, close byte) Iter {
 // Err reports malformed input met by the walk.
 func (it *Iter) Err() error { return it.err }
 
+// Used returns, once a walk has ended without error, the length of the
+// input it read: up to and including the closing bracket.
+func (it *Iter) Used() int { return it.i }
+
 // NextField returns the next member of an object walk; ok is false at the
 // end or on an error (see Err).
 func (it *Iter) NextField() (key string, rawKey, value []byte, ok bool) {
-	if it.done {
+	if key, rawKey, ok = it.NextKey(); !ok {
 		return "", nil, nil, false
+	}
+	if value, ok = it.Value(); !ok {
+		return "", nil, nil, false
+	}
+	return key, rawKey, value, true
+}
+
+// NextKey returns the key of the next member of an object walk and stops
+// at its value, which Value or Skip must then move past; ok is false at
+// the end or on an error (see Err).
+func (it *Iter) NextKey() (key string, rawKey []byte, ok bool) {
+	if it.done {
+		return "", nil, false
 	}
 	b, i := it.b, it.i
 	if i >= len(b) || b[i] != '"' {
@@ -426,35 +501,51 @@ func (it *Iter) NextField() (key string, rawKey, value []byte, ok bool) {
 	if i >= len(b) || b[i] != ':' {
 		return it.fail()
 	}
-	i = skipSpace(b, i+1)
-	vend, err := valueEnd(b, i)
-	if err != nil {
-		return it.fail()
-	}
-	value = b[i:vend]
-	if !it.advance(vend) {
-		return it.fail()
-	}
-	return key, rawKey, value, true
+	it.i = skipSpace(b, i+1)
+	return key, rawKey, true
 }
+
+// More reports whether an array walk has another element, and stops at
+// it: Value or Skip must then move past it. It is false at the end or on
+// an error (see Err).
+func (it *Iter) More() bool { return !it.done }
 
 // NextElement returns the next element of an array walk; ok is false at
 // the end or on an error (see Err).
 func (it *Iter) NextElement() (value []byte, ok bool) {
-	if it.done {
+	if !it.More() {
 		return nil, false
 	}
+	return it.Value()
+}
+
+// Value returns the value the walk stopped at (see NextKey and More) and
+// moves past it.
+func (it *Iter) Value() (value []byte, ok bool) {
 	end, err := valueEnd(it.b, it.i)
 	if err != nil {
-		it.done, it.err = true, ErrSyntax
+		it.fail()
 		return nil, false
 	}
 	value = it.b[it.i:end]
 	if !it.advance(end) {
-		it.done, it.err = true, ErrSyntax
+		it.fail()
 		return nil, false
 	}
 	return value, true
+}
+
+// Rest returns the input from the value the walk stopped at to its end.
+func (it *Iter) Rest() []byte { return it.b[it.i:] }
+
+// Skip moves past the value the walk stopped at, which is the first n
+// bytes of Rest; false (see Err) if what follows them is malformed.
+func (it *Iter) Skip(n int) bool {
+	if !it.advance(it.i + n) {
+		it.fail()
+		return false
+	}
+	return true
 }
 
 // advance moves past the separator after a value ending at end.
@@ -468,13 +559,14 @@ func (it *Iter) advance(end int) bool {
 		it.i = skipSpace(it.b, i+1)
 	case it.close:
 		it.done = true
+		it.i = i + 1
 	default:
 		return false
 	}
 	return true
 }
 
-func (it *Iter) fail() (string, []byte, []byte, bool) {
+func (it *Iter) fail() (string, []byte, bool) {
 	it.done, it.err = true, ErrSyntax
-	return "", nil, nil, false
+	return "", nil, false
 }
