@@ -454,7 +454,7 @@ func (s *snapshot) appendHead(b []byte) []byte {
 	b = append(b, `,"event":`...)
 	b = rawjson.AppendString(b, string(s.typ))
 	b = append(b, `,"timestamp":"`...)
-	b = s.ts.AppendFormat(b, time.RFC3339)
+	b = appendTimestamp(b, s.ts)
 	b = append(b, `","model":{"app":`...)
 	b = rawjson.AppendString(b, s.model.App)
 	b = append(b, `,"name":`...)
@@ -545,3 +545,21 @@ func decode(raw []byte) (any, error) {
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// appendTimestamp appends t, a UTC time in whole seconds, as RFC 3339
+// ("2026-01-16T12:00:00Z"), as time.Time.AppendFormat would, digit by digit.
+func appendTimestamp(b []byte, t time.Time) []byte {
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 || t.Location() != time.UTC {
+		return t.AppendFormat(b, time.RFC3339)
+	}
+	hour, minute, sec := t.Clock()
+	two := func(b []byte, n int) []byte { return append(b, byte('0'+n/10), byte('0'+n%10)) }
+	b = two(two(b, year/100), year%100)
+	b = two(append(b, '-'), int(month))
+	b = two(append(b, '-'), day)
+	b = two(append(b, 'T'), hour)
+	b = two(append(b, ':'), minute)
+	b = two(append(b, ':'), sec)
+	return append(b, 'Z')
+}

@@ -328,3 +328,18 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+func TestAppendTimestamp(t *testing.T) {
+	t.Parallel()
+	for _, tm := range []time.Time{
+		time.Date(2026, 1, 16, 12, 0, 0, 0, time.UTC),
+		time.Date(1, 2, 3, 4, 5, 6, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(2026, 7, 4, 9, 8, 7, 0, time.FixedZone("X", 3600)),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		if got, want := string(appendTimestamp(nil, tm)), tm.Format(time.RFC3339); got != want {
+			t.Errorf("appendTimestamp(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}
