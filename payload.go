@@ -272,19 +272,17 @@ func (s *snapshot) release() {
 	*s = snapshot{}
 }
 
-// marshalObject marshals v and checks that it is a JSON object.
+// marshalObject is marshalPooled into memory of its own, for JSON that
+// outlives the Emit (the old object of an update, whose values changes
+// keep).
 func marshalObject(what string, v any) ([]byte, error) {
-	if v == nil {
-		return nil, fmt.Errorf("webhook: %s: is nil, want a struct or map", what)
-	}
-	b, err := json.Marshal(v)
+	b, buf, err := marshalPooled(what, v)
 	if err != nil {
-		return nil, fmt.Errorf("webhook: %s: cannot serialise %T: %w", what, v, err)
+		return nil, err
 	}
-	if rawjson.Kind(b) != '{' {
-		return nil, fmt.Errorf("webhook: %s: %T serialises to %s, want a JSON object", what, v, kindName(rawjson.Kind(b)))
-	}
-	return b, nil
+	out := bytes.Clone(b)
+	marshalBufs.Put(buf)
+	return out, nil
 }
 
 func kindName(k byte) string {

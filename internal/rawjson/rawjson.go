@@ -45,85 +45,40 @@ func Kind(v []byte) byte {
 // slices, and the keys, alias obj: obj must not be modified while they
 // are in use.
 func Fields(obj []byte) ([]Field, error) {
-	i := skipSpace(obj, 0)
-	if i >= len(obj) || obj[i] != '{' {
-		return nil, ErrSyntax
-	}
-	i = skipSpace(obj, i+1)
-	if i < len(obj) && obj[i] == '}' {
-		return []Field{}, nil
-	}
+	it := ObjectIter(obj)
 	fields := make([]Field, 0, min(len(obj)/24+1, 64))
-	for i < len(obj) {
-		if obj[i] != '"' {
-			return nil, ErrSyntax
+	for {
+		key, rawKey, ok := it.NextKey()
+		if !ok {
+			break
 		}
-		end, escaped, err := stringEnd(obj, i)
-		if err != nil {
-			return nil, err
+		v, ok := it.Value()
+		if !ok {
+			break
 		}
-		raw := obj[i:end]
-		key, err := unquote(raw, escaped)
-		if err != nil {
-			return nil, err
-		}
-		i = skipSpace(obj, end)
-		if i >= len(obj) || obj[i] != ':' {
-			return nil, ErrSyntax
-		}
-		i = skipSpace(obj, i+1)
-		vend, err := valueEnd(obj, i)
-		if err != nil {
-			return nil, err
-		}
-		fields = append(fields, Field{Key: key, RawKey: raw, Value: obj[i:vend]})
-		i = skipSpace(obj, vend)
-		if i >= len(obj) {
-			return nil, ErrSyntax
-		}
-		switch obj[i] {
-		case ',':
-			i = skipSpace(obj, i+1)
-		case '}':
-			return fields, nil
-		default:
-			return nil, ErrSyntax
-		}
+		fields = append(fields, Field{Key: key, RawKey: rawKey, Value: v})
 	}
-	return nil, ErrSyntax
+	if err := it.Err(); err != nil {
+		return nil, err
+	}
+	return fields, nil
 }
 
 // Elements splits a JSON array into its elements. The returned slices alias arr.
 func Elements(arr []byte) ([][]byte, error) {
-	i := skipSpace(arr, 0)
-	if i >= len(arr) || arr[i] != '[' {
-		return nil, ErrSyntax
-	}
-	i = skipSpace(arr, i+1)
-	if i < len(arr) && arr[i] == ']' {
-		return [][]byte{}, nil
-	}
-	var els [][]byte
-	for i < len(arr) {
-		end, err := valueEnd(arr, i)
-		if err != nil {
-			return nil, err
+	it := ArrayIter(arr)
+	els := [][]byte{}
+	for it.More() {
+		v, ok := it.Value()
+		if !ok {
+			break
 		}
-		els = append(els, arr[i:end])
-		i = skipSpace(arr, end)
-		if i >= len(arr) {
-			return nil, ErrSyntax
-		}
-		switch arr[i] {
-		case ',':
-			i = skipSpace(arr, i+1)
-		case ']':
-			return els, nil
-		default:
-			return nil, ErrSyntax
-		}
+		els = append(els, v)
 	}
-	return nil, ErrSyntax
+	if err := it.Err(); err != nil {
+		return nil, err
+	}
+	return els, nil
 }
 
 // AppendObject appends the object made of fields to dst.
@@ -425,11 +380,11 @@ func unquote(raw []byte, escaped bool) (string, error) {
 // Iter walks the members of an object or the elements of an array
 // without allocating. Its results alias the input.
 //
-// NextField and NextElement return whole values. A caller that walks a
-// nested value itself, with an Iter of its own, can instead stop at the
-// value with NextKey or More, walk Rest, and Skip what its walk Used: the
-// nested value is then read once rather than once to find its end and
-// once more to walk it.
+// Step through an object with NextKey then Value, through an array with
+// More then Value. A caller that walks a nested value itself, with an Iter
+// of its own, can instead walk Rest and Skip what its walk Used: the nested
+// value is then read once rather than once to find its end and once more
+// to walk it.
 type Iter struct {
 	b     []byte
 	i     int // the next member, element or value; past the close when done
@@ -466,18 +421,6 @@ func (it *Iter) Err() error { return it.err }
 // input it read: up to and including the closing bracket.
 func (it *Iter) Used() int { return it.i }
 
-// NextField returns the next member of an object walk; ok is false at the
-// end or on an error (see Err).
-func (it *Iter) NextField() (key string, rawKey, value []byte, ok bool) {
-	if key, rawKey, ok = it.NextKey(); !ok {
-		return "", nil, nil, false
-	}
-	if value, ok = it.Value(); !ok {
-		return "", nil, nil, false
-	}
-	return key, rawKey, value, true
-}
-
 // NextKey returns the key of the next member of an object walk and stops
 // at its value, which Value or Skip must then move past; ok is false at
 // the end or on an error (see Err).
@@ -509,15 +452,6 @@ func (it *Iter) NextKey() (key string, rawKey []byte, ok bool) {
 // it: Value or Skip must then move past it. It is false at the end or on
 // an error (see Err).
 func (it *Iter) More() bool { return !it.done }
-
-// NextElement returns the next element of an array walk; ok is false at
-// the end or on an error (see Err).
-func (it *Iter) NextElement() (value []byte, ok bool) {
-	if !it.More() {
-		return nil, false
-	}
-	return it.Value()
-}
 
 // Value returns the value the walk stopped at (see NextKey and More) and
 // moves past it.
