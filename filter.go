@@ -482,18 +482,13 @@ func appendFiltered(dst, obj []byte, t *pathTree, op pathOp) (_ []byte, used int
 				// where the nested walk stops.
 				dst, first = appendMembers(dst, first, obj[runStart:runEnd])
 				runStart, runEnd = 0, 0
-				if !first {
-					dst = append(dst, ',')
-				}
-				first = false
-				dst = append(dst, rawKey...)
+				dst = append(separate(dst, &first), rawKey...)
 				dst = append(dst, ':')
-				var n int
+				var ok bool
 				var err error
-				if dst, n, err = appendFilteredValue(dst, it.Rest(), c, op); err != nil {
+				if dst, ok, err = appendNestedAt(dst, &it, c, op); err != nil {
 					return nil, 0, err
-				}
-				if !it.Skip(n) {
+				} else if !ok {
 					break
 				}
 				continue
@@ -533,11 +528,7 @@ func appendFiltered(dst, obj []byte, t *pathTree, op pathOp) (_ []byte, used int
 		}
 		dst, first = appendMembers(dst, first, obj[runStart:runEnd])
 		runStart, runEnd = 0, 0
-		if !first {
-			dst = append(dst, ',')
-		}
-		first = false
-		dst = append(dst, rawKey...)
+		dst = append(separate(dst, &first), rawKey...)
 		dst = append(dst, ':')
 		dst = append(dst, v...)
 	}
@@ -555,10 +546,8 @@ func appendMembers(dst []byte, first bool, members []byte) (_ []byte, stillFirst
 	if len(members) == 0 {
 		return dst, first
 	}
-	if !first {
-		dst = append(dst, ',')
-	}
-	return append(dst, members...), false
+	dst = append(separate(dst, &first), members...)
+	return dst, first
 }
 
 // appendFilteredValue appends the object or array at the start of v with
@@ -573,16 +562,11 @@ func appendFilteredValue(dst, v []byte, t *pathTree, op pathOp) (_ []byte, used 
 	for it.More() {
 		k := rawjson.Kind(it.Rest())
 		if k == '{' || k == '[' {
-			if !first {
-				dst = append(dst, ',')
-			}
-			first = false
-			var n int
+			var ok bool
 			var err error
-			if dst, n, err = appendFilteredValue(dst, it.Rest(), t, op); err != nil {
+			if dst, ok, err = appendNestedAt(separate(dst, &first), &it, t, op); err != nil {
 				return nil, 0, err
-			}
-			if !it.Skip(n) {
+			} else if !ok {
 				break
 			}
 			continue
@@ -594,14 +578,31 @@ func appendFilteredValue(dst, v []byte, t *pathTree, op pathOp) (_ []byte, used 
 		if op == opKeep && k != 'n' {
 			continue // a scalar where fields were named
 		}
-		if !first {
-			dst = append(dst, ',')
-		}
-		first = false
-		dst = append(dst, el...)
+		dst = append(separate(dst, &first), el...)
 	}
 	if err := it.Err(); err != nil {
 		return nil, 0, err
 	}
 	return append(dst, ']'), it.Used(), nil
+}
+
+// separate appends the comma that goes before a member or element, unless
+// it is the first, which it no longer is afterwards.
+func separate(dst []byte, first *bool) []byte {
+	if *first {
+		*first = false
+		return dst
+	}
+	return append(dst, ',')
+}
+
+// appendNestedAt appends the object or array the walk stopped at, with t
+// applied, and moves the walk past it; ok is false when the walk cannot go
+// on (see it.Err).
+func appendNestedAt(dst []byte, it *rawjson.Iter, t *pathTree, op pathOp) (_ []byte, ok bool, _ error) {
+	dst, n, err := appendFilteredValue(dst, it.Rest(), t, op)
+	if err != nil {
+		return nil, false, err
+	}
+	return dst, it.Skip(n), nil
 }
