@@ -268,6 +268,7 @@ func nextSpecial(b []byte, j int) int {
 const (
 	ones   = 0x0101010101010101
 	highs  = 0x8080808080808080
+	lows   = 0x7f7f7f7f7f7f7f7f
 	quotes = '"' * ones
 	backs  = '\\' * ones
 )
@@ -284,6 +285,87 @@ func specialMask(x uint64) uint64 {
 	return ((q - ones) &^ q & highs) | ((s - ones) &^ s & highs)
 }
 
+// containerEnd returns the index just past the object or array starting
+// at b[i]. It counts brackets outside strings, eight bytes a step: the
+// quotes of a word are turned into a mask of the bytes inside strings
+// (a prefix XOR, carried from word to word), and only brackets outside
+// that mask are looked at one by one. Objects and arrays are mostly short
+// strings, and this costs no branch per string. A word with a backslash
+// is read a byte at a time.
+func containerEnd(b []byte, i int) (int, error) {
+	depth := 0
+	var inString uint64 // 1 inside a string at the start of the word
+	j := i
+	for {
+		for j+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[j:])
+			if s := x ^ backs; (s-ones)&^s&highs != 0 {
+				break // a backslash: byte by byte
+			}
+			q := movemask(equalBytes(x, quotes))
+			in := q ^ q<<1
+			in ^= in << 2
+			in ^= in << 4
+			in = (in ^ -inString) & 0xff // bytes in strings (opening quote included)
+			inString = in >> 7
+			lower := x | 0x2020202020202020 // '[' is '{', ']' is '}'
+			open := movemask(equalBytes(lower, '{'*ones)) &^ in
+			closing := movemask(equalBytes(lower, '}'*ones)) &^ in
+			for m := open | closing; m != 0; m &= m - 1 {
+				k := bits.TrailingZeros64(m)
+				if open&(1<<k) != 0 {
+					depth++
+				} else if depth--; depth == 0 {
+					return j + k + 1, nil
+				}
+			}
+			j += 8
+		}
+		// A word with a backslash, or the last bytes: one at a time, to
+		// the end of the word and past an escape that runs over it.
+		stop := min(j+8, len(b))
+		if j >= len(b) {
+			return 0, ErrSyntax
+		}
+		for ; j < stop; j++ {
+			c := b[j]
+			if inString != 0 {
+				switch c {
+				case '\\':
+					j++ // the escaped byte, perhaps in the next word
+				case '"':
+					inString = 0
+				}
+				continue
+			}
+			switch c {
+			case '"':
+				inString = 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1, nil
+				}
+			}
+		}
+	}
+}
+
+// equalBytes returns a word with the high bit of each byte of x that
+// equals the same byte of pattern set, and no other bit. (Unlike the
+// "has zero byte" test, it is exact for every byte, not just the first.)
+func equalBytes(x, pattern uint64) uint64 {
+	t := x ^ pattern
+	return ^((t&lows + lows) | t) & highs
+}
+
+// movemask gathers the high bits of the bytes of m, whose other bits are
+// clear, into the eight low bits: byte k's into bit k.
+func movemask(m uint64) uint64 {
+	return (m >> 7) * 0x0102040810204080 >> 56
+}
+
 // valueEnd returns the index just past the value starting at b[i].
 func valueEnd(b []byte, i int) (int, error) {
 	if i >= len(b) {
@@ -294,43 +376,7 @@ func valueEnd(b []byte, i int) (int, error) {
 		end, _, err := stringEnd(b, i)
 		return end, err
 	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); {
-			switch b[j] {
-			case '"':
-				// stringEnd, inlined by hand: objects and arrays hold many
-				// short strings, and the call would cost more than the
-				// scan of most of them.
-				j++
-				for {
-					if j+8 <= len(b) {
-						m := specialMask(binary.LittleEndian.Uint64(b[j:]))
-						if m == 0 {
-							j += 8
-							continue
-						}
-						j += bits.TrailingZeros64(m) / 8
-					} else if j = nextSpecial(b, j); j >= len(b) {
-						return 0, ErrSyntax
-					}
-					if b[j] == '"' {
-						break
-					}
-					j += 2 // past a backslash and the byte it escapes
-				}
-				j++
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1, nil
-				}
-			}
-			j++
-		}
-		return 0, ErrSyntax
+		return containerEnd(b, i)
 	default:
 		j := i
 		for j < len(b) {

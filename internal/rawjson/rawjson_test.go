@@ -2,6 +2,7 @@ package rawjson
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -348,5 +349,76 @@ func TestAppendStringValid(t *testing.T) {
 		if err := json.Unmarshal(b, &back); err != nil || (back != s && strings.ToValidUTF8(s, "\ufffd") != back) {
 			t.Errorf("AppendString(%q) decodes to %q, %v", s, back, err)
 		}
+	}
+}
+
+// containerEndBytes is containerEnd a byte at a time: the reference the
+// word-at-a-time scan must agree with.
+func containerEndBytes(b []byte, i int) (int, error) {
+	depth, inString := 0, false
+	for j := i; j < len(b); j++ {
+		switch c := b[j]; {
+		case inString && c == '\\':
+			j++
+		case inString && c == '"':
+			inString = false
+		case inString:
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			if depth--; depth == 0 {
+				return j + 1, nil
+			}
+		}
+	}
+	return 0, ErrSyntax
+}
+
+// FuzzContainerEnd: containerEnd finds the same end as the byte-at-a-time
+// reference (or fails as it does) for any input starting with a bracket,
+// wherever in a word the quotes, escapes and brackets fall.
+func FuzzContainerEnd(f *testing.F) {
+	for _, s := range []string{
+		`{}`, `[]`, `{"a":[1,{"b":"}"}],"c":"\"]"}`, `[["\\"],"\\\""]x`,
+		`{"k":"1234567\"}"}`, `{"k":"123456\\"}`, `{"abcdefg\\u005d":[{"x":"]]]]]]]]"}]}`,
+		`[{"sku":"SKU-0000","name":"Item number 0","quantity":1,"price":"59.99"}]`,
+		`{"a":"\\\\\\\\\\\\\\\\"}`, `{"a":"`, `[[[[`, `{"a":"b"}}}`,
+	} {
+		f.Add([]byte(s), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, pad uint8) {
+		// The padding moves the input across the word boundaries.
+		b := append(bytes.Repeat([]byte{' '}, int(pad%16)), in...)
+		i := int(pad % 16)
+		if i >= len(b) || (b[i] != '{' && b[i] != '[') {
+			b = append(b[:i], append([]byte{'['}, b[i:]...)...)
+		}
+		want, wantErr := containerEndBytes(b, i)
+		got, err := containerEnd(b, i)
+		if got != want || (err == nil) != (wantErr == nil) {
+			t.Fatalf("containerEnd(%q, %d) = %d, %v; byte by byte %d, %v", b, i, got, err, want, wantErr)
+		}
+	})
+}
+
+func TestMovemask(t *testing.T) {
+	t.Parallel()
+	for x := range 256 {
+		var m uint64
+		for k := range 8 {
+			if x&(1<<k) != 0 {
+				m |= 0x80 << (8 * k)
+			}
+		}
+		if got := movemask(m); got != uint64(x) {
+			t.Fatalf("movemask(%#x) = %#x, want %#x", m, got, x)
+		}
+	}
+	// equalBytes is exact in every byte, whatever precedes it.
+	x := binary.LittleEndian.Uint64([]byte{'"', 0, '"', '"', 0x22 ^ 0x80, '"', 1, '"'})
+	if got, want := movemask(equalBytes(x, quotes)), uint64(0b10101101); got != want {
+		t.Fatalf("equalBytes: mask %08b, want %08b", got, want)
 	}
 }
