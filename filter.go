@@ -118,6 +118,7 @@ func (op pathOp) acts(l *pathTree) bool {
 type fieldRules struct {
 	include *pathTree // nil: every field
 	edit    *pathTree // exclude and redact, merged; nil: none
+	horizon horizonCache
 }
 
 // apply filters and redacts an object's fields and its changes. The result
@@ -462,6 +463,14 @@ func uniq(a, b string) []string {
 // obj may run on past the object (the rest of an enclosing value); used
 // is the length of the object in it.
 func appendFiltered(dst, obj []byte, t *pathTree, op pathOp) (_ []byte, used int, _ error) {
+	return appendFilteredObject(dst, obj, t, op, nil)
+}
+
+// appendFilteredObject is appendFiltered, for a whole compact object obj
+// (nothing after its closing brace) when h is not nil: from the first key
+// past h's horizon on, the rest of obj is copied without being walked.
+func appendFilteredObject(dst, obj []byte, t *pathTree, op pathOp, h *keyHorizon) (_ []byte, used int, _ error) {
+	cur := keyCursor{h: h}
 	it := rawjson.ObjectIter(obj)
 	dst = append(dst, '{')
 	first := true
@@ -474,6 +483,13 @@ func appendFiltered(dst, obj []byte, t *pathTree, op pathOp) (_ []byte, used int
 		key, rawKey, ok := it.NextKey()
 		if !ok {
 			break
+		}
+		if cur.beyond(key) {
+			// No rule reaches this key or any after it: the rest of the
+			// object, up to its closing brace, goes as it is.
+			dst, first = appendMembers(dst, first, obj[runStart:runEnd])
+			dst, _ = appendMembers(dst, first, obj[keyStart:len(obj)-1])
+			return append(dst, '}'), len(obj), nil
 		}
 		c := t.child(key)
 		if c != nil && !c.leaf {

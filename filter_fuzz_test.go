@@ -185,7 +185,7 @@ func FuzzFieldRules(f *testing.F) {
 				// It must give the same body (white space aside, which only
 				// non-canonical input has).
 				if r.include == nil {
-					streamed, err := s.streamBody(r.edit, gotChanges)
+					streamed, err := s.streamBody(r.edit, nil, gotChanges)
 					if err != nil {
 						t.Fatalf("%s: streamBody: %v", label, err)
 					}

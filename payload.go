@@ -225,6 +225,7 @@ type snapshot struct {
 	user    *Actor // nil, or &actor
 	actor   Actor
 	raw     []byte          // the object as marshalled
+	rawType reflect.Type    // the type raw was marshalled from
 	object  []rawjson.Field // raw split into fields: by fields(), when rules need it
 	changes []change        // nil unless Updated
 	splits  splits          // nested values split by field rules, shared by endpoints
@@ -312,6 +313,7 @@ func newSnapshot(ev *Event, model ModelInfo, id string, ts time.Time, user *Acto
 	if s.raw, s.buf, err = marshalPooled("event object", ev.Object); err != nil {
 		return nil, err
 	}
+	s.rawType = reflect.TypeOf(ev.Object)
 	if ev.Type == Updated {
 		switch {
 		case ev.Changes != nil:
@@ -435,10 +437,11 @@ func (s *snapshot) appendBody(b []byte, object []rawjson.Field, changes []change
 }
 
 // streamBody is the envelope with the object filtered by an edit tree in
-// one pass (no include rules, no transform).
-func (s *snapshot) streamBody(edit *pathTree, changes []change) ([]byte, error) {
+// one pass (no include rules, no transform); h, if not nil, is the
+// horizon of the object's type through the tree.
+func (s *snapshot) streamBody(edit *pathTree, h *keyHorizon, changes []change) ([]byte, error) {
 	b := s.appendHead(make([]byte, 0, s.bodySize(len(s.raw), changes)))
-	b, _, err := appendFiltered(b, s.raw, edit, opEdit)
+	b, _, err := appendFilteredObject(b, s.raw, edit, opEdit, h)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: event object: %w", err)
 	}

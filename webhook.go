@@ -203,7 +203,8 @@ type Emitter struct {
 	abandoned atomic.Int64            // Sync deliveries that stopNow ended
 	closeOnce sync.Once
 	closeErr  error
-	ids       idClock // for newID
+	ids       idClock   // for newID
+	keyOrders keyOrders // of the object types seen, for the field filters
 }
 
 // New validates cfg and returns an Emitter whose queue is running. Every
@@ -373,10 +374,7 @@ func (e *Emitter) Emit(ctx context.Context, ev Event) error {
 	if len(targets) == 0 {
 		return nil
 	}
-	id := ev.ID
-	if id == "" {
-		id = e.newID("evt_")
-	}
+	id, dlvIDs := e.newIDs(ev.ID, len(targets))
 	now := e.now().UTC()
 	ts := now.Truncate(time.Second)
 
@@ -405,8 +403,8 @@ func (e *Emitter) Emit(ctx context.Context, ev Event) error {
 	var plain []byte // the body of every endpoint without rules or transform
 	deliveries := make([]*Delivery, 0, len(targets))
 	var errs []error
-	for _, ep := range targets {
-		d := &Delivery{ID: e.newID("dlv_"), EventID: id, EventType: ev.Type, Endpoint: ep.Name, CreatedAt: now}
+	for i, ep := range targets {
+		d := &Delivery{ID: dlvIDs[i], EventID: id, EventType: ev.Type, Endpoint: ep.Name, CreatedAt: now}
 		err := shapeErr
 		if err == nil {
 			d.Body, err = e.shape(snap, ep, &plain)
@@ -555,7 +553,8 @@ func (e *Emitter) shape(s *snapshot, ep *endpoint, plain *[]byte) ([]byte, error
 				return nil, err
 			}
 		}
-		return s.streamBody(rules.edit, changes)
+		h := rules.horizon.get(e.keyOrders.of(s.rawType), rules.edit)
+		return s.streamBody(rules.edit, h, changes)
 	}
 	obj, err := s.fields()
 	if err != nil {
@@ -806,17 +805,58 @@ type idClock struct {
 	last int64 // the milliseconds and steps of the last id
 }
 
-// newID returns prefix followed by a UUIDv7 in hex: unique, and sortable
-// by time (monotonic within an Emitter). It is uuid.NewV7's layout without
-// its allocation and its crypto/rand read on every id.
+// idLen is the length of an id: a four-byte prefix ("evt_", "dlv_") and a
+// UUIDv7 in 32 hex digits.
+const idLen = 4 + 32
+
+// newID returns prefix (four bytes) followed by a UUIDv7 in hex: unique,
+// and sortable by time (monotonic within an Emitter).
 func (e *Emitter) newID(prefix string) string {
+	var b [idLen]byte
+	return string(e.appendID(b[:0], prefix, time.Now().UnixNano()))
+}
+
+// newIDs returns the ids of an Emit: the event's (unless it has one) and
+// one for each of its n deliveries, read from one clock reading into one
+// string.
+func (e *Emitter) newIDs(eventID string, n int) (string, []string) {
+	k := n
+	if eventID == "" {
+		k++
+	}
+	var small [4 * idLen]byte
+	b := small[:0]
+	if k > len(small)/idLen {
+		b = make([]byte, 0, k*idLen)
+	}
+	nano := time.Now().UnixNano()
+	if eventID == "" {
+		b = e.appendID(b, "evt_", nano)
+	}
+	for range n {
+		b = e.appendID(b, "dlv_", nano)
+	}
+	all := string(b)
+	if eventID == "" {
+		eventID, all = all[:idLen], all[idLen:]
+	}
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = all[i*idLen : (i+1)*idLen]
+	}
+	return eventID, ids
+}
+
+// appendID appends prefix and a UUIDv7 for the time nano (Unix
+// nanoseconds) in hex. It is uuid.NewV7's layout without its allocation
+// and its crypto/rand read on every id.
+func (e *Emitter) appendID(b []byte, prefix string, nano int64) []byte {
 	// The random bits come from the runtime's ChaCha8 generator, seeded by
 	// the operating system: ids must be unique, not secret, and this costs
 	// no system call.
 	var u uuid.UUID
 	binary.LittleEndian.PutUint64(u[0:8], rand.Uint64())
 	binary.LittleEndian.PutUint64(u[8:16], rand.Uint64())
-	nano := time.Now().UnixNano()
 	milli := nano / 1e6
 	t := milli<<12 + (nano-milli*1e6)>>8
 	c := &e.ids
@@ -833,12 +873,10 @@ func (e *Emitter) newID(prefix string) string {
 	u[6] = 0x70 | byte(seq>>8) // version 7
 	u[7] = byte(seq)
 	u[8] = u[8]&0x3f | 0x80 // variant 10
-	var b [40]byte
-	n := copy(b[:], prefix)
+	b = append(b, prefix...)
 	const hexd = "0123456789abcdef"
 	for _, x := range u {
-		b[n], b[n+1] = hexd[x>>4], hexd[x&0xf]
-		n += 2
+		b = append(b, hexd[x>>4], hexd[x&0xf])
 	}
-	return string(b[:n])
+	return b
 }
