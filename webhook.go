@@ -404,7 +404,7 @@ func (e *Emitter) Emit(ctx context.Context, ev Event) error {
 	deliveries := make([]*Delivery, 0, len(targets))
 	var errs []error
 	for i, ep := range targets {
-		d := &Delivery{ID: dlvIDs[i], EventID: id, EventType: ev.Type, Endpoint: ep.Name, CreatedAt: now}
+		d := &Delivery{ID: dlvID(dlvIDs, i), EventID: id, EventType: ev.Type, Endpoint: ep.Name, CreatedAt: now}
 		err := shapeErr
 		if err == nil {
 			d.Body, err = e.shape(snap, ep, &plain)
@@ -817,9 +817,9 @@ func (e *Emitter) newID(prefix string) string {
 }
 
 // newIDs returns the ids of an Emit: the event's (unless it has one) and
-// one for each of its n deliveries, read from one clock reading into one
-// string.
-func (e *Emitter) newIDs(eventID string, n int) (string, []string) {
+// one for each of its n deliveries, back to back in dlv (the i-th is
+// dlvID(dlv, i)), read from one clock reading into one string.
+func (e *Emitter) newIDs(eventID string, n int) (evt, dlv string) {
 	k := n
 	if eventID == "" {
 		k++
@@ -838,14 +838,13 @@ func (e *Emitter) newIDs(eventID string, n int) (string, []string) {
 	}
 	all := string(b)
 	if eventID == "" {
-		eventID, all = all[:idLen], all[idLen:]
+		return all[:idLen], all[idLen:]
 	}
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = all[i*idLen : (i+1)*idLen]
-	}
-	return eventID, ids
+	return eventID, all
 }
+
+// dlvID returns the i-th delivery id of newIDs.
+func dlvID(dlv string, i int) string { return dlv[i*idLen : (i+1)*idLen] }
 
 // appendID appends prefix and a UUIDv7 for the time nano (Unix
 // nanoseconds) in hex. It is uuid.NewV7's layout without its allocation

@@ -158,12 +158,30 @@ func StringSize(s string) int {
 
 const hex = "0123456789abcdef"
 
+// plain holds the bytes AppendString copies as they are: ASCII other than
+// control characters, the quote, the backslash and the HTML-special <, >
+// and &.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // AppendString appends s as a JSON string, escaped exactly as
 // encoding/json escapes it (HTML-safe, invalid UTF-8 replaced by U+FFFD).
 func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	i := 0
+	for i < len(s) && plain[s[i]] {
+		i++
+	}
+	if i == len(s) { // nothing to escape: most ids, labels and names
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		if b := s[i]; b < utf8.RuneSelf {
 			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
 				i++
@@ -302,15 +320,23 @@ func containerEnd(b []byte, i int) (int, error) {
 			if s := x ^ backs; (s-ones)&^s&highs != 0 {
 				break // a backslash: byte by byte
 			}
-			q := movemask(equalBytes(x, quotes))
+			qs := equalBytes(x, quotes)
+			lower := x | 0x2020202020202020 // '[' is '{', ']' is '}'
+			opens, closes := equalBytes(lower, '{'*ones), equalBytes(lower, '}'*ones)
+			if opens|closes == 0 {
+				// No bracket: only whether a string is open changes.
+				inString ^= uint64(bits.OnesCount64(qs) & 1)
+				j += 8
+				continue
+			}
+			q := movemask(qs)
 			in := q ^ q<<1
 			in ^= in << 2
 			in ^= in << 4
 			in = (in ^ -inString) & 0xff // bytes in strings (opening quote included)
 			inString = in >> 7
-			lower := x | 0x2020202020202020 // '[' is '{', ']' is '}'
-			open := movemask(equalBytes(lower, '{'*ones)) &^ in
-			closing := movemask(equalBytes(lower, '}'*ones)) &^ in
+			open := movemask(opens) &^ in
+			closing := movemask(closes) &^ in
 			for m := open | closing; m != 0; m &= m - 1 {
 				k := bits.TrailingZeros64(m)
 				if open&(1<<k) != 0 {
