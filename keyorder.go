@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 )
 
 // keyOrder lists every key encoding/json can write for a struct type, in
@@ -52,7 +53,9 @@ var (
 // to one, or it (or its pointer) marshals itself (MarshalJSON,
 // MarshalJSONTo, MarshalText, AppendText), or a field tag has an option
 // other than omitempty, omitzero and string (such as encoding/json/v2's
-// inline and unknown, which add keys), or the limits are passed.
+// inline and unknown, which add keys), or a tag name has a quote, a
+// backslash or invalid UTF-8 (which v2 reads its own way), or the limits
+// are passed.
 func newKeyOrder(t reflect.Type) *keyOrder {
 	if t == nil {
 		return nil
@@ -105,6 +108,12 @@ func (o *keyOrder) add(t reflect.Type, path []reflect.Type) bool {
 			if opt != "" && !slices.Contains(allowedTagOptions, opt) {
 				return false
 			}
+		}
+		if strings.ContainsAny(name, "\\'\"`") || !utf8.ValidString(name) {
+			// encoding/json/v2 (GOEXPERIMENT=jsonv2) reads such a name
+			// as a quoted string, cuts it short or mends its UTF-8: the
+			// key it writes is neither the tag's text nor the Go name.
+			return false
 		}
 		if name != "" {
 			o.names = append(o.names, name)

@@ -39,6 +39,9 @@ type (
 	KoText   struct{ A int }
 	KoAppend struct{ A int }
 	KoTo     struct{ A int }
+	KoQuoted struct {
+		ID int `json:"'ID'"`
+	}
 	KoInline struct {
 		A    int
 		Rest map[string]any `json:",inline"`
@@ -92,6 +95,11 @@ func TestKeyOrderOf(t *testing.T) {
 		{"MarshalJSONTo", reflect.TypeFor[KoTo](), nil},
 		{"time.Time", reflect.TypeFor[time.Time](), nil},
 		{"inline option", reflect.TypeFor[KoInline](), nil},
+		{"single-quoted name (jsonv2 unquotes it)", reflect.StructOf([]reflect.StructField{{Name: "A", Type: reflect.TypeFor[int](), Tag: `json:"'Z'"`}}), nil},
+		{"quote in a name (jsonv2 cuts it there)", reflect.StructOf([]reflect.StructField{{Name: "A", Type: reflect.TypeFor[int](), Tag: `json:"a\"b"`}}), nil},
+		{"backslash in a name", reflect.StructOf([]reflect.StructField{{Name: "A", Type: reflect.TypeFor[int](), Tag: `json:"a\\b"`}}), nil},
+		{"invalid UTF-8 in a name (jsonv2 mends it)", reflect.StructOf([]reflect.StructField{{Name: "A", Type: reflect.TypeFor[int](), Tag: `json:"a\xffb"`}}), nil},
+		{"quoted name in an embedded struct", reflect.StructOf([]reflect.StructField{{Name: "KoE1", Type: reflect.TypeFor[KoE1](), Anonymous: true}, {Name: "Q", Type: reflect.TypeFor[KoQuoted]()}, {Name: "KoQuoted", Type: reflect.TypeFor[KoQuoted](), Anonymous: true}}), nil},
 		{"map", reflect.TypeFor[map[string]any](), nil},
 		{"pointer to pointer", reflect.TypeFor[**plain](), nil},
 		{"nil", nil, nil},
@@ -200,9 +208,8 @@ func FuzzKeyOrder(f *testing.F) {
 		}
 		order := newKeyOrder(typ)
 		if order == nil {
-			// reflect.StructOf promotes the methods of some embedded
-			// fields: a struct embedding KoSelf may marshal itself.
-			if !marshalsItself(typ) {
+			// Only names jsonv2 reads its own way turn the order off here.
+			if !koQuotedTag(typ) {
 				t.Fatalf("%v: no key order", typ)
 			}
 			return
@@ -259,10 +266,11 @@ var (
 	koTags       = []reflect.StructTag{
 		"", `json:"a"`, `json:"b,omitempty"`, `json:"-"`, `json:"-,"`, `json:"a,string"`,
 		`json:",omitempty"`, `json:"email"`, `json:"c.d"`, `json:"id,omitzero"`, `json:"A"`, `json:"e1"`,
+		`json:"'Z'"`, `json:"a\"b"`, `json:"'email'"`, `json:"a b"`, `json:"€"`,
 	}
 	koEmbeds = []reflect.Type{
 		reflect.TypeFor[KoE1](), reflect.TypeFor[*KoE1](), reflect.TypeFor[KoE2](),
-		reflect.TypeFor[*KoCycle](), reflect.TypeFor[KoTagged](), reflect.TypeFor[KoSelf](),
+		reflect.TypeFor[*KoCycle](), reflect.TypeFor[KoTagged](), reflect.TypeFor[KoQuoted](),
 	}
 )
 
@@ -314,6 +322,32 @@ func koType(r *koReader, depth int) reflect.Type {
 		fields = append(fields, sf)
 	}
 	return reflect.StructOf(fields)
+}
+
+// koQuotedTag reports a tag name with a quote or a backslash in t or in
+// the structs it embeds.
+func koQuotedTag(t reflect.Type) bool {
+	return koQuotedTagDepth(t, 0)
+}
+
+func koQuotedTagDepth(t reflect.Type, depth int) bool {
+	if depth > 4 {
+		return false
+	}
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return false
+	}
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		if strings.ContainsAny(name, `'"\`) || (sf.Anonymous && koQuotedTagDepth(sf.Type, depth+1)) {
+			return true
+		}
+	}
+	return false
 }
 
 // koFill sets v's settable fields from the input: zero or not.
