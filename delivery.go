@@ -227,8 +227,17 @@ func (e *Emitter) attempt(ctx context.Context, d *Delivery) (Result, error) {
 	return Result{Done: true}, derr
 }
 
-// record updates d's delivery log.
-func (e *Emitter) record(d *Delivery, status DeliveryStatus, code int, msg, response string) {
+// record updates d's delivery log and returns the status code it holds.
+// An attempt that got no answer (code 0: a timeout, a refused connection,
+// Close giving up) keeps the last answer there was, as DeliveryLog and
+// Failure document: a delivery answered 503 and then timed out reports
+// 503, not 0.
+func (e *Emitter) record(d *Delivery, status DeliveryStatus, code int, msg, response string) int {
+	if code == 0 && d.Attempts > 0 {
+		if prev, err := e.logs.Get(context.Background(), d.ID); err == nil && prev.StatusCode != 0 {
+			code, response = prev.StatusCode, prev.ResponseBody
+		}
+	}
 	l := DeliveryLog{
 		ID:           d.ID,
 		EndpointName: d.Endpoint,
@@ -249,12 +258,13 @@ func (e *Emitter) record(d *Delivery, status DeliveryStatus, code int, msg, resp
 	if err := e.logs.Record(context.Background(), l); err != nil {
 		e.logger.Error("webhook: recording delivery log", "delivery_id", d.ID, "error", err)
 	}
+	return code
 }
 
 // fail gives d up: log line, delivery log, OnFailure. Every delivery that
 // is not delivered ends here exactly once.
 func (e *Emitter) fail(d *Delivery, err error, code int, response string) {
-	e.record(d, StatusFailed, code, err.Error(), response)
+	code = e.record(d, StatusFailed, code, err.Error(), response)
 	e.logger.Error("webhook delivery failed", "endpoint", d.Endpoint, "event_id", d.EventID,
 		"delivery_id", d.ID, "attempts", d.Attempts, "status", code, "error", err)
 	if e.cfg.OnFailure == nil {

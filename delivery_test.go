@@ -781,3 +781,78 @@ func TestOnFailureOncePerDelivery(t *testing.T) {
 		}
 	}
 }
+
+// TestLastAnswerKept: an attempt without an answer does not erase the last
+// answer there was. A delivery answered 503 ("busy") and then timed out,
+// or closed out by Close while its retry waited, reports 503 and "busy" in
+// its Failure and its DeliveryLog; the DeliveryError is the last attempt's.
+func TestLastAnswerKept(t *testing.T) {
+	t.Parallel()
+	busy := func(w http.ResponseWriter, r *http.Request, req dtRequest) {
+		if req.N == 1 {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		select { // past the attempt's timeout, then give up by itself
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}
+	check := func(t *testing.T, e *webhook.Emitter, f webhook.Failure, attempts int) {
+		t.Helper()
+		if f.StatusCode != http.StatusServiceUnavailable || f.Attempts != attempts {
+			t.Errorf("Failure: status %d attempts %d, want 503 and %d", f.StatusCode, f.Attempts, attempts)
+		}
+		l, ok := dtLog(t, e, f.Endpoint, f.DeliveryID)
+		if !ok || l.Status != webhook.StatusFailed || l.StatusCode != http.StatusServiceUnavailable || !strings.Contains(l.ResponseBody, "busy") {
+			t.Errorf("DeliveryLog %+v (found %v): want failed, 503 and the body \"busy\"", l, ok)
+		}
+	}
+
+	t.Run("timeout after 503", func(t *testing.T) {
+		t.Parallel()
+		rc := dtNewReceiver(t, busy)
+		fails := dtNewFailures()
+		e := dtEmitter(t, webhook.Config{
+			Timeout:   200 * time.Millisecond,
+			Endpoints: []webhook.Endpoint{dtEndpoint("slow", rc, &webhook.RetryConfig{MaxRetries: 1, RetryDelay: 10 * time.Millisecond, NoJitter: true})},
+			OnFailure: fails.record,
+		})
+		dtEmit(t, e, dtEvent("", map[string]any{"id": 1}))
+		f := fails.next(t, 10*time.Second)
+		check(t, e, f, 2)
+		var de *webhook.DeliveryError
+		if !errors.As(f.Err, &de) || de.StatusCode != 0 || de.Attempt != 2 {
+			t.Errorf("Failure.Err %v: want the second attempt's *DeliveryError, without status", f.Err)
+		}
+	})
+
+	t.Run("Close gives up during the retry wait", func(t *testing.T) {
+		t.Parallel()
+		rc := dtNewReceiver(t, busy)
+		fails := dtNewFailures()
+		e, err := webhook.New(webhook.Config{
+			Logger:    dtQuiet,
+			Endpoints: []webhook.Endpoint{dtEndpoint("waiting", rc, &webhook.RetryConfig{MaxRetries: 3, RetryDelay: time.Hour, MaxDelay: time.Hour})},
+			OnFailure: fails.record,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dtEmit(t, e, dtEvent("", map[string]any{"id": 1}))
+		dtWaitFor(t, 10*time.Second, "a retry scheduled", func() bool {
+			logs, err := e.Logs(context.Background(), webhook.LogQuery{Status: webhook.StatusRetrying})
+			return err == nil && len(logs) == 1
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		if err := e.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Close = %v, want it to give up", err)
+		}
+		f := fails.next(t, time.Second)
+		if !errors.Is(f.Err, webhook.ErrClosed) {
+			t.Errorf("Failure.Err %v: want ErrClosed", f.Err)
+		}
+		check(t, e, f, 1)
+	})
+}
