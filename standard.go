@@ -224,22 +224,35 @@ func (v *Verifier) verifyStandard(header http.Header, body []byte) error {
 		asym bool
 		raw  []byte
 	}
+	// A malformed entry is passed over, as the reference libraries do: a
+	// valid signature beside it still verifies. It is the error only when
+	// no entry can be checked.
 	var got []sig
+	var malformed error
 	for i, s := range sigs {
 		version, b64, ok := strings.Cut(s, ",")
 		if !ok {
-			return fmt.Errorf("webhook: %s: signature %d is not \"<version>,<base64>\": %w", HeaderStandardSignature, i+1, ErrMalformedSignature)
+			if malformed == nil {
+				malformed = fmt.Errorf("webhook: %s: signature %d is not \"<version>,<base64>\": %w", HeaderStandardSignature, i+1, ErrMalformedSignature)
+			}
+			continue
 		}
 		if version != "v1" && version != "v1a" {
 			continue
 		}
 		raw, err := base64.StdEncoding.DecodeString(b64)
 		if err != nil {
-			return fmt.Errorf("webhook: %s: signature %d: not base64: %w", HeaderStandardSignature, i+1, ErrMalformedSignature)
+			if malformed == nil {
+				malformed = fmt.Errorf("webhook: %s: signature %d: not base64: %w", HeaderStandardSignature, i+1, ErrMalformedSignature)
+			}
+			continue
 		}
 		got = append(got, sig{asym: version == "v1a", raw: raw})
 	}
 	if len(got) == 0 {
+		if malformed != nil {
+			return malformed
+		}
 		return fmt.Errorf("webhook: %s: no v1 or v1a signature: %w", HeaderStandardSignature, ErrMalformedSignature)
 	}
 	if err := v.checkTime(HeaderStandardTimestamp, ts, unix); err != nil {

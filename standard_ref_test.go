@@ -113,3 +113,44 @@ func TestStandardReferenceGo(t *testing.T) {
 	v.Secrets = []string{stdWrongSecret}
 	stdCheckSentinel(t, v.Verify(h, body), webhook.ErrInvalidSignature)
 }
+
+// TestStandardMalformedEntriesLikeReference: a signature header whose
+// entries are partly malformed is accepted or rejected by our Verifier as
+// by the reference library: a malformed entry is passed over, and a valid
+// one beside it verifies.
+func TestStandardMalformedEntriesLikeReference(t *testing.T) {
+	t.Parallel()
+	wh, err := standardwebhooks.NewWebhook(stdSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"id":"evt_1","event":"created"}`)
+	now := time.Now()
+	valid, err := wh.Sign("evt_1", now, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+	for _, sigs := range []string{
+		valid,
+		"v1,n0t~base64! " + valid,
+		valid + " v1,n0t~base64!",
+		"nocomma " + valid,
+		"v2,whatever v1b,x " + valid,
+		"v1,n0t~base64!",
+		"nocomma",
+		"v1,n0t~base64! " + wrong,
+		wrong,
+	} {
+		h := http.Header{}
+		h.Set(webhook.HeaderStandardID, "evt_1")
+		h.Set(webhook.HeaderStandardTimestamp, strconv.FormatInt(now.Unix(), 10))
+		h.Set(webhook.HeaderStandardSignature, sigs)
+		refErr := wh.Verify(body, h)
+		v := webhook.Verifier{Scheme: webhook.SchemeStandard, Secrets: []string{stdSecret}}
+		ourErr := v.Verify(h, body)
+		if (refErr == nil) != (ourErr == nil) {
+			t.Errorf("signatures %q: reference %v, ours %v", sigs, refErr, ourErr)
+		}
+	}
+}

@@ -518,7 +518,9 @@ func TestStandardVerifierRejections(t *testing.T) {
 		{name: "timestamp overflowing int64", header: withTS("99999999999999999999"), want: webhook.ErrMalformedSignature},
 		{name: "signature without version", header: full(strings.TrimPrefix(valid, "v1,")), want: webhook.ErrMalformedSignature},
 		{name: "v1 signature not base64", header: full(notB64), want: webhook.ErrMalformedSignature},
-		{name: "v1 signature not base64 beside a valid one", header: full(valid + " " + notB64), want: webhook.ErrMalformedSignature},
+		{name: "v1 signature not base64 beside a valid one (passed over)", header: full(notB64 + " " + valid)},
+		{name: "signature without version beside a valid one (passed over)", header: full(strings.TrimPrefix(other, "v1,") + " " + valid)},
+		{name: "v1 signature not base64 beside a wrong one", header: full(notB64 + " " + other), want: webhook.ErrInvalidSignature},
 		{name: "v1 signature in base64url", header: full(strings.NewReplacer("+", "-", "/", "_").Replace(valid)), want: stdURLSafeWant(valid)},
 
 		{name: "unknown version only", header: full("v2," + strings.TrimPrefix(valid, "v1,")), want: webhook.ErrMalformedSignature},
