@@ -275,18 +275,10 @@ func (m *MemoryDedup) remove(e *dedupEntry) {
 // that expires, which only delays freeing it.
 func (m *MemoryDedup) sweep(now time.Time) {
 	for m.head < len(m.order) {
-		e := m.order[m.head]
-		if !e.gone && now.Before(e.expires) {
+		if e := m.order[m.head]; !e.gone && now.Before(e.expires) {
 			break
 		}
-		if e.gone {
-			m.gone--
-		} else {
-			m.remove(e)
-			m.gone--
-		}
-		m.order[m.head] = nil
-		m.head++
+		m.dropOldest()
 	}
 	m.compact()
 }
@@ -294,16 +286,20 @@ func (m *MemoryDedup) sweep(now time.Time) {
 // makeRoom forgets the oldest ids until one more fits under max.
 func (m *MemoryDedup) makeRoom() {
 	for len(m.ids) >= m.max && m.head < len(m.order) {
-		if e := m.order[m.head]; e.gone {
-			m.gone--
-		} else {
-			m.remove(e)
-			m.gone--
-		}
-		m.order[m.head] = nil
-		m.head++
+		m.dropOldest()
 	}
 	m.compact()
+}
+
+// dropOldest takes the front entry off order, forgetting its id unless it
+// is gone already.
+func (m *MemoryDedup) dropOldest() {
+	if e := m.order[m.head]; !e.gone {
+		m.remove(e)
+	}
+	m.gone-- // the entry counted as gone leaves order
+	m.order[m.head] = nil
+	m.head++
 }
 
 // compact drops spent and removed entries from order, so that it stays
