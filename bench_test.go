@@ -14,6 +14,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -320,4 +323,62 @@ func BenchmarkEmitVsMarshal(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkQueuedMemory measures the heap one queued delivery holds: an
+// endpoint that never answers (within the benchmark) holds its one worker,
+// and 10,000 events of the ~1 KB order queue behind it. Reported per
+// queued delivery: B/queued (heap growth after a GC, body, Delivery, id,
+// delivery log and queue slot) and body-B (the body's length).
+//
+//	go test -run '^$' -bench QueuedMemory -benchtime 3x .
+func BenchmarkQueuedMemory(b *testing.B) {
+	const n = 10000
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	ev := webhook.Create(benchObject())
+	ev.Model = "store.Order"
+	var perDelivery []float64
+	var bodyLen int
+	for b.Loop() {
+		e, err := webhook.New(webhook.Config{
+			Workers: 1, QueueSize: 2 * n, Timeout: time.Minute, Logger: slog.New(slog.DiscardHandler),
+			Endpoints: []webhook.Endpoint{{Name: "held", URL: srv.URL, Secret: "s"}},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := e.Emit(context.Background(), ev); err != nil { // the one the worker holds
+			b.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for range n {
+			if err := e.Emit(context.Background(), ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perDelivery = append(perDelivery, float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/n)
+		logs, err := e.Logs(context.Background(), webhook.LogQuery{Limit: 1})
+		if err != nil || len(logs) != 1 || logs[0].Status != webhook.StatusPending {
+			b.Fatalf("Logs = %v, %v; want the last delivery pending", logs, err)
+		}
+		bodyLen = len(logs[0].Payload)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		e.Close(ctx) // abandon the queue
+	}
+	slices.Sort(perDelivery)
+	b.ReportMetric(perDelivery[len(perDelivery)/2], "B/queued")
+	b.ReportMetric(float64(bodyLen), "body-B")
 }

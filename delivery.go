@@ -238,6 +238,16 @@ func (e *Emitter) record(d *Delivery, status DeliveryStatus, code int, msg, resp
 			code, response = prev.StatusCode, prev.ResponseBody
 		}
 	}
+	var completed *time.Time
+	if status == StatusDelivered || status == StatusFailed {
+		t := e.now().UTC()
+		completed = &t
+	}
+	if ms, ok := e.logs.(*MemoryLogStore); ok {
+		// The log shares d instead of copying its fields.
+		ms.recordDelivery(d, status, code, d.Attempts, msg, response, completed)
+		return code
+	}
 	l := DeliveryLog{
 		ID:           d.ID,
 		EndpointName: d.Endpoint,
@@ -250,10 +260,7 @@ func (e *Emitter) record(d *Delivery, status DeliveryStatus, code int, msg, resp
 		ResponseBody: response,
 		Attempts:     d.Attempts,
 		CreatedAt:    d.CreatedAt,
-	}
-	if status == StatusDelivered || status == StatusFailed {
-		t := e.now().UTC()
-		l.CompletedAt = &t
+		CompletedAt:  completed,
 	}
 	if err := e.logs.Record(context.Background(), l); err != nil {
 		e.logger.Error("webhook: recording delivery log", "delivery_id", d.ID, "error", err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -78,6 +79,10 @@ const (
 // byte budget (payloads, responses and messages), the oldest forgotten
 // first. Queries list both, newest first by when each log was first
 // recorded.
+//
+// A log the Emitter records shares its Delivery (id, event, endpoint,
+// payload, creation time) rather than copying those fields: a queued
+// delivery costs its body and a few hundred bytes, log included.
 type MemoryLogStore struct {
 	mu       sync.Mutex
 	size     int
@@ -89,10 +94,35 @@ type MemoryLogStore struct {
 	bytes    int64 // held by fin[head:]
 }
 
+// logEntry is one log of a MemoryLogStore in 32 bytes. The delivery's own
+// fields are read from d, which nobody changes after Enqueue but for its
+// Attempts (copied here); what attempts change is kept here, and what
+// only some logs have (a message, a response, a completion time) in
+// detail.
 type logEntry struct {
-	log  DeliveryLog
-	seq  uint64 // order of first record
-	done bool   // finished: in fin
+	d        *Delivery
+	detail   *logDetail // nil: none of its fields set
+	seq      uint64     // order of first record
+	attempts uint32     // saturated
+	code     uint16
+	status   logStatus
+	done     bool // finished: in fin
+}
+
+type logDetail struct {
+	msg, response string
+	completed     time.Time
+	hasCompleted  bool // CompletedAt is not nil
+}
+
+// logStatus is a DeliveryStatus in a byte.
+type logStatus uint8
+
+var logStatuses = [...]DeliveryStatus{StatusPending, StatusRetrying, StatusDelivered, StatusFailed}
+
+func toLogStatus(st DeliveryStatus) (logStatus, bool) {
+	i := slices.Index(logStatuses[:], st)
+	return logStatus(i), i >= 0
 }
 
 var _ LogStore = (*MemoryLogStore)(nil)
@@ -117,46 +147,105 @@ func (s *MemoryLogStore) WithMaxBytes(n int64) *MemoryLogStore {
 
 func finished(st DeliveryStatus) bool { return st == StatusDelivered || st == StatusFailed }
 
-func logBytes(l *DeliveryLog) int64 {
-	return int64(len(l.Payload) + len(l.ResponseBody) + len(l.ErrorMessage) + 256)
+func (e *logEntry) bytes() int64 {
+	n := int64(len(e.d.Body) + 256)
+	if e.detail != nil {
+		n += int64(len(e.detail.msg) + len(e.detail.response))
+	}
+	return n
 }
 
-// Record implements LogStore.
+// log returns the entry as a DeliveryLog.
+func (e *logEntry) log() DeliveryLog {
+	l := DeliveryLog{
+		ID:           e.d.ID,
+		EndpointName: e.d.Endpoint,
+		EventID:      e.d.EventID,
+		EventType:    e.d.EventType,
+		Payload:      e.d.Body,
+		Status:       logStatuses[e.status],
+		StatusCode:   int(e.code),
+		Attempts:     int(e.attempts),
+		CreatedAt:    e.d.CreatedAt,
+	}
+	if dt := e.detail; dt != nil {
+		l.ErrorMessage, l.ResponseBody = dt.msg, dt.response
+		if dt.hasCompleted {
+			t := dt.completed
+			l.CompletedAt = &t
+		}
+	}
+	return l
+}
+
+// Record implements LogStore. It rejects a log whose Status is not one of
+// the four statuses, or whose StatusCode is not 0 to 999.
 func (s *MemoryLogStore) Record(_ context.Context, l DeliveryLog) error {
+	st, ok := toLogStatus(l.Status)
+	switch {
+	case !ok:
+		return fmt.Errorf("webhook: delivery log %q: status %q unknown (want pending, retrying, delivered or failed)", l.ID, l.Status)
+	case l.StatusCode < 0 || l.StatusCode > 999:
+		return fmt.Errorf("webhook: delivery log %q: status code %d is not 0 to 999", l.ID, l.StatusCode)
+	}
+	d := &Delivery{ID: l.ID, EventID: l.EventID, EventType: l.EventType, Endpoint: l.EndpointName, Body: l.Payload, CreatedAt: l.CreatedAt}
+	s.record(d, st, l.StatusCode, l.Attempts, l.ErrorMessage, l.ResponseBody, l.CompletedAt)
+	return nil
+}
+
+// recordDelivery is Record for the Emitter, which has the Delivery: the
+// log shares it. attempts is d.Attempts as the caller read it.
+func (s *MemoryLogStore) recordDelivery(d *Delivery, status DeliveryStatus, code, attempts int, msg, response string, completed *time.Time) {
+	st, _ := toLogStatus(status)
+	s.record(d, st, code, attempts, msg, response, completed)
+}
+
+func (s *MemoryLogStore) record(d *Delivery, st logStatus, code, attempts int, msg, response string, completed *time.Time) {
+	n := logEntry{d: d, attempts: uint32(min(max(attempts, 0), math.MaxUint32)), code: uint16(code), status: st}
+	if msg != "" || response != "" || completed != nil {
+		n.detail = &logDetail{msg: msg, response: response}
+		if completed != nil {
+			n.detail.completed, n.detail.hasCompleted = *completed, true
+		}
+	}
+	fin := finished(logStatuses[st])
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.byID[l.ID]
+	e := s.byID[d.ID]
 	switch {
 	case e == nil:
 		s.seq++
-		e = &logEntry{log: l, seq: s.seq}
-		s.byID[l.ID] = e
-		if finished(l.Status) {
+		n.seq = s.seq
+		e = &n
+		s.byID[d.ID] = e
+		if fin {
 			s.push(e)
 		}
 	case !e.done:
-		e.log = l
-		if finished(l.Status) {
+		n.seq = e.seq
+		*e = n
+		if fin {
 			s.push(e)
 		}
 	default: // an update of a finished log
-		s.bytes += logBytes(&l) - logBytes(&e.log)
-		e.log = l
+		s.bytes -= e.bytes()
+		n.seq, n.done = e.seq, true
+		*e = n
+		s.bytes += e.bytes()
 	}
-	return nil
 }
 
 // push adds a finished log and forgets the oldest beyond the bounds.
 func (s *MemoryLogStore) push(e *logEntry) {
 	e.done = true
 	s.fin = append(s.fin, e)
-	s.bytes += logBytes(&e.log)
+	s.bytes += e.bytes()
 	for len(s.fin)-s.head > 1 && (len(s.fin)-s.head > s.size || (s.maxBytes > 0 && s.bytes > s.maxBytes)) {
 		old := s.fin[s.head]
 		s.fin[s.head] = nil
 		s.head++
-		s.bytes -= logBytes(&old.log)
-		delete(s.byID, old.log.ID)
+		s.bytes -= old.bytes()
+		delete(s.byID, old.d.ID)
 	}
 	if s.head > 1024 && s.head > len(s.fin)/2 {
 		s.fin = append(s.fin[:0:0], s.fin[s.head:]...)
@@ -167,13 +256,14 @@ func (s *MemoryLogStore) push(e *logEntry) {
 // Query implements LogStore.
 func (s *MemoryLogStore) Query(_ context.Context, q LogQuery) ([]DeliveryLog, error) {
 	limit := cmpOr(q.Limit, DefaultLogLimit)
-	match := func(l *DeliveryLog) bool {
-		return (q.Endpoint == "" || l.EndpointName == q.Endpoint) && (q.Status == "" || l.Status == q.Status)
+	st, known := toLogStatus(q.Status)
+	if q.Status != "" && !known {
+		return nil, nil
 	}
 	s.mu.Lock()
 	var hits []*logEntry
 	for _, e := range s.byID {
-		if match(&e.log) {
+		if (q.Endpoint == "" || e.d.Endpoint == q.Endpoint) && (q.Status == "" || e.status == st) {
 			hits = append(hits, e)
 		}
 	}
@@ -183,7 +273,7 @@ func (s *MemoryLogStore) Query(_ context.Context, q LogQuery) ([]DeliveryLog, er
 	}
 	out := make([]DeliveryLog, len(hits))
 	for i, e := range hits {
-		out[i] = e.log
+		out[i] = e.log()
 	}
 	s.mu.Unlock()
 	return out, nil
@@ -194,7 +284,7 @@ func (s *MemoryLogStore) Get(_ context.Context, id string) (DeliveryLog, error) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e := s.byID[id]; e != nil {
-		return e.log, nil
+		return e.log(), nil
 	}
 	return DeliveryLog{}, ErrLogNotFound
 }

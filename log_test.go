@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -607,5 +608,64 @@ func TestRedeliver(t *testing.T) {
 	}
 	if n := len(fails.all()); n != 1 {
 		t.Errorf("%d OnFailure calls, want 1", n)
+	}
+}
+
+// TestMemoryLogStoreRoundTrip: a log recorded through Record comes back
+// from Get and Query as it went in, every field, updates included.
+func TestMemoryLogStoreRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := webhook.NewMemoryLogStore(10)
+	created := time.Date(2026, 1, 16, 12, 0, 0, 123, time.UTC)
+	completed := created.Add(1500 * time.Millisecond)
+	logs := []webhook.DeliveryLog{
+		{ID: "dlv_a", EndpointName: "crm", EventID: "evt_1", EventType: webhook.Updated, Payload: []byte(`{"id":1}`),
+			Status: webhook.StatusPending, CreatedAt: created},
+		{ID: "dlv_a", EndpointName: "crm", EventID: "evt_1", EventType: webhook.Updated, Payload: []byte(`{"id":1}`),
+			Status: webhook.StatusRetrying, StatusCode: 503, ErrorMessage: "webhook: 503", ResponseBody: "busy", Attempts: 1, CreatedAt: created},
+		{ID: "dlv_a", EndpointName: "crm", EventID: "evt_1", EventType: webhook.Updated, Payload: []byte(`{"id":1}`),
+			Status: webhook.StatusFailed, StatusCode: 500, ErrorMessage: "webhook: 500", Attempts: 4, CreatedAt: created, CompletedAt: &completed},
+		{ID: "dlv_b", EndpointName: "erp", EventID: "evt_2", EventType: webhook.Created, Payload: nil,
+			Status: webhook.StatusDelivered, StatusCode: 204, Attempts: 1, CreatedAt: created, CompletedAt: &completed},
+	}
+	for _, l := range logs {
+		if err := s.Record(ctx, l); err != nil {
+			t.Fatalf("Record(%s %s): %v", l.ID, l.Status, err)
+		}
+		got, err := s.Get(ctx, l.ID)
+		if err != nil || !reflect.DeepEqual(got, l) {
+			t.Fatalf("Get(%s) after Record:\n got  %+v (%v)\n want %+v", l.ID, got, err, l)
+		}
+	}
+	all, err := s.Query(ctx, webhook.LogQuery{})
+	if err != nil || len(all) != 2 || !reflect.DeepEqual(all[0], logs[3]) || !reflect.DeepEqual(all[1], logs[2]) {
+		t.Fatalf("Query = %+v, %v; want dlv_b then dlv_a as last recorded", all, err)
+	}
+}
+
+// TestMemoryLogStoreRecordRejects: a status other than the four, or a
+// status code that is no HTTP status, is an error naming the log and the
+// value; nothing is stored.
+func TestMemoryLogStoreRecordRejects(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := webhook.NewMemoryLogStore(10)
+	for _, tc := range []struct {
+		l    webhook.DeliveryLog
+		want string
+	}{
+		{webhook.DeliveryLog{ID: "dlv_x", Status: "done"}, `"dlv_x": status "done" unknown`},
+		{webhook.DeliveryLog{ID: "dlv_y", Status: ""}, `"dlv_y": status "" unknown`},
+		{webhook.DeliveryLog{ID: "dlv_z", Status: webhook.StatusFailed, StatusCode: 1000}, `"dlv_z": status code 1000 is not 0 to 999`},
+		{webhook.DeliveryLog{ID: "dlv_w", Status: webhook.StatusFailed, StatusCode: -1}, `"dlv_w": status code -1 is not 0 to 999`},
+	} {
+		err := s.Record(ctx, tc.l)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Record(%+v) = %v, want an error with %q", tc.l, err, tc.want)
+		}
+		if _, err := s.Get(ctx, tc.l.ID); !errors.Is(err, webhook.ErrLogNotFound) {
+			t.Errorf("Get(%s) after a rejected Record: %v, want ErrLogNotFound", tc.l.ID, err)
+		}
 	}
 }
