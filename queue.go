@@ -90,6 +90,11 @@ type MemoryQueueConfig struct {
 	// EndpointConcurrency bounds the attempts run at once for one
 	// endpoint, so that a slow endpoint cannot take every worker. Defaults
 	// to half the workers (all of them when there is one endpoint).
+	//
+	// Beyond its fair share (the workers divided by the endpoints) an
+	// endpoint takes a worker only while more than an eighth of them (at
+	// least one) stay free: however many endpoints hang, every endpoint
+	// still gets workers up to its fair share from that reserve.
 	EndpointConcurrency int
 }
 
@@ -276,9 +281,14 @@ func (q *MemoryQueue) take() (*Delivery, *endpointQueue) {
 	if q.ready == 0 {
 		return nil, nil
 	}
+	// Beyond its fair share an endpoint may not take the reserve: the
+	// workers kept for endpoints below theirs (see EndpointConcurrency).
+	fair := max(q.cfg.Workers/len(q.ring), 1)
+	reserve := max(q.cfg.Workers/8, 1)
+	overReserve := q.cfg.Workers-q.inFlight > reserve // this worker is free
 	for i := range q.ring {
 		eq := q.ring[(q.next+i)%len(q.ring)]
-		if len(eq.due) == 0 || eq.inFlight >= q.limit {
+		if len(eq.due) == 0 || eq.inFlight >= q.limit || (eq.inFlight >= fair && !overReserve) {
 			continue
 		}
 		q.next = (q.next + i + 1) % len(q.ring)
