@@ -1,7 +1,6 @@
 package webhook_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -333,8 +332,9 @@ func checkConfig(t *testing.T, got webhook.Config, s configSample, c *cbCalls) {
 	}
 }
 
-func TestLoadConfigSamples(t *testing.T) {
-	t.Parallel()
+// eachConfigSample runs check in a parallel subtest for each sample file,
+// YAML and JSON, with the Config it loads to and the callbacks' record.
+func eachConfigSample(t *testing.T, check func(t *testing.T, cfg webhook.Config, s configSample, c *cbCalls)) {
 	for _, s := range configSamples() {
 		for _, ext := range []string{".yaml", ".json"} {
 			t.Run(s.file+ext, func(t *testing.T) {
@@ -344,37 +344,24 @@ func TestLoadConfigSamples(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				checkConfig(t, cfg, s, &c)
+				check(t, cfg, s, &c)
 			})
 		}
 	}
+}
+
+func TestLoadConfigSamples(t *testing.T) {
+	t.Parallel()
+	eachConfigSample(t, checkConfig)
 }
 
 // TestLoadConfigSamplesPassNew: what a valid file loads to is a Config New
 // accepts.
 func TestLoadConfigSamplesPassNew(t *testing.T) {
 	t.Parallel()
-	for _, s := range configSamples() {
-		for _, ext := range []string{".yaml", ".json"} {
-			t.Run(s.file+ext, func(t *testing.T) {
-				t.Parallel()
-				var c cbCalls
-				cfg, err := newLoader(&c, testEnv).Load(filepath.Join("testdata", "config", s.file+ext))
-				if err != nil {
-					t.Fatal(err)
-				}
-				e, err := webhook.New(cfg)
-				if err != nil {
-					t.Fatalf("New: %v", err)
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				if err := e.Close(ctx); err != nil {
-					t.Fatalf("Close: %v", err)
-				}
-			})
-		}
-	}
+	eachConfigSample(t, func(t *testing.T, cfg webhook.Config, _ configSample, _ *cbCalls) {
+		closeEmitter(t, newEmitter(t, cfg), 5*time.Second)
+	})
 }
 
 // TestLoadConfigPackageFunc: LoadConfig reads the process environment.

@@ -15,14 +15,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -35,157 +31,40 @@ const dtSecret = "whsec_delivery_test"
 // dtSlack is the generous upper bound added to every expected time.
 const dtSlack = 1500 * time.Millisecond
 
-var dtQuiet = slog.New(slog.DiscardHandler)
+// The shared helpers (helpers_test.go) under the dt names that
+// log_test.go, isolation_test.go and throughput_test.go use.
+type (
+	dtRequest  = hookRequest
+	dtReceiver = hookReceiver
+)
 
-// dtRequest is one request as a receiver got it.
-type dtRequest struct {
-	N      int       // 1 for the receiver's first request
-	At     time.Time // when the handler was entered, before reading the body
-	Path   string
-	Header http.Header
-	Body   []byte
-}
+var (
+	dtQuiet       = quietLogger
+	dtNewReceiver = newHookReceiver
+	dtStatus      = answerStatus
+	dtNewFailures = newFailureLog
+	dtWaitFor     = waitFor
+)
 
-func (r dtRequest) eventID() string { return r.Header.Get(webhook.HeaderEventID) }
-
-// dtReceiver records every request and answers with its respond func.
-type dtReceiver struct {
-	*httptest.Server
-	respond func(w http.ResponseWriter, r *http.Request, req dtRequest)
-
-	mu      sync.Mutex
-	reqs    []dtRequest
-	changed chan struct{} // poked after each request is recorded
-}
-
-// dtNewReceiver starts a receiver on 127.0.0.1; respond nil answers 200.
-// It is closed when the test ends (after the Emitters made later).
-func dtNewReceiver(t testing.TB, respond func(w http.ResponseWriter, r *http.Request, req dtRequest)) *dtReceiver {
-	t.Helper()
-	rc := &dtReceiver{respond: respond, changed: make(chan struct{}, 1)}
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		at := time.Now()
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			return
-		}
-		rc.mu.Lock()
-		req := dtRequest{N: len(rc.reqs) + 1, At: at, Path: r.URL.Path, Header: r.Header.Clone(), Body: body}
-		rc.reqs = append(rc.reqs, req)
-		rc.mu.Unlock()
-		select {
-		case rc.changed <- struct{}{}:
-		default:
-		}
-		if rc.respond == nil {
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-		rc.respond(w, r, req)
-	}))
-	t.Cleanup(rc.Close)
-	return rc
-}
-
-// dtStatus answers every request with code.
-func dtStatus(code int) func(http.ResponseWriter, *http.Request, dtRequest) {
-	return func(w http.ResponseWriter, _ *http.Request, _ dtRequest) { w.WriteHeader(code) }
-}
-
-// requests returns a copy of the requests so far.
-func (rc *dtReceiver) requests() []dtRequest {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]dtRequest(nil), rc.reqs...)
-}
-
-// count returns the number of requests so far.
-func (rc *dtReceiver) count() int {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return len(rc.reqs)
-}
-
-// wait waits until the receiver has n requests, failing the test after d.
-func (rc *dtReceiver) wait(t testing.TB, n int, d time.Duration) []dtRequest {
-	t.Helper()
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for {
-		if reqs := rc.requests(); len(reqs) >= n {
-			return reqs
-		}
-		select {
-		case <-rc.changed:
-		case <-time.After(20 * time.Millisecond):
-		case <-deadline.C:
-			t.Fatalf("receiver got %d requests within %s, want %d", rc.count(), d, n)
-		}
-	}
-}
-
-// byEvent groups requests by X-Webhook-Event-Id, in arrival order.
-func dtByEvent(reqs []dtRequest) map[string][]dtRequest {
-	m := make(map[string][]dtRequest)
+// dtByEvent groups requests by X-Webhook-Event-Id, in arrival order.
+func dtByEvent(reqs []hookRequest) map[string][]hookRequest {
+	m := make(map[string][]hookRequest)
 	for _, r := range reqs {
 		m[r.eventID()] = append(m[r.eventID()], r)
 	}
 	return m
 }
 
-// dtFailures collects OnFailure calls.
-type dtFailures struct {
-	mu   sync.Mutex
-	list []webhook.Failure
-	ch   chan webhook.Failure
-}
-
-func dtNewFailures() *dtFailures { return &dtFailures{ch: make(chan webhook.Failure, 1024)} }
-
-func (f *dtFailures) record(x webhook.Failure) {
-	f.mu.Lock()
-	f.list = append(f.list, x)
-	f.mu.Unlock()
-	select {
-	case f.ch <- x:
-	default:
-	}
-}
-
-func (f *dtFailures) all() []webhook.Failure {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]webhook.Failure(nil), f.list...)
-}
-
-// next waits for the next OnFailure call.
-func (f *dtFailures) next(t testing.TB, d time.Duration) webhook.Failure {
-	t.Helper()
-	select {
-	case x := <-f.ch:
-		return x
-	case <-time.After(d):
-		t.Fatalf("no OnFailure call within %s", d)
-		return webhook.Failure{}
-	}
-}
-
 // dtEndpoint is an endpoint of rc with the test secret.
-func dtEndpoint(name string, rc *dtReceiver, retry *webhook.RetryConfig) webhook.Endpoint {
+func dtEndpoint(name string, rc *hookReceiver, retry *webhook.RetryConfig) webhook.Endpoint {
 	return webhook.Endpoint{Name: name, URL: rc.URL + "/hooks/" + name, Secret: dtSecret, Retry: retry}
 }
 
 // dtEmitter makes an Emitter with a quiet logger; it is closed when the
-// test ends, before the receivers made earlier.
+// test ends, before the receivers made earlier, and Close must not fail.
 func dtEmitter(t testing.TB, cfg webhook.Config) *webhook.Emitter {
 	t.Helper()
-	if cfg.Logger == nil {
-		cfg.Logger = dtQuiet
-	}
-	e, err := webhook.New(cfg)
-	if err != nil {
-		t.Fatalf("webhook.New: %v", err)
-	}
+	e := newEmitter(t, cfg)
 	t.Cleanup(func() { dtClose(t, e) })
 	return e
 }
@@ -193,9 +72,7 @@ func dtEmitter(t testing.TB, cfg webhook.Config) *webhook.Emitter {
 // dtClose closes e, waiting up to 30 s.
 func dtClose(t testing.TB, e *webhook.Emitter) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := e.Close(ctx); err != nil {
+	if err := closeWithin(e, 30*time.Second); err != nil {
 		t.Errorf("Close: %v", err)
 	}
 }
@@ -215,19 +92,6 @@ func dtEmit(t testing.TB, e *webhook.Emitter, ev webhook.Event) {
 	defer cancel()
 	if err := e.Emit(ctx, ev); err != nil {
 		t.Fatalf("Emit: %v", err)
-	}
-}
-
-// dtWaitFor polls cond every few milliseconds until it holds, failing the
-// test after d.
-func dtWaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -263,8 +127,8 @@ func dtGap(t testing.TB, what string, a, b time.Time, lo, hi time.Duration) {
 // ≥ 400 ms and ≥ 1200 ms, and the delivery then fails.
 func TestRetryScheduleTiming(t *testing.T) {
 	t.Parallel()
-	rc := dtNewReceiver(t, dtStatus(http.StatusInternalServerError))
-	fails := dtNewFailures()
+	rc := newHookReceiver(t, answerStatus(http.StatusInternalServerError))
+	fails := newFailureLog()
 	e := dtEmitter(t, webhook.Config{
 		Endpoints: []webhook.Endpoint{dtEndpoint("orders", rc,
 			&webhook.RetryConfig{MaxRetries: 2, RetryDelay: 400 * time.Millisecond, BackoffFactor: 2, NoJitter: true})},
@@ -289,8 +153,8 @@ func TestRetryScheduleTiming(t *testing.T) {
 // [0.8, 1.2]× the nominal one (lower bound exact, upper bound generous).
 func TestRetryScheduleJitter(t *testing.T) {
 	t.Parallel()
-	rc := dtNewReceiver(t, dtStatus(http.StatusServiceUnavailable))
-	fails := dtNewFailures()
+	rc := newHookReceiver(t, answerStatus(http.StatusServiceUnavailable))
+	fails := newFailureLog()
 	const events = 5
 	e := dtEmitter(t, webhook.Config{
 		Endpoints: []webhook.Endpoint{dtEndpoint("orders", rc,
@@ -326,8 +190,8 @@ func TestRetryScheduleJitter(t *testing.T) {
 func TestRetryDoesNotHoldWorker(t *testing.T) {
 	t.Parallel()
 	const retryDelay = 2 * time.Second
-	a := dtNewReceiver(t, dtStatus(http.StatusServiceUnavailable))
-	b := dtNewReceiver(t, nil)
+	a := newHookReceiver(t, answerStatus(http.StatusServiceUnavailable))
+	b := newHookReceiver(t, nil)
 	epA := dtEndpoint("a", a, &webhook.RetryConfig{MaxRetries: 1, RetryDelay: retryDelay, NoJitter: true})
 	epA.IncludeModels = []string{"test.A"}
 	epB := dtEndpoint("b", b, nil)
@@ -361,8 +225,8 @@ func TestRetryAfter(t *testing.T) {
 	t.Parallel()
 
 	// firstThenOK answers the first request with code and the header, then 200.
-	firstThenOK := func(code int, header func() string) func(http.ResponseWriter, *http.Request, dtRequest) {
-		return func(w http.ResponseWriter, _ *http.Request, req dtRequest) {
+	firstThenOK := func(code int, header func() string) func(http.ResponseWriter, *http.Request, hookRequest) {
+		return func(w http.ResponseWriter, _ *http.Request, req hookRequest) {
 			if req.N == 1 {
 				w.Header().Set("Retry-After", header())
 				w.WriteHeader(code)
@@ -371,9 +235,9 @@ func TestRetryAfter(t *testing.T) {
 			w.WriteHeader(http.StatusOK)
 		}
 	}
-	run := func(t *testing.T, respond func(http.ResponseWriter, *http.Request, dtRequest), retry *webhook.RetryConfig) [2]dtRequest {
-		rc := dtNewReceiver(t, respond)
-		fails := dtNewFailures()
+	run := func(t *testing.T, respond func(http.ResponseWriter, *http.Request, hookRequest), retry *webhook.RetryConfig) [2]hookRequest {
+		rc := newHookReceiver(t, respond)
+		fails := newFailureLog()
 		e := dtEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{dtEndpoint("orders", rc, retry)}, OnFailure: fails.record})
 		dtEmit(t, e, dtEvent("", map[string]any{"id": 1}))
 		reqs := rc.wait(t, 2, 10*time.Second)
@@ -384,7 +248,7 @@ func TestRetryAfter(t *testing.T) {
 		if n := rc.count(); n != 2 {
 			t.Errorf("receiver got %d requests, want 2", n)
 		}
-		return [2]dtRequest{reqs[0], reqs[1]}
+		return [2]hookRequest{reqs[0], reqs[1]}
 	}
 
 	t.Run("503 seconds", func(t *testing.T) {
@@ -428,10 +292,10 @@ func TestNoRetryOnClientError(t *testing.T) {
 	for _, code := range []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusUnprocessableEntity} {
 		t.Run(strconv.Itoa(code), func(t *testing.T) {
 			t.Parallel()
-			rc := dtNewReceiver(t, func(w http.ResponseWriter, _ *http.Request, _ dtRequest) {
+			rc := newHookReceiver(t, func(w http.ResponseWriter, _ *http.Request, _ hookRequest) {
 				http.Error(w, "no such thing", code)
 			})
-			fails := dtNewFailures()
+			fails := newFailureLog()
 			e := dtEmitter(t, webhook.Config{
 				Endpoints: []webhook.Endpoint{dtEndpoint("orders", rc, &webhook.RetryConfig{MaxRetries: 5, RetryDelay: 20 * time.Millisecond})},
 				OnFailure: fails.record,
@@ -470,14 +334,14 @@ func TestRedirectNotFollowed(t *testing.T) {
 	for _, code := range []int{301, 302, 303, 307, 308} {
 		t.Run(strconv.Itoa(code), func(t *testing.T) {
 			t.Parallel()
-			rc := dtNewReceiver(t, func(w http.ResponseWriter, r *http.Request, req dtRequest) {
+			rc := newHookReceiver(t, func(w http.ResponseWriter, r *http.Request, req hookRequest) {
 				if req.Path == "/elsewhere" {
 					w.WriteHeader(http.StatusOK)
 					return
 				}
 				http.Redirect(w, r, "/elsewhere", code)
 			})
-			fails := dtNewFailures()
+			fails := newFailureLog()
 			e := dtEmitter(t, webhook.Config{
 				Endpoints: []webhook.Endpoint{dtEndpoint("orders", rc, &webhook.RetryConfig{MaxRetries: 2, RetryDelay: 20 * time.Millisecond})},
 				OnFailure: fails.record,
@@ -504,15 +368,9 @@ func TestRedirectNotFollowed(t *testing.T) {
 // EnableEndpoint; meanwhile its events are not sent to it.
 func TestGoneDisablesEndpoint(t *testing.T) {
 	t.Parallel()
-	gone := dtNewReceiver(t, func(w http.ResponseWriter, _ *http.Request, req dtRequest) {
-		if req.N == 1 {
-			w.WriteHeader(http.StatusGone)
-			return
-		}
-		w.WriteHeader(http.StatusOK)
-	})
-	other := dtNewReceiver(t, nil)
-	fails := dtNewFailures()
+	gone := newHookReceiver(t, answerStatus(http.StatusGone, http.StatusOK))
+	other := newHookReceiver(t, nil)
+	fails := newFailureLog()
 	e := dtEmitter(t, webhook.Config{
 		Endpoints: []webhook.Endpoint{
 			dtEndpoint("gone", gone, &webhook.RetryConfig{MaxRetries: 3, RetryDelay: 20 * time.Millisecond, RetryOnStatus: []int{410, 500}}),
@@ -580,13 +438,7 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 // the body is fixed at Emit.
 func TestFreshSignatureSameEventID(t *testing.T) {
 	t.Parallel()
-	rc := dtNewReceiver(t, func(w http.ResponseWriter, _ *http.Request, req dtRequest) {
-		if req.N == 1 {
-			w.WriteHeader(http.StatusInternalServerError)
-			return
-		}
-		w.WriteHeader(http.StatusOK)
-	})
+	rc := newHookReceiver(t, answerStatus(http.StatusInternalServerError, http.StatusOK))
 	e := dtEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{
 		dtEndpoint("orders", rc, &webhook.RetryConfig{MaxRetries: 2, RetryDelay: 1100 * time.Millisecond, NoJitter: true}),
 	}})
@@ -640,7 +492,7 @@ func TestFreshSignatureSameEventID(t *testing.T) {
 func TestTimeoutRetried(t *testing.T) {
 	t.Parallel()
 	const timeout = 200 * time.Millisecond
-	rc := dtNewReceiver(t, func(w http.ResponseWriter, r *http.Request, req dtRequest) {
+	rc := newHookReceiver(t, func(w http.ResponseWriter, r *http.Request, req hookRequest) {
 		if req.N == 1 {
 			select { // hang until the sender gives up (bounded)
 			case <-r.Context().Done():
@@ -650,7 +502,7 @@ func TestTimeoutRetried(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusOK)
 	})
-	fails := dtNewFailures()
+	fails := newFailureLog()
 	ep := dtEndpoint("orders", rc, &webhook.RetryConfig{MaxRetries: 3, RetryDelay: 50 * time.Millisecond, NoJitter: true})
 	ep.Timeout = timeout
 	e := dtEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{ep}, OnFailure: fails.record})
@@ -680,7 +532,7 @@ func TestConnectionRefusedRetried(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 
-	fails := dtNewFailures()
+	fails := newFailureLog()
 	e := dtEmitter(t, webhook.Config{
 		Endpoints: []webhook.Endpoint{{Name: "closed", URL: "http://" + addr + "/hook", Secret: dtSecret,
 			Retry: &webhook.RetryConfig{MaxRetries: 2, RetryDelay: 20 * time.Millisecond}}},
@@ -711,9 +563,9 @@ func TestConnectionRefusedRetried(t *testing.T) {
 // exactly once, with everything needed to act on it.
 func TestOnFailureOncePerDelivery(t *testing.T) {
 	t.Parallel()
-	bad := dtNewReceiver(t, dtStatus(http.StatusInternalServerError))
-	good := dtNewReceiver(t, nil)
-	fails := dtNewFailures()
+	bad := newHookReceiver(t, answerStatus(http.StatusInternalServerError))
+	good := newHookReceiver(t, nil)
+	fails := newFailureLog()
 	const events = 6
 	e := dtEmitter(t, webhook.Config{
 		Endpoints: []webhook.Endpoint{
@@ -788,7 +640,7 @@ func TestOnFailureOncePerDelivery(t *testing.T) {
 // its Failure and its DeliveryLog; the DeliveryError is the last attempt's.
 func TestLastAnswerKept(t *testing.T) {
 	t.Parallel()
-	busy := func(w http.ResponseWriter, r *http.Request, req dtRequest) {
+	busy := func(w http.ResponseWriter, r *http.Request, req hookRequest) {
 		if req.N == 1 {
 			http.Error(w, "busy", http.StatusServiceUnavailable)
 			return
@@ -811,8 +663,8 @@ func TestLastAnswerKept(t *testing.T) {
 
 	t.Run("timeout after 503", func(t *testing.T) {
 		t.Parallel()
-		rc := dtNewReceiver(t, busy)
-		fails := dtNewFailures()
+		rc := newHookReceiver(t, busy)
+		fails := newFailureLog()
 		e := dtEmitter(t, webhook.Config{
 			Timeout:   200 * time.Millisecond,
 			Endpoints: []webhook.Endpoint{dtEndpoint("slow", rc, &webhook.RetryConfig{MaxRetries: 1, RetryDelay: 10 * time.Millisecond, NoJitter: true})},
@@ -829,18 +681,14 @@ func TestLastAnswerKept(t *testing.T) {
 
 	t.Run("Close gives up during the retry wait", func(t *testing.T) {
 		t.Parallel()
-		rc := dtNewReceiver(t, busy)
-		fails := dtNewFailures()
-		e, err := webhook.New(webhook.Config{
-			Logger:    dtQuiet,
+		rc := newHookReceiver(t, busy)
+		fails := newFailureLog()
+		e := newEmitter(t, webhook.Config{
 			Endpoints: []webhook.Endpoint{dtEndpoint("waiting", rc, &webhook.RetryConfig{MaxRetries: 3, RetryDelay: time.Hour, MaxDelay: time.Hour})},
 			OnFailure: fails.record,
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
 		dtEmit(t, e, dtEvent("", map[string]any{"id": 1}))
-		dtWaitFor(t, 10*time.Second, "a retry scheduled", func() bool {
+		waitFor(t, 10*time.Second, "a retry scheduled", func() bool {
 			logs, err := e.Logs(context.Background(), webhook.LogQuery{Status: webhook.StatusRetrying})
 			return err == nil && len(logs) == 1
 		})

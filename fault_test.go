@@ -172,7 +172,7 @@ func TestFaultInjection(t *testing.T) {
 	t.Cleanup(base.CloseIdleConnections)
 
 	var failures atomic.Int64
-	e, err := webhook.New(webhook.Config{
+	e := newEmitter(t, webhook.Config{
 		Endpoints:      endpoints,
 		Workers:        64,
 		QueueSize:      48000, // 12,000 per endpoint: room for every delivery
@@ -180,17 +180,12 @@ func TestFaultInjection(t *testing.T) {
 		CircuitBreaker: webhook.CircuitBreaker{Threshold: -1},
 		HTTPClient:     &http.Client{Transport: tr},
 		LogStore:       webhook.NewMemoryLogStore(ftEvents * ftEndpoints),
-		Logger:         dtQuiet,
 		OnFailure: func(f webhook.Failure) {
 			if failures.Add(1) <= 5 {
 				t.Errorf("OnFailure: endpoint %s event %s after %d attempts: %v", f.Endpoint, f.EventID, f.Attempts, f.Err)
 			}
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close(context.Background()) })
 
 	ids := make([]string, ftEvents)
 	for i := range ftEvents {

@@ -192,6 +192,7 @@ func ftChanges(t *testing.T, specs ...string) []change {
 	return out
 }
 
+// ftRenderChanges renders changes as "key: old -> new", joined by "; ".
 func ftRenderChanges(cs []change) string {
 	var b strings.Builder
 	for i, c := range cs {

@@ -6,13 +6,8 @@ package webhook_test
 import (
 	"context"
 	"errors"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,98 +96,59 @@ func TestSSRFGuardAllow(t *testing.T) {
 	}
 }
 
-// guardServer is a live receiver on 127.0.0.1 that counts what reaches it.
-type guardServer struct {
-	*httptest.Server
-	hits atomic.Int32
-}
-
-func newGuardServer(t *testing.T) *guardServer {
-	t.Helper()
-	s := &guardServer{}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.hits.Add(1)
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-// localhostURL names the server by the hostname "localhost", which
-// resolves to a loopback address: the guard sees the address dialled,
-// not a literal in the URL.
-func (s *guardServer) localhostURL(t *testing.T) string {
-	_, port, err := net.SplitHostPort(s.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return "http://localhost:" + port + "/webhooks/"
-}
-
 func TestSSRFGuardBlocksAtDial(t *testing.T) {
 	t.Parallel()
-	for _, syncMode := range []bool{true, false} {
-		name := "async"
-		if syncMode {
-			name = "sync"
-		}
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			srv := newGuardServer(t)
-			var mu sync.Mutex
-			var failures []webhook.Failure
-			e := oauthNew(t, webhook.Config{
-				Sync:      syncMode,
-				SSRFGuard: &webhook.SSRFGuard{},
-				// Retries on: a blocked address must still not be retried.
-				Retry:     &webhook.RetryConfig{MaxRetries: 3, RetryDelay: 10 * time.Millisecond},
-				OnFailure: func(f webhook.Failure) { mu.Lock(); failures = append(failures, f); mu.Unlock() },
-				Endpoints: []webhook.Endpoint{{Name: "user-supplied", URL: srv.localhostURL(t), Secret: "s"}},
-			})
-			err := e.Emit(oauthCtx(t), oauthEvent(1))
-			if syncMode {
-				if !errors.Is(err, webhook.ErrBlockedAddress) {
-					t.Fatalf("Emit = %v, want an error wrapping ErrBlockedAddress", err)
-				}
-				var de *webhook.DeliveryError
-				if !errors.As(err, &de) || de.Endpoint != "user-supplied" || de.Attempt != 1 {
-					t.Errorf("Emit = %v, want a DeliveryError for user-supplied on attempt 1", err)
-				}
-			} else {
-				if err != nil {
-					t.Fatalf("Emit = %v", err)
-				}
-				oauthClose(t, e)
-			}
-			mu.Lock()
-			fs := append([]webhook.Failure(nil), failures...)
-			mu.Unlock()
-			if len(fs) != 1 || fs[0].Attempts != 1 || !errors.Is(fs[0].Err, webhook.ErrBlockedAddress) {
-				t.Errorf("failures = %+v, want one after 1 attempt wrapping ErrBlockedAddress", fs)
-			}
-			logs, _ := e.Logs(context.Background(), webhook.LogQuery{})
-			if len(logs) != 1 || logs[0].Status != webhook.StatusFailed || logs[0].Attempts != 1 {
-				t.Errorf("logs = %+v, want one failed after 1 attempt", logs)
-			}
-			if n := srv.hits.Load(); n != 0 {
-				t.Errorf("the server received %d requests, want 0", n)
-			}
+	eachSyncMode(t, func(t *testing.T, syncMode bool) {
+		srv := newHookReceiver(t, nil)
+		fails := newFailureLog()
+		e := newEmitter(t, webhook.Config{
+			Sync:      syncMode,
+			SSRFGuard: &webhook.SSRFGuard{},
+			// Retries on: a blocked address must still not be retried.
+			Retry:     &webhook.RetryConfig{MaxRetries: 3, RetryDelay: 10 * time.Millisecond},
+			OnFailure: fails.record,
+			Endpoints: []webhook.Endpoint{{Name: "user-supplied", URL: localhostURL(t, srv.Server, "/webhooks/"), Secret: "s"}},
 		})
-	}
+		err := e.Emit(testCtx(t, 20*time.Second), oauthEvent(1))
+		if syncMode {
+			if !errors.Is(err, webhook.ErrBlockedAddress) {
+				t.Fatalf("Emit = %v, want an error wrapping ErrBlockedAddress", err)
+			}
+			var de *webhook.DeliveryError
+			if !errors.As(err, &de) || de.Endpoint != "user-supplied" || de.Attempt != 1 {
+				t.Errorf("Emit = %v, want a DeliveryError for user-supplied on attempt 1", err)
+			}
+		} else {
+			if err != nil {
+				t.Fatalf("Emit = %v", err)
+			}
+			closeEmitter(t, e, 20*time.Second)
+		}
+		if fs := fails.all(); len(fs) != 1 || fs[0].Attempts != 1 || !errors.Is(fs[0].Err, webhook.ErrBlockedAddress) {
+			t.Errorf("failures = %+v, want one after 1 attempt wrapping ErrBlockedAddress", fs)
+		}
+		logs, _ := e.Logs(context.Background(), webhook.LogQuery{})
+		if len(logs) != 1 || logs[0].Status != webhook.StatusFailed || logs[0].Attempts != 1 {
+			t.Errorf("logs = %+v, want one failed after 1 attempt", logs)
+		}
+		if n := srv.count(); n != 0 {
+			t.Errorf("the server received %d requests, want 0", n)
+		}
+	})
 }
 
 func TestSSRFGuardAllowLoopback(t *testing.T) {
 	t.Parallel()
-	srv := newGuardServer(t)
-	e := oauthNew(t, webhook.Config{
+	srv := newHookReceiver(t, nil)
+	e := newEmitter(t, webhook.Config{
 		Sync:      true,
 		SSRFGuard: &webhook.SSRFGuard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
-		Endpoints: []webhook.Endpoint{{Name: "internal", URL: srv.localhostURL(t), Secret: "s"}},
+		Endpoints: []webhook.Endpoint{{Name: "internal", URL: localhostURL(t, srv.Server, "/webhooks/"), Secret: "s"}},
 	})
-	if err := e.Emit(oauthCtx(t), oauthEvent(1)); err != nil {
+	if err := e.Emit(testCtx(t, 20*time.Second), oauthEvent(1)); err != nil {
 		t.Fatalf("Emit = %v, want delivered", err)
 	}
-	if n := srv.hits.Load(); n != 1 {
+	if n := srv.count(); n != 1 {
 		t.Errorf("the server received %d requests, want 1", n)
 	}
 }
@@ -202,10 +158,9 @@ func TestSSRFGuardAllowLoopback(t *testing.T) {
 func TestSSRFGuardCoversTokenURL(t *testing.T) {
 	t.Parallel()
 	ts := newOAuthTokenServer(t, 3600)
-	_, port, _ := net.SplitHostPort(ts.Listener.Addr().String())
 	o := ts.oauth2()
-	o.TokenURL = "http://localhost:" + port + "/oauth/token"
-	e := oauthNew(t, webhook.Config{
+	o.TokenURL = localhostURL(t, ts.Server, "/oauth/token")
+	e := newEmitter(t, webhook.Config{
 		Sync: true,
 		// The endpoint's address is allowed, the token server's is not.
 		// (Nothing listens on 127.0.0.2:9; nothing leaves the host.)
@@ -213,7 +168,7 @@ func TestSSRFGuardCoversTokenURL(t *testing.T) {
 		Retry:     &webhook.RetryConfig{MaxRetries: 0},
 		Endpoints: []webhook.Endpoint{{Name: "oauth2", URL: "http://127.0.0.2:9/", Secret: "s", OAuth2: o}},
 	})
-	err := e.Emit(oauthCtx(t), oauthEvent(1))
+	err := e.Emit(testCtx(t, 20*time.Second), oauthEvent(1))
 	if !errors.Is(err, webhook.ErrToken) {
 		t.Errorf("Emit = %v, want an error wrapping ErrToken", err)
 	}
@@ -226,7 +181,7 @@ func TestGuardHTTPSOnly(t *testing.T) {
 	t.Parallel()
 	_, err := webhook.New(webhook.Config{
 		HTTPSOnly: true,
-		Logger:    oauthQuiet,
+		Logger:    quietLogger,
 		Endpoints: []webhook.Endpoint{
 			{Name: "secure", URL: "https://example.com/hooks", Secret: "s"},
 			{Name: "plain", URL: "http://example.com/hooks", Secret: "s"},
@@ -245,7 +200,7 @@ func TestGuardHTTPSOnly(t *testing.T) {
 
 	e, err := webhook.New(webhook.Config{
 		HTTPSOnly: true,
-		Logger:    oauthQuiet,
+		Logger:    quietLogger,
 		Endpoints: []webhook.Endpoint{{Name: "secure", URL: "https://example.com/hooks", Secret: "s"}},
 	})
 	if err != nil {
@@ -256,56 +211,46 @@ func TestGuardHTTPSOnly(t *testing.T) {
 
 func TestGuardMaxBodyBytes(t *testing.T) {
 	t.Parallel()
-	for _, syncMode := range []bool{false, true} {
-		name := "async"
-		if syncMode {
-			name = "sync"
-		}
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			rx := newOAuthEndpoint(t, nil)
-			var mu sync.Mutex
-			var failures []webhook.Failure
-			e := oauthNew(t, webhook.Config{
-				Sync:         syncMode,
-				MaxBodyBytes: 512,
-				OnFailure:    func(f webhook.Failure) { mu.Lock(); failures = append(failures, f); mu.Unlock() },
-				Endpoints: []webhook.Endpoint{
-					{Name: "full", URL: rx.URL + "/full", Secret: oauthSigSecret},
-					{Name: "summary", URL: rx.URL + "/summary", Secret: oauthSigSecret,
-						Transform: func(p webhook.Payload) (any, error) {
-							return map[string]any{"id": p.ID, "event": p.Event}, nil
-						}},
-				},
-			})
-			ev := webhook.Event{Type: webhook.Created, Model: "store.Order",
-				Object: map[string]any{"id": 1, "notes": strings.Repeat("x", 2000)}}
-			err := e.Emit(oauthCtx(t), ev)
-			if !errors.Is(err, webhook.ErrBodyTooLarge) {
-				t.Fatalf("Emit = %v, want an error wrapping ErrBodyTooLarge", err)
-			}
-			if msg := err.Error(); !strings.Contains(msg, `endpoint "full"`) || strings.Contains(msg, `"summary"`) {
-				t.Errorf("error %q should name endpoint \"full\" only", msg)
-			}
-			if strings.Contains(err.Error(), "xxxxxxxx") {
-				t.Errorf("error shows the body: %.200s", err)
-			}
-			if !syncMode {
-				oauthClose(t, e)
-			}
-			reqs := rx.requests()
-			if len(reqs) != 1 {
-				t.Fatalf("receiver got %d requests, want 1 (summary)", len(reqs))
-			}
-			if len(reqs[0].Body) > 512 || strings.Contains(string(reqs[0].Body), "xxx") {
-				t.Errorf("summary got %s", reqs[0].Body)
-			}
-			checkOAuthRequest(t, 0, reqs[0])
-			mu.Lock()
-			defer mu.Unlock()
-			if len(failures) != 1 || failures[0].Endpoint != "full" || !errors.Is(failures[0].Err, webhook.ErrBodyTooLarge) {
-				t.Errorf("failures = %+v, want one for full wrapping ErrBodyTooLarge", failures)
-			}
+	eachSyncMode(t, func(t *testing.T, syncMode bool) {
+		rx := newOAuthEndpoint(t, nil)
+		fails := newFailureLog()
+		e := newEmitter(t, webhook.Config{
+			Sync:         syncMode,
+			MaxBodyBytes: 512,
+			OnFailure:    fails.record,
+			Endpoints: []webhook.Endpoint{
+				{Name: "full", URL: rx.URL + "/full", Secret: oauthSigSecret},
+				{Name: "summary", URL: rx.URL + "/summary", Secret: oauthSigSecret,
+					Transform: func(p webhook.Payload) (any, error) {
+						return map[string]any{"id": p.ID, "event": p.Event}, nil
+					}},
+			},
 		})
-	}
+		ev := webhook.Event{Type: webhook.Created, Model: "store.Order",
+			Object: map[string]any{"id": 1, "notes": strings.Repeat("x", 2000)}}
+		err := e.Emit(testCtx(t, 20*time.Second), ev)
+		if !errors.Is(err, webhook.ErrBodyTooLarge) {
+			t.Fatalf("Emit = %v, want an error wrapping ErrBodyTooLarge", err)
+		}
+		if msg := err.Error(); !strings.Contains(msg, `endpoint "full"`) || strings.Contains(msg, `"summary"`) {
+			t.Errorf("error %q should name endpoint \"full\" only", msg)
+		}
+		if strings.Contains(err.Error(), "xxxxxxxx") {
+			t.Errorf("error shows the body: %.200s", err)
+		}
+		if !syncMode {
+			closeEmitter(t, e, 20*time.Second)
+		}
+		reqs := rx.requests()
+		if len(reqs) != 1 {
+			t.Fatalf("receiver got %d requests, want 1 (summary)", len(reqs))
+		}
+		if len(reqs[0].Body) > 512 || strings.Contains(string(reqs[0].Body), "xxx") {
+			t.Errorf("summary got %s", reqs[0].Body)
+		}
+		checkOAuthRequest(t, 0, reqs[0])
+		if fs := fails.all(); len(fs) != 1 || fs[0].Endpoint != "full" || !errors.Is(fs[0].Err, webhook.ErrBodyTooLarge) {
+			t.Errorf("failures = %+v, want one for full wrapping ErrBodyTooLarge", fs)
+		}
+	})
 }

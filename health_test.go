@@ -92,7 +92,7 @@ func TestCircuitOpensAndRecovers(t *testing.T) {
 		failures  = threshold + 2          // the first two probes fail too
 		events    = 3
 	)
-	rc := dtNewReceiver(t, func(w http.ResponseWriter, _ *http.Request, req dtRequest) {
+	rc := newHookReceiver(t, func(w http.ResponseWriter, _ *http.Request, req hookRequest) {
 		if req.N > failures {
 			w.WriteHeader(http.StatusOK)
 			return
@@ -102,7 +102,7 @@ func TestCircuitOpensAndRecovers(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusServiceUnavailable)
 	})
-	fails := dtNewFailures()
+	fails := newFailureLog()
 	e := dtEmitter(t, webhook.Config{
 		Workers:        1,
 		Endpoints:      []webhook.Endpoint{dtEndpoint("orders", rc, &webhook.RetryConfig{MaxRetries: 20, RetryDelay: 50 * time.Millisecond, NoJitter: true})},
@@ -171,7 +171,7 @@ func TestCircuitSingleProbe(t *testing.T) {
 		inFlight int
 		maxProbe int // most probes in the handler at once
 	)
-	rc := dtNewReceiver(t, func(w http.ResponseWriter, _ *http.Request, req dtRequest) {
+	rc := newHookReceiver(t, func(w http.ResponseWriter, _ *http.Request, req hookRequest) {
 		mu.Lock()
 		arrivals = append(arrivals, req.At)
 		n := len(arrivals)
@@ -206,7 +206,7 @@ func TestCircuitSingleProbe(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusServiceUnavailable)
 	})
-	fails := dtNewFailures()
+	fails := newFailureLog()
 	e := dtEmitter(t, webhook.Config{
 		Workers:        events,
 		Endpoints:      []webhook.Endpoint{dtEndpoint("orders", rc, &webhook.RetryConfig{MaxRetries: 30, RetryDelay: 100 * time.Millisecond, NoJitter: true})},
@@ -216,7 +216,7 @@ func TestCircuitSingleProbe(t *testing.T) {
 	for i := range events {
 		dtEmit(t, e, dtEvent("", map[string]any{"id": i}))
 	}
-	dtWaitFor(t, 15*time.Second, "every event delivered", func() bool {
+	waitFor(t, 15*time.Second, "every event delivered", func() bool {
 		logs, _ := e.Logs(context.Background(), webhook.LogQuery{Endpoint: "orders", Status: webhook.StatusDelivered})
 		return len(logs) == events
 	})
@@ -251,7 +251,7 @@ func TestCircuitSingleProbe(t *testing.T) {
 }
 
 // hcByCode answers each request with the "code" field of its object.
-func hcByCode(w http.ResponseWriter, _ *http.Request, req dtRequest) {
+func hcByCode(w http.ResponseWriter, _ *http.Request, req hookRequest) {
 	var p struct {
 		Object struct {
 			Code int `json:"code"`
@@ -268,7 +268,7 @@ func hcByCode(w http.ResponseWriter, _ *http.Request, req dtRequest) {
 // counts towards the threshold nor lets a streak of 5xx continue.
 func TestCircuitIgnores4xx(t *testing.T) {
 	t.Parallel()
-	rc := dtNewReceiver(t, hcByCode)
+	rc := newHookReceiver(t, hcByCode)
 	e := dtEmitter(t, webhook.Config{
 		Workers:        1, // attempts in emission order
 		Endpoints:      []webhook.Endpoint{dtEndpoint("orders", rc, &webhook.RetryConfig{MaxRetries: 0})},
@@ -279,7 +279,7 @@ func TestCircuitIgnores4xx(t *testing.T) {
 		dtEmit(t, e, dtEvent("", map[string]any{"id": i, "code": c}))
 	}
 	rc.wait(t, len(codes), 5*time.Second)
-	dtWaitFor(t, 5*time.Second, "every delivery finished", func() bool {
+	waitFor(t, 5*time.Second, "every delivery finished", func() bool {
 		st := e.Stats()
 		return st.Queued+st.InFlight == 0
 	})
@@ -291,7 +291,7 @@ func TestCircuitIgnores4xx(t *testing.T) {
 		dtEmit(t, e, dtEvent("", map[string]any{"id": 100 + i, "code": c}))
 	}
 	rc.wait(t, len(codes)+3, 5*time.Second)
-	dtWaitFor(t, 5*time.Second, "the circuit to open after 503, 500, 429", func() bool {
+	waitFor(t, 5*time.Second, "the circuit to open after 503, 500, 429", func() bool {
 		return e.Stats().Endpoints["orders"].Circuit == webhook.CircuitOpen
 	})
 }
@@ -301,7 +301,7 @@ func TestCircuitIgnores4xx(t *testing.T) {
 // a success. Every failed attempt counts, 4xx included.
 func TestMonitorAlertsOncePerStreak(t *testing.T) {
 	t.Parallel()
-	rc := dtNewReceiver(t, hcByCode)
+	rc := newHookReceiver(t, hcByCode)
 	var (
 		mu     sync.Mutex
 		alerts []webhook.Alert

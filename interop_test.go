@@ -5,15 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,37 +31,19 @@ type interopRequest struct {
 // The scripts also check that a tampered body, timestamp or secret is
 // rejected, and a negative control proves that they fail when they should.
 func TestInteropSeedVerifiers(t *testing.T) {
-	python := interopLookPath(t, "python3")
-	node := interopLookPath(t, "node")
+	const need = "the interop test (it is installed on every machine and in CI)"
+	python := requireTool(t, "python3", need)
+	node := requireTool(t, "node", need)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
 	const secret = "interop_s3cret-2026"
 
-	var (
-		mu  sync.Mutex
-		got []interopRequest
-	)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		mu.Lock()
-		got = append(got, interopRequest{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), body: body})
-		mu.Unlock()
-		w.WriteHeader(http.StatusOK)
-	}))
-	defer srv.Close()
-
-	em, err := webhook.New(webhook.Config{
+	srv := newHookReceiver(t, nil)
+	em := newEmitter(t, webhook.Config{
 		Endpoints: []webhook.Endpoint{{Name: "main", URL: srv.URL + "/webhooks/", Secret: secret}},
 	})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
 
 	order := map[string]any{
 		"id":        "42",
@@ -99,9 +77,10 @@ func TestInteropSeedVerifiers(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 
-	mu.Lock()
-	reqs := slices.Clone(got)
-	mu.Unlock()
+	var reqs []interopRequest
+	for _, r := range srv.requests() {
+		reqs = append(reqs, interopRequest{Method: r.Method, Path: r.Path, Header: r.Header, body: r.Body})
+	}
 	if len(reqs) != len(events) {
 		t.Fatalf("receiver got %d requests, want %d", len(reqs), len(events))
 	}
@@ -168,13 +147,13 @@ func TestInteropSeedVerifiers(t *testing.T) {
 		{"node", node, filepath.Join("testdata", "interop", "verify.js")},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
-			out, err := interopRun(ctx, sc.bin, sc.script, dir)
+			out, err := runScript(ctx, sc.bin, sc.script, dir)
 			if err != nil {
 				t.Fatalf("%s %s: %v\n%s", sc.bin, sc.script, err, out)
 			}
 			t.Logf("%s", bytes.TrimSpace(out))
 
-			out, err = interopRun(ctx, sc.bin, sc.script, badDir)
+			out, err = runScript(ctx, sc.bin, sc.script, badDir)
 			if err == nil {
 				t.Fatalf("%s %s on a tampered request: exit 0, want a failure\n%s", sc.bin, sc.script, out)
 			}
@@ -227,21 +206,6 @@ func TestInteropScriptsAreVerbatim(t *testing.T) {
 			t.Errorf("testdata/interop/%s does not contain the seed's code under %q verbatim:\n%s", c.script, c.heading, code)
 		}
 	}
-}
-
-func interopLookPath(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s is required for the interop test (it is installed on every machine and in CI): %v", name, err)
-	}
-	return p
-}
-
-func interopRun(ctx context.Context, bin, script, dir string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, bin, script, dir)
-	cmd.WaitDelay = 5 * time.Second
-	return cmd.CombinedOutput()
 }
 
 // interopWriteDir writes the layout the scripts read: config.json, and per

@@ -6,12 +6,10 @@ package webhook_test
 // endpoint takes and looks for them everywhere the library writes.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -69,37 +67,14 @@ func (s *leakSink) get(what string) []string {
 	return append([]string(nil), s.items[what]...)
 }
 
-// syncBuffer is a bytes.Buffer safe for the log handler's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func TestSecretsDoNotLeak(t *testing.T) {
 	t.Parallel()
-	for _, syncMode := range []bool{true, false} {
-		t.Run(fmt.Sprintf("sync=%v", syncMode), func(t *testing.T) {
-			t.Parallel()
-			testSecretsDoNotLeak(t, syncMode)
-		})
-	}
+	eachSyncMode(t, testSecretsDoNotLeak)
 }
 
 func testSecretsDoNotLeak(t *testing.T, syncMode bool) {
 	var sink leakSink
-	var logs syncBuffer
+	var logs logBuffer
 
 	// A answers 500 with a body that names nothing secret; B and C 200.
 	recv := func(name string, status int) *httptest.Server {
@@ -119,7 +94,7 @@ func testSecretsDoNotLeak(t *testing.T, syncMode bool) {
 
 	cfg := webhook.Config{
 		Sync:   syncMode,
-		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger: logs.debugLogger(),
 		Endpoints: []webhook.Endpoint{
 			{
 				Name: "A", URL: a.URL, Secret: "secret_a",
@@ -152,10 +127,7 @@ func testSecretsDoNotLeak(t *testing.T, syncMode bool) {
 			}
 		},
 	}
-	e, err := webhook.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEmitter(t, cfg)
 	ctx := webhook.WithActor(context.Background(), webhook.Actor{ID: "1", Username: "admin"})
 	old, cur := leakCustomers()
 	events := []webhook.Event{
@@ -184,11 +156,7 @@ func testSecretsDoNotLeak(t *testing.T, syncMode bool) {
 			t.Errorf("Emit(%s): %v", ev.Type, err)
 		}
 	}
-	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := e.Close(closeCtx); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
+	closeEmitter(t, e, 10*time.Second)
 
 	dl, err := e.Logs(context.Background(), webhook.LogQuery{Endpoint: "A", Limit: 1000})
 	if err != nil {

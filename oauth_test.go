@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -31,9 +30,6 @@ const (
 	oauthClientSecret = "oauth-client-secret-DO-NOT-LEAK"
 	oauthSigSecret    = "signature_secret"
 )
-
-// oauthQuiet is a logger for tests whose failures are expected.
-var oauthQuiet = slog.New(slog.DiscardHandler)
 
 // oauthTokenServer is a client-credentials token server. It accepts the
 // client's credentials as HTTP basic auth (x/oauth2 sends them there
@@ -162,6 +158,12 @@ func (s *oauthTokenServer) oauth2() *webhook.OAuth2 {
 	}
 }
 
+// endpoint is the endpoint "oauth2" at url, signed with oauthSigSecret,
+// that gets its tokens from s.
+func (s *oauthTokenServer) endpoint(url string) webhook.Endpoint {
+	return webhook.Endpoint{Name: "oauth2", URL: url, Secret: oauthSigSecret, OAuth2: s.oauth2()}
+}
+
 // oauthRequest is one request an oauthEndpoint received.
 type oauthRequest struct {
 	Auth, APIKey                      string
@@ -221,41 +223,34 @@ func (e *oauthEndpoint) requests() []oauthRequest {
 	return append([]oauthRequest(nil), e.reqs...)
 }
 
-// oauthNew returns an Emitter that is closed when the test ends.
-func oauthNew(t *testing.T, cfg webhook.Config) *webhook.Emitter {
-	t.Helper()
-	if cfg.Logger == nil {
-		cfg.Logger = oauthQuiet
-	}
-	e, err := webhook.New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		e.Close(ctx)
-	})
-	return e
-}
-
-func oauthClose(t *testing.T, e *webhook.Emitter) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := e.Close(ctx); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-}
-
+// oauthEvent is a created event of the model "store.Order" with id i.
 func oauthEvent(i int) webhook.Event {
 	return webhook.Event{Type: webhook.Created, Model: "store.Order", Object: map[string]any{"id": i, "total": "10.00"}}
 }
 
-func oauthCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+// oauthEmitRange emits oauthEvent(i) for i from lo up to hi, excluded.
+func oauthEmitRange(t *testing.T, ctx context.Context, e *webhook.Emitter, lo, hi int) {
+	t.Helper()
+	for i := lo; i < hi; i++ {
+		if err := e.Emit(ctx, oauthEvent(i)); err != nil {
+			t.Fatalf("Emit %d: %v", i, err)
+		}
+	}
+}
+
+// oauthCheckDeliveredOnce checks that every delivery log of e says
+// delivered after one attempt.
+func oauthCheckDeliveredOnce(t *testing.T, e *webhook.Emitter) {
+	t.Helper()
+	logs, err := e.Logs(context.Background(), webhook.LogQuery{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range logs {
+		if l.Status != webhook.StatusDelivered || l.Attempts != 1 {
+			t.Errorf("log %s: status %s after %d attempts, want delivered after 1", l.ID, l.Status, l.Attempts)
+		}
+	}
 }
 
 // checkOAuthRequest checks what every request to an OAuth2 endpoint must
@@ -278,18 +273,13 @@ func TestOAuthSharedTokenAcrossWorkers(t *testing.T) {
 	t.Parallel()
 	ts := newOAuthTokenServer(t, 3600)
 	rx := newOAuthEndpoint(t, nil)
-	e := oauthNew(t, webhook.Config{
+	e := newEmitter(t, webhook.Config{
 		Workers:   8,
-		Endpoints: []webhook.Endpoint{{Name: "oauth2", URL: rx.URL + "/webhooks/", Secret: oauthSigSecret, OAuth2: ts.oauth2()}},
+		Endpoints: []webhook.Endpoint{ts.endpoint(rx.URL + "/webhooks/")},
 	})
-	ctx := oauthCtx(t)
 	const n = 50
-	for i := range n {
-		if err := e.Emit(ctx, oauthEvent(i)); err != nil {
-			t.Fatalf("Emit %d: %v", i, err)
-		}
-	}
-	oauthClose(t, e)
+	oauthEmitRange(t, testCtx(t, 20*time.Second), e, 0, n)
+	closeEmitter(t, e, 20*time.Second)
 
 	reqs := rx.requests()
 	if len(reqs) != n {
@@ -309,15 +299,7 @@ func TestOAuthSharedTokenAcrossWorkers(t *testing.T) {
 	if len(ts.scopes) != 1 || ts.scopes[0] != "webhooks:write" {
 		t.Errorf("scope sent: %q, want [webhooks:write]", ts.scopes)
 	}
-	logs, err := e.Logs(context.Background(), webhook.LogQuery{Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range logs {
-		if l.Status != webhook.StatusDelivered || l.Attempts != 1 {
-			t.Errorf("log %s: status %s after %d attempts, want delivered after 1", l.ID, l.Status, l.Attempts)
-		}
-	}
+	oauthCheckDeliveredOnce(t, e)
 }
 
 // The token server may want the credentials as form parameters only;
@@ -327,16 +309,11 @@ func TestOAuthCredentialsInForm(t *testing.T) {
 	t.Parallel()
 	ts := newOAuthTokenServer(t, 3600, func(s *oauthTokenServer) { s.paramsOnly = true })
 	rx := newOAuthEndpoint(t, nil)
-	e := oauthNew(t, webhook.Config{
+	e := newEmitter(t, webhook.Config{
 		Sync:      true,
-		Endpoints: []webhook.Endpoint{{Name: "oauth2", URL: rx.URL, Secret: oauthSigSecret, OAuth2: ts.oauth2()}},
+		Endpoints: []webhook.Endpoint{ts.endpoint(rx.URL)},
 	})
-	ctx := oauthCtx(t)
-	for i := range 3 {
-		if err := e.Emit(ctx, oauthEvent(i)); err != nil {
-			t.Fatalf("Emit %d: %v", i, err)
-		}
-	}
+	oauthEmitRange(t, testCtx(t, 20*time.Second), e, 0, 3)
 	for i, rq := range rx.requests() {
 		if rq.Auth != "Bearer tok-1" {
 			t.Errorf("request %d: Authorization %q, want Bearer tok-1", i, rq.Auth)
@@ -354,22 +331,14 @@ func TestOAuthRefreshBeforeExpiry(t *testing.T) {
 	t.Parallel()
 	ts := newOAuthTokenServer(t, 12)
 	rx := newOAuthEndpoint(t, nil)
-	e := oauthNew(t, webhook.Config{
+	e := newEmitter(t, webhook.Config{
 		Sync:      true,
-		Endpoints: []webhook.Endpoint{{Name: "oauth2", URL: rx.URL, Secret: oauthSigSecret, OAuth2: ts.oauth2()}},
+		Endpoints: []webhook.Endpoint{ts.endpoint(rx.URL)},
 	})
-	ctx := oauthCtx(t)
-	for i := range 3 {
-		if err := e.Emit(ctx, oauthEvent(i)); err != nil {
-			t.Fatalf("Emit %d: %v", i, err)
-		}
-	}
+	ctx := testCtx(t, 20*time.Second)
+	oauthEmitRange(t, ctx, e, 0, 3)
 	time.Sleep(2500 * time.Millisecond)
-	for i := 3; i < 6; i++ {
-		if err := e.Emit(ctx, oauthEvent(i)); err != nil {
-			t.Fatalf("Emit %d: %v", i, err)
-		}
-	}
+	oauthEmitRange(t, ctx, e, 3, 6)
 	reqs := rx.requests()
 	if len(reqs) != 6 {
 		t.Fatalf("endpoint got %d requests, want 6", len(reqs))
@@ -408,13 +377,13 @@ func TestOAuth401RefreshesOnceWithinAttempt(t *testing.T) {
 		}
 		return http.StatusOK
 	})
-	e := oauthNew(t, webhook.Config{
+	e := newEmitter(t, webhook.Config{
 		Sync:      true,
 		Now:       oauthClock(),
 		Retry:     &webhook.RetryConfig{MaxRetries: 0},
-		Endpoints: []webhook.Endpoint{{Name: "oauth2", URL: rx.URL, Secret: oauthSigSecret, OAuth2: ts.oauth2()}},
+		Endpoints: []webhook.Endpoint{ts.endpoint(rx.URL)},
 	})
-	if err := e.Emit(oauthCtx(t), oauthEvent(1)); err != nil {
+	if err := e.Emit(testCtx(t, 20*time.Second), oauthEvent(1)); err != nil {
 		t.Fatalf("Emit: %v", err)
 	}
 	reqs := rx.requests()
@@ -453,15 +422,14 @@ func TestOAuth401Persisting(t *testing.T) {
 	t.Parallel()
 	ts := newOAuthTokenServer(t, 3600)
 	rx := newOAuthEndpoint(t, func(oauthRequest) int { return http.StatusUnauthorized })
-	var failures []webhook.Failure
-	var mu sync.Mutex
-	e := oauthNew(t, webhook.Config{
+	fails := newFailureLog()
+	e := newEmitter(t, webhook.Config{
 		Sync:      true,
 		Retry:     &webhook.RetryConfig{MaxRetries: 0},
-		OnFailure: func(f webhook.Failure) { mu.Lock(); failures = append(failures, f); mu.Unlock() },
-		Endpoints: []webhook.Endpoint{{Name: "oauth2", URL: rx.URL, Secret: oauthSigSecret, OAuth2: ts.oauth2()}},
+		OnFailure: fails.record,
+		Endpoints: []webhook.Endpoint{ts.endpoint(rx.URL)},
 	})
-	err := e.Emit(oauthCtx(t), oauthEvent(1))
+	err := e.Emit(testCtx(t, 20*time.Second), oauthEvent(1))
 	var de *webhook.DeliveryError
 	if !errors.As(err, &de) || de.StatusCode != http.StatusUnauthorized || de.Attempt != 1 {
 		t.Fatalf("Emit = %v, want a DeliveryError with status 401 on attempt 1", err)
@@ -472,10 +440,8 @@ func TestOAuth401Persisting(t *testing.T) {
 	if got := ts.hits.Load(); got != 2 {
 		t.Errorf("token server hit %d times, want 2", got)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(failures) != 1 || failures[0].Attempts != 1 || failures[0].StatusCode != http.StatusUnauthorized {
-		t.Errorf("failures = %+v, want one after 1 attempt with status 401", failures)
+	if fs := fails.all(); len(fs) != 1 || fs[0].Attempts != 1 || fs[0].StatusCode != http.StatusUnauthorized {
+		t.Errorf("failures = %+v, want one after 1 attempt with status 401", fs)
 	}
 }
 
@@ -512,18 +478,13 @@ func TestOAuthConcurrent401sRefreshOnce(t *testing.T) {
 		}
 		return http.StatusUnauthorized
 	})
-	e := oauthNew(t, webhook.Config{
+	e := newEmitter(t, webhook.Config{
 		Workers:   n,
 		Retry:     &webhook.RetryConfig{MaxRetries: 0},
-		Endpoints: []webhook.Endpoint{{Name: "oauth2", URL: rx.URL, Secret: oauthSigSecret, OAuth2: ts.oauth2()}},
+		Endpoints: []webhook.Endpoint{ts.endpoint(rx.URL)},
 	})
-	ctx := oauthCtx(t)
-	for i := range n {
-		if err := e.Emit(ctx, oauthEvent(i)); err != nil {
-			t.Fatalf("Emit %d: %v", i, err)
-		}
-	}
-	oauthClose(t, e)
+	oauthEmitRange(t, testCtx(t, 20*time.Second), e, 0, n)
+	closeEmitter(t, e, 20*time.Second)
 
 	if got := maxWaiting.Load(); got != n {
 		t.Errorf("only %d requests with the stale token were in flight together, want %d", got, n)
@@ -546,30 +507,7 @@ func TestOAuthConcurrent401sRefreshOnce(t *testing.T) {
 	if got := ts.hits.Load(); got != 2 {
 		t.Errorf("token server hit %d times, want 2 (one refresh for %d concurrent 401s)", got, n)
 	}
-	logs, _ := e.Logs(context.Background(), webhook.LogQuery{Limit: 100})
-	for _, l := range logs {
-		if l.Status != webhook.StatusDelivered || l.Attempts != 1 {
-			t.Errorf("log %s: %s after %d attempts, want delivered after 1", l.ID, l.Status, l.Attempts)
-		}
-	}
-}
-
-// oauthLogBuffer collects log output; safe for concurrent writes.
-type oauthLogBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *oauthLogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *oauthLogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	oauthCheckDeliveredOnce(t, e)
 }
 
 // oauthSecretForms are the forms in which the client secret could leak.
@@ -597,17 +535,16 @@ func TestOAuthTokenFailure(t *testing.T) {
 			ts := newOAuthTokenServer(t, 3600)
 			ts.fail.Store(int32(tc.status))
 			rx := newOAuthEndpoint(t, nil)
-			var logs oauthLogBuffer
-			var mu sync.Mutex
-			var failures []webhook.Failure
-			e := oauthNew(t, webhook.Config{
+			var logs logBuffer
+			fails := newFailureLog()
+			e := newEmitter(t, webhook.Config{
 				Sync:      true,
-				Logger:    slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+				Logger:    logs.debugLogger(),
 				Retry:     &webhook.RetryConfig{MaxRetries: 2, RetryDelay: 5 * time.Millisecond, NoJitter: true},
-				OnFailure: func(f webhook.Failure) { mu.Lock(); failures = append(failures, f); mu.Unlock() },
-				Endpoints: []webhook.Endpoint{{Name: "oauth2", URL: rx.URL, Secret: oauthSigSecret, OAuth2: ts.oauth2()}},
+				OnFailure: fails.record,
+				Endpoints: []webhook.Endpoint{ts.endpoint(rx.URL)},
 			})
-			err := e.Emit(oauthCtx(t), oauthEvent(1))
+			err := e.Emit(testCtx(t, 20*time.Second), oauthEvent(1))
 			if !errors.Is(err, webhook.ErrToken) {
 				t.Fatalf("Emit = %v, want an error wrapping ErrToken", err)
 			}
@@ -625,9 +562,7 @@ func TestOAuthTokenFailure(t *testing.T) {
 				t.Fatal("the token server never got the secret: the leak checks below would prove nothing")
 			}
 
-			mu.Lock()
-			fs := append([]webhook.Failure(nil), failures...)
-			mu.Unlock()
+			fs := fails.all()
 			if len(fs) != 1 || fs[0].Attempts != 3 || !errors.Is(fs[0].Err, webhook.ErrToken) {
 				t.Errorf("failures = %+v, want one after 3 attempts wrapping ErrToken", fs)
 			}
@@ -670,12 +605,12 @@ func TestOAuthRefreshFailureAfter401(t *testing.T) {
 		ts.fail.Store(http.StatusInternalServerError) // from now on
 		return http.StatusUnauthorized
 	})
-	e := oauthNew(t, webhook.Config{
+	e := newEmitter(t, webhook.Config{
 		Sync:      true,
 		Retry:     &webhook.RetryConfig{MaxRetries: 0},
-		Endpoints: []webhook.Endpoint{{Name: "oauth2", URL: rx.URL, Secret: oauthSigSecret, OAuth2: ts.oauth2()}},
+		Endpoints: []webhook.Endpoint{ts.endpoint(rx.URL)},
 	})
-	err := e.Emit(oauthCtx(t), oauthEvent(1))
+	err := e.Emit(testCtx(t, 20*time.Second), oauthEvent(1))
 	if !errors.Is(err, webhook.ErrToken) {
 		t.Fatalf("Emit = %v, want an error wrapping ErrToken", err)
 	}
@@ -696,13 +631,7 @@ func TestOAuthTokenServerHangIsBounded(t *testing.T) {
 	t.Parallel()
 	t.Run("sync emit", func(t *testing.T) {
 		t.Parallel()
-		ts, unhang := oauthHangingTokenServer(t)
-		rx := newOAuthEndpoint(t, nil)
-		e := oauthNew(t, webhook.Config{
-			Sync:      true,
-			Retry:     &webhook.RetryConfig{MaxRetries: 0},
-			Endpoints: []webhook.Endpoint{{Name: "oauth2", URL: rx.URL, Secret: oauthSigSecret, OAuth2: ts.oauth2(), Timeout: 300 * time.Millisecond}},
-		})
+		e, unhang := oauthHangingEmitter(t, true)
 		done := make(chan error, 1)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -734,12 +663,7 @@ func TestOAuthTokenServerHangIsBounded(t *testing.T) {
 	})
 	t.Run("async close", func(t *testing.T) {
 		t.Parallel()
-		ts, unhang := oauthHangingTokenServer(t)
-		rx := newOAuthEndpoint(t, nil)
-		e := oauthNew(t, webhook.Config{
-			Retry:     &webhook.RetryConfig{MaxRetries: 0},
-			Endpoints: []webhook.Endpoint{{Name: "oauth2", URL: rx.URL, Secret: oauthSigSecret, OAuth2: ts.oauth2(), Timeout: 300 * time.Millisecond}},
-		})
+		e, unhang := oauthHangingEmitter(t, false)
 		if err := e.Emit(context.Background(), oauthEvent(1)); err != nil {
 			t.Fatalf("Emit: %v", err)
 		}
@@ -773,13 +697,29 @@ func oauthHangingTokenServer(t *testing.T) (ts *oauthTokenServer, unhang func())
 	return ts, unhang
 }
 
+// oauthHangingEmitter is an Emitter (Sync or not, no retries) whose one
+// endpoint, with a 300 ms Timeout, gets its token from an
+// oauthHangingTokenServer.
+func oauthHangingEmitter(t *testing.T, sync bool) (e *webhook.Emitter, unhang func()) {
+	ts, unhang := oauthHangingTokenServer(t)
+	rx := newOAuthEndpoint(t, nil)
+	ep := ts.endpoint(rx.URL)
+	ep.Timeout = 300 * time.Millisecond
+	e = newEmitter(t, webhook.Config{
+		Sync:      sync,
+		Retry:     &webhook.RetryConfig{MaxRetries: 0},
+		Endpoints: []webhook.Endpoint{ep},
+	})
+	return e, unhang
+}
+
 // (e) The seed's static token: Headers are sent as they are; OAuth2 wins
 // over a static Authorization.
 func TestOAuthStaticHeaders(t *testing.T) {
 	t.Parallel()
 	rx := newOAuthEndpoint(t, nil)
 	ts := newOAuthTokenServer(t, 3600)
-	e := oauthNew(t, webhook.Config{
+	e := newEmitter(t, webhook.Config{
 		Sync: true,
 		Endpoints: []webhook.Endpoint{
 			{Name: "with_token", URL: rx.URL + "/static", Secret: oauthSigSecret,
@@ -788,7 +728,7 @@ func TestOAuthStaticHeaders(t *testing.T) {
 				Headers: map[string]string{"Authorization": "Bearer static_token_xyz", "X-API-Key": "key_456"}},
 		},
 	})
-	if err := e.Emit(oauthCtx(t), oauthEvent(1)); err != nil {
+	if err := e.Emit(testCtx(t, 20*time.Second), oauthEvent(1)); err != nil {
 		t.Fatalf("Emit: %v", err)
 	}
 	got := map[string]oauthRequest{}
@@ -815,7 +755,7 @@ func TestOAuthHeadersCannotReplaceReserved(t *testing.T) {
 			t.Parallel()
 			const value = "header-value-secret-42"
 			_, err := webhook.New(webhook.Config{
-				Logger: oauthQuiet,
+				Logger: quietLogger,
 				Endpoints: []webhook.Endpoint{{Name: "crm", URL: "https://crm.example.com/hooks", Secret: "s",
 					Headers: map[string]string{name: value}}},
 			})
@@ -848,7 +788,7 @@ func TestOAuthConfigValidation(t *testing.T) {
 			t.Parallel()
 			o := tc.oauth
 			_, err := webhook.New(webhook.Config{
-				Logger:    oauthQuiet,
+				Logger:    quietLogger,
 				Endpoints: []webhook.Endpoint{{Name: "oauth2", URL: "https://example.com/webhooks/", Secret: "s", OAuth2: &o}},
 			})
 			if !errors.Is(err, webhook.ErrInvalidConfig) {

@@ -129,14 +129,7 @@ func ptDiff(t *testing.T, old, cur any) string {
 	if cs == nil {
 		t.Fatal("diff returned nil: an update without changes must send {}")
 	}
-	var sb strings.Builder
-	for i, c := range cs {
-		if i > 0 {
-			sb.WriteString("; ")
-		}
-		sb.WriteString(c.key + ": " + string(c.old) + " -> " + string(c.new))
-	}
-	return sb.String()
+	return ftRenderChanges(cs)
 }
 
 type ptCustomer struct {

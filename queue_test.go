@@ -65,6 +65,28 @@ func mqtNewGate(t *testing.T) *mqtGate {
 
 func (g *mqtGate) open() { g.once.Do(func() { close(g.ch) }) }
 
+// hold is an attempt that waits for the gate to open (done) or for its ctx
+// to end (not done).
+func (g *mqtGate) hold(ctx context.Context) Result {
+	select {
+	case <-g.ch:
+		return Result{Done: true}
+	case <-ctx.Done():
+		return Result{}
+	}
+}
+
+// mqtDrain closes q with a generous context and fails the test unless it
+// drained: no error and no leftovers. want completes the failure message.
+func mqtDrain(t *testing.T, q *MemoryQueue, want string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if left, err := q.Close(ctx); err != nil || len(left) != 0 {
+		t.Fatalf("Close = %d leftovers, %v; want %s", len(left), err, want)
+	}
+}
+
 // mqtEnqueue enqueues d with a generous context and fails on error.
 func mqtEnqueue(t *testing.T, q *MemoryQueue, d *Delivery) {
 	t.Helper()
@@ -84,14 +106,7 @@ func TestMemoryQueueShares(t *testing.T) {
 	// The gate is registered before mqtStart, so it opens after Close
 	// has been tried: the runs must also honour ctx.
 	q := NewMemoryQueue(MemoryQueueConfig{Size: 4, Workers: 1})
-	mqtStart(t, q, func(ctx context.Context, d *Delivery) Result {
-		select {
-		case <-gate.ch:
-			return Result{Done: true}
-		case <-ctx.Done():
-			return Result{}
-		}
-	}, "a", "b")
+	mqtStart(t, q, func(ctx context.Context, _ *Delivery) Result { return gate.hold(ctx) }, "a", "b")
 
 	mqtEnqueue(t, q, mqtDelivery("a", 1))
 	mqtEnqueue(t, q, mqtDelivery("a", 2))
@@ -156,11 +171,7 @@ func TestMemoryQueueShares(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Enqueue waiting for room did not return after room freed")
 	}
-	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if left, err := q.Close(ctx); err != nil || len(left) != 0 {
-		t.Fatalf("Close = %d leftovers, %v; want a drained queue", len(left), err)
-	}
+	mqtDrain(t, q, "a drained queue")
 }
 
 // TestMemoryQueueEndpointConcurrency: no endpoint has more attempts under
@@ -196,12 +207,7 @@ func TestMemoryQueueEndpointConcurrency(t *testing.T) {
 					cur[d.Endpoint]--
 					mu.Unlock()
 				}()
-				select {
-				case <-gate.ch:
-					return Result{Done: true}
-				case <-ctx.Done():
-					return Result{}
-				}
+				return gate.hold(ctx)
 			}, tc.endpoints...)
 			for _, ep := range tc.endpoints {
 				for i := range 3 * tc.limit {
@@ -226,26 +232,20 @@ func TestMemoryQueueEndpointConcurrency(t *testing.T) {
 				return n >= want
 			})
 			time.Sleep(100 * time.Millisecond) // room for a worker to break the limit
-			mu.Lock()
-			for _, ep := range tc.endpoints {
-				if peak[ep] > tc.limit {
-					t.Errorf("endpoint %s had %d attempts under way, limit %d", ep, peak[ep], tc.limit)
+			checkPeaks := func() {
+				t.Helper()
+				mu.Lock()
+				defer mu.Unlock()
+				for _, ep := range tc.endpoints {
+					if peak[ep] > tc.limit {
+						t.Errorf("endpoint %s had %d attempts under way, limit %d", ep, peak[ep], tc.limit)
+					}
 				}
 			}
-			mu.Unlock()
+			checkPeaks()
 			gate.open()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if left, err := q.Close(ctx); err != nil || len(left) != 0 {
-				t.Fatalf("Close = %d leftovers, %v; want a drained queue", len(left), err)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			for _, ep := range tc.endpoints {
-				if peak[ep] > tc.limit {
-					t.Errorf("endpoint %s had %d attempts under way, limit %d", ep, peak[ep], tc.limit)
-				}
-			}
+			mqtDrain(t, q, "a drained queue")
+			checkPeaks()
 		})
 	}
 }
@@ -262,12 +262,7 @@ func TestMemoryQueueSlowEndpointLeavesWorkers(t *testing.T) {
 			fast <- d.ID
 			return Result{Done: true}
 		}
-		select {
-		case <-gate.ch:
-			return Result{Done: true}
-		case <-ctx.Done():
-			return Result{}
-		}
+		return gate.hold(ctx)
 	}, "slow", "fast")
 	for i := range 20 {
 		mqtEnqueue(t, q, mqtDelivery("slow", i))
@@ -295,12 +290,7 @@ func TestMemoryQueueRoundRobin(t *testing.T) {
 	q := NewMemoryQueue(MemoryQueueConfig{Workers: 1})
 	mqtStart(t, q, func(ctx context.Context, d *Delivery) Result {
 		if d.Endpoint == "gate" {
-			select {
-			case <-gate.ch:
-			case <-ctx.Done():
-				return Result{}
-			}
-			return Result{Done: true}
+			return gate.hold(ctx)
 		}
 		mu.Lock()
 		order = append(order, d.Endpoint)
@@ -319,11 +309,7 @@ func TestMemoryQueueRoundRobin(t *testing.T) {
 		mqtEnqueue(t, q, mqtDelivery("b", i))
 	}
 	gate.open()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if left, err := q.Close(ctx); err != nil || len(left) != 0 {
-		t.Fatalf("Close = %d leftovers, %v; want a drained queue", len(left), err)
-	}
+	mqtDrain(t, q, "a drained queue")
 	mu.Lock()
 	defer mu.Unlock()
 	if len(order) != 110 {
@@ -389,11 +375,7 @@ func TestMemoryQueueRetryHoldsNoWorker(t *testing.T) {
 	y := mqtDelivery("b", 2)
 	mqtEnqueue(t, q, y)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if left, err := q.Close(ctx); err != nil || len(left) != 0 {
-		t.Fatalf("Close = %d leftovers, %v; want a drained queue with the retry run", len(left), err)
-	}
+	mqtDrain(t, q, "a drained queue with the retry run")
 	mu.Lock()
 	defer mu.Unlock()
 	if len(runs) != 3 {
@@ -426,13 +408,11 @@ func TestMemoryQueueCloseLeftovers(t *testing.T) {
 		if d.Endpoint == "later" {
 			return Result{Delay: time.Hour}
 		}
-		select {
-		case <-gate.ch:
-			return Result{Done: true}
-		case <-ctx.Done():
+		res := gate.hold(ctx)
+		if !res.Done {
 			once.Do(cancelled.Done)
-			return Result{}
 		}
+		return res
 	}, "a", "later")
 
 	want := []string{}

@@ -7,10 +7,7 @@ package webhook_test
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -60,6 +57,17 @@ func (n *rcvNext) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status = n.answer(call, r)
 	}
 	w.WriteHeader(status)
+}
+
+// rcvFirstCall is a next whose first call answers what first returns,
+// and every later call 200.
+func rcvFirstCall(first func() int) *rcvNext {
+	return &rcvNext{answer: func(call int, _ *http.Request) int {
+		if call == 1 {
+			return first()
+		}
+		return http.StatusOK
+	}}
 }
 
 func (n *rcvNext) seen() []rcvSeen {
@@ -125,26 +133,6 @@ func (s *rcvStatus) Write(b []byte) (int, error) {
 	return s.ResponseWriter.Write(b)
 }
 
-// rcvSign returns the seed's X-Webhook-Signature value.
-func rcvSign(secret string, ts int64, body []byte) string {
-	mac := hmac.New(sha256.New, []byte(secret))
-	fmt.Fprintf(mac, "%d.", ts)
-	mac.Write(body)
-	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
-}
-
-// rcvSigned returns the headers of a request signed at ts.
-func rcvSigned(secret, eventID string, ts int64, body []byte) http.Header {
-	h := http.Header{}
-	h.Set("Content-Type", "application/json")
-	h.Set(webhook.HeaderSignature, rcvSign(secret, ts, body))
-	h.Set(webhook.HeaderTimestamp, strconv.FormatInt(ts, 10))
-	if eventID != "" {
-		h.Set(webhook.HeaderEventID, eventID)
-	}
-	return h
-}
-
 // rcvPost sends a request to url and returns the answer's status and headers.
 func rcvPost(t *testing.T, url string, h http.Header, body []byte) (int, http.Header) {
 	t.Helper()
@@ -162,6 +150,22 @@ func rcvPost(t *testing.T, url string, h http.Header, body []byte) (int, http.He
 	defer resp.Body.Close()
 	io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode, resp.Header
+}
+
+// rcvPostSigned sends body, signed now with rcvSecret as event eventID, to
+// url and returns the answer's status and headers.
+func rcvPostSigned(t *testing.T, url, eventID string, body []byte) (int, http.Header) {
+	t.Helper()
+	return rcvPost(t, url, seedHeader(rcvSecret, eventID, time.Now().Unix(), body), body)
+}
+
+// rcvDedup is a Receiver that verifies with rcvSecret and deduplicates in
+// a fresh MemoryDedup.
+func rcvDedup() *webhook.Receiver {
+	return &webhook.Receiver{
+		Verifier: webhook.Verifier{Secrets: []string{rcvSecret}},
+		Dedup:    webhook.NewMemoryDedup(webhook.MemoryDedupConfig{}),
+	}
 }
 
 func rcvBody(id string) []byte {
@@ -186,7 +190,7 @@ func TestReceiverAnswers(t *testing.T) {
 		}
 		return h
 	}
-	valid := rcvSigned(rcvSecret, "evt_1", now, body)
+	valid := seedHeader(rcvSecret, "evt_1", now, body)
 	for _, tc := range []struct {
 		name   string
 		header http.Header
@@ -195,29 +199,27 @@ func TestReceiverAnswers(t *testing.T) {
 		next   bool // next is called
 	}{
 		{"valid", valid, body, http.StatusOK, true},
-		{"over MaxBodyBytes", rcvSigned(rcvSecret, "evt_big", now, big), big, http.StatusRequestEntityTooLarge, false},
-		{"exactly MaxBodyBytes", rcvSigned(rcvSecret, "evt_exact", now, exact), exact, http.StatusOK, true},
+		{"over MaxBodyBytes", seedHeader(rcvSecret, "evt_big", now, big), big, http.StatusRequestEntityTooLarge, false},
+		{"exactly MaxBodyBytes", seedHeader(rcvSecret, "evt_exact", now, exact), exact, http.StatusOK, true},
 		{"malformed signature", with(valid, webhook.HeaderSignature, "sha256=zz"), body, http.StatusBadRequest, false},
 		{"signature without prefix", with(valid, webhook.HeaderSignature, strings.TrimPrefix(valid.Get(webhook.HeaderSignature), "sha256=")), body, http.StatusBadRequest, false},
 		{"malformed timestamp", with(valid, webhook.HeaderTimestamp, "yesterday"), body, http.StatusBadRequest, false},
 		{"missing signature", with(valid, webhook.HeaderSignature, ""), body, http.StatusUnauthorized, false},
 		{"missing timestamp", with(valid, webhook.HeaderTimestamp, ""), body, http.StatusUnauthorized, false},
-		{"wrong secret", rcvSigned("another_secret", "evt_1", now, body), body, http.StatusUnauthorized, false},
+		{"wrong secret", seedHeader("another_secret", "evt_1", now, body), body, http.StatusUnauthorized, false},
 		{"altered body", valid, bytes.Replace(body, []byte(`"id":1`), []byte(`"id":2`), 1), http.StatusUnauthorized, false},
 		{"timestamp of another signature", with(valid, webhook.HeaderTimestamp, strconv.FormatInt(now-1, 10)), body, http.StatusUnauthorized, false},
-		{"stale replay", rcvSigned(rcvSecret, "evt_1", now-int64(6*time.Minute/time.Second), body), body, http.StatusUnauthorized, false},
-		{"from the future", rcvSigned(rcvSecret, "evt_1", now+int64(6*time.Minute/time.Second), body), body, http.StatusUnauthorized, false},
-		{"within tolerance", rcvSigned(rcvSecret, "evt_1", now-int64(4*time.Minute/time.Second), body), body, http.StatusOK, true},
-		{"missing event id", rcvSigned(rcvSecret, "", now, body), body, http.StatusBadRequest, false},
+		{"stale replay", seedHeader(rcvSecret, "evt_1", now-int64(6*time.Minute/time.Second), body), body, http.StatusUnauthorized, false},
+		{"from the future", seedHeader(rcvSecret, "evt_1", now+int64(6*time.Minute/time.Second), body), body, http.StatusUnauthorized, false},
+		{"within tolerance", seedHeader(rcvSecret, "evt_1", now-int64(4*time.Minute/time.Second), body), body, http.StatusOK, true},
+		{"missing event id", seedHeader(rcvSecret, "", now, body), body, http.StatusBadRequest, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			next := &rcvNext{}
-			rc := &webhook.Receiver{
-				Verifier:     webhook.Verifier{Secrets: []string{rcvSecret}, Now: func() time.Time { return rcvNow }},
-				MaxBodyBytes: rcvLimit,
-				Dedup:        webhook.NewMemoryDedup(webhook.MemoryDedupConfig{}),
-			}
+			rc := rcvDedup()
+			rc.Verifier.Now = func() time.Time { return rcvNow }
+			rc.MaxBodyBytes = rcvLimit
 			srv := newRcvServer(t, rc, next)
 			status, _ := rcvPost(t, srv.URL, tc.header, tc.body)
 			if status != tc.want {
@@ -240,17 +242,13 @@ func TestReceiverAnswers(t *testing.T) {
 func TestReceiverRejectionDoesNotClaim(t *testing.T) {
 	t.Parallel()
 	next := &rcvNext{}
-	rc := &webhook.Receiver{
-		Verifier: webhook.Verifier{Secrets: []string{rcvSecret}},
-		Dedup:    webhook.NewMemoryDedup(webhook.MemoryDedupConfig{}),
-	}
-	srv := newRcvServer(t, rc, next)
+	srv := newRcvServer(t, rcvDedup(), next)
 	body := rcvBody("evt_forged")
 	now := time.Now().Unix()
-	if status, _ := rcvPost(t, srv.URL, rcvSigned("forger", "evt_forged", now, body), body); status != http.StatusUnauthorized {
+	if status, _ := rcvPost(t, srv.URL, seedHeader("forger", "evt_forged", now, body), body); status != http.StatusUnauthorized {
 		t.Fatalf("forged: status %d, want 401", status)
 	}
-	if status, _ := rcvPost(t, srv.URL, rcvSigned(rcvSecret, "evt_forged", now, body), body); status != http.StatusOK {
+	if status, _ := rcvPost(t, srv.URL, seedHeader(rcvSecret, "evt_forged", now, body), body); status != http.StatusOK {
 		t.Fatalf("genuine: status %d, want 200", status)
 	}
 	if n := next.calls.Load(); n != 1 {
@@ -268,19 +266,15 @@ func rcvEmitter(t *testing.T, url string, mod func(*webhook.Config)) *webhook.Em
 	if mod != nil {
 		mod(&cfg)
 	}
-	return oauthNew(t, cfg)
+	return newEmitter(t, cfg)
 }
 
 func TestReceiverWithEmitterDeduplicates(t *testing.T) {
 	t.Parallel()
 	next := &rcvNext{}
-	rc := &webhook.Receiver{
-		Verifier: webhook.Verifier{Secrets: []string{rcvSecret}},
-		Dedup:    webhook.NewMemoryDedup(webhook.MemoryDedupConfig{}),
-	}
-	srv := newRcvServer(t, rc, next)
+	srv := newRcvServer(t, rcvDedup(), next)
 	e := rcvEmitter(t, srv.URL, nil)
-	ctx := oauthCtx(t)
+	ctx := testCtx(t, 20*time.Second)
 
 	// First delivery: next gets the exact body once.
 	if err := e.Emit(ctx, oauthEvent(1)); err != nil {
@@ -302,7 +296,7 @@ func TestReceiverWithEmitterDeduplicates(t *testing.T) {
 	// The captured request replayed with a fresh signature: 200 without next.
 	caps := srv.captures()
 	first := caps[0]
-	h := rcvSigned(rcvSecret, first.Header.Get(webhook.HeaderEventID), time.Now().Unix(), first.Body)
+	h := seedHeader(rcvSecret, first.Header.Get(webhook.HeaderEventID), time.Now().Unix(), first.Body)
 	if status, _ := rcvPost(t, srv.URL, h, first.Body); status != http.StatusOK {
 		t.Errorf("replay: status %d, want 200", status)
 	}
@@ -334,26 +328,20 @@ func TestReceiverConcurrentSameEvent(t *testing.T) {
 	t.Parallel()
 	entered := make(chan struct{})
 	release := make(chan struct{})
-	next := &rcvNext{answer: func(call int, r *http.Request) int {
-		if call == 1 {
-			close(entered)
-			select {
-			case <-release:
-			case <-time.After(10 * time.Second):
-			}
+	next := rcvFirstCall(func() int {
+		close(entered)
+		select {
+		case <-release:
+		case <-time.After(10 * time.Second):
 		}
 		return http.StatusOK
-	}}
-	rc := &webhook.Receiver{
-		Verifier: webhook.Verifier{Secrets: []string{rcvSecret}},
-		Dedup:    webhook.NewMemoryDedup(webhook.MemoryDedupConfig{}),
-	}
-	srv := newRcvServer(t, rc, next)
+	})
+	srv := newRcvServer(t, rcvDedup(), next)
 	body := rcvBody("evt_concurrent")
 
 	firstDone := make(chan int, 1)
 	go func() {
-		status, _ := rcvPost(t, srv.URL, rcvSigned(rcvSecret, "evt_concurrent", time.Now().Unix(), body), body)
+		status, _ := rcvPostSigned(t, srv.URL, "evt_concurrent", body)
 		firstDone <- status
 	}()
 	select {
@@ -361,7 +349,7 @@ func TestReceiverConcurrentSameEvent(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("next was never called")
 	}
-	status, h := rcvPost(t, srv.URL, rcvSigned(rcvSecret, "evt_concurrent", time.Now().Unix(), body), body)
+	status, h := rcvPostSigned(t, srv.URL, "evt_concurrent", body)
 	if status != http.StatusConflict {
 		t.Errorf("second request while the first is processed: status %d, want 409", status)
 	}
@@ -374,7 +362,7 @@ func TestReceiverConcurrentSameEvent(t *testing.T) {
 	if s := <-firstDone; s != http.StatusOK {
 		t.Errorf("first request: status %d, want 200", s)
 	}
-	status, _ = rcvPost(t, srv.URL, rcvSigned(rcvSecret, "evt_concurrent", time.Now().Unix(), body), body)
+	status, _ = rcvPostSigned(t, srv.URL, "evt_concurrent", body)
 	if status != http.StatusOK {
 		t.Errorf("after the first completed: status %d, want 200", status)
 	}
@@ -386,21 +374,12 @@ func TestReceiverConcurrentSameEvent(t *testing.T) {
 // next answering 500 releases the claim: the sender's retry is processed.
 func TestReceiverNextFailureReleasesClaim(t *testing.T) {
 	t.Parallel()
-	next := &rcvNext{answer: func(call int, r *http.Request) int {
-		if call == 1 {
-			return http.StatusInternalServerError
-		}
-		return http.StatusOK
-	}}
-	rc := &webhook.Receiver{
-		Verifier: webhook.Verifier{Secrets: []string{rcvSecret}},
-		Dedup:    webhook.NewMemoryDedup(webhook.MemoryDedupConfig{}),
-	}
-	srv := newRcvServer(t, rc, next)
+	next := rcvFirstCall(func() int { return http.StatusInternalServerError })
+	srv := newRcvServer(t, rcvDedup(), next)
 	e := rcvEmitter(t, srv.URL, func(c *webhook.Config) {
 		c.Retry = &webhook.RetryConfig{MaxRetries: 2, RetryDelay: 10 * time.Millisecond, NoJitter: true}
 	})
-	ctx := oauthCtx(t)
+	ctx := testCtx(t, 20*time.Second)
 	if err := e.Emit(ctx, oauthEvent(1)); err != nil {
 		t.Fatalf("Emit: %v", err)
 	}
@@ -427,21 +406,12 @@ func TestReceiverNextFailureReleasesClaim(t *testing.T) {
 // A panic in next releases the claim.
 func TestReceiverPanicReleasesClaim(t *testing.T) {
 	t.Parallel()
-	next := &rcvNext{answer: func(call int, r *http.Request) int {
-		if call == 1 {
-			panic("next failed")
-		}
-		return http.StatusOK
-	}}
-	rc := &webhook.Receiver{
-		Verifier: webhook.Verifier{Secrets: []string{rcvSecret}},
-		Dedup:    webhook.NewMemoryDedup(webhook.MemoryDedupConfig{}),
-	}
-	h := rc.Middleware(next)
+	next := rcvFirstCall(func() int { panic("next failed") })
+	h := rcvDedup().Middleware(next)
 	body := rcvBody("evt_panic")
 	serve := func() (code int, panicked any) {
 		req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1/webhooks/", bytes.NewReader(body))
-		req.Header = rcvSigned(rcvSecret, "evt_panic", time.Now().Unix(), body)
+		req.Header = seedHeader(rcvSecret, "evt_panic", time.Now().Unix(), body)
 		rec := httptest.NewRecorder()
 		defer func() {
 			panicked = recover()
@@ -479,7 +449,7 @@ func TestReceiverDedupStoreDown(t *testing.T) {
 	rc := &webhook.Receiver{Verifier: webhook.Verifier{Secrets: []string{rcvSecret}}, Dedup: rcvFailingStore{}}
 	srv := newRcvServer(t, rc, next)
 	body := rcvBody("evt_down")
-	status, _ := rcvPost(t, srv.URL, rcvSigned(rcvSecret, "evt_down", time.Now().Unix(), body), body)
+	status, _ := rcvPostSigned(t, srv.URL, "evt_down", body)
 	if status < 500 || next.calls.Load() != 0 {
 		t.Errorf("status %d, next called %d times; want a 5xx (so the sender retries) and 0", status, next.calls.Load())
 	}
@@ -491,7 +461,7 @@ func TestReceiverWithoutDedup(t *testing.T) {
 	rc := &webhook.Receiver{Verifier: webhook.Verifier{Secrets: []string{rcvSecret}}}
 	srv := newRcvServer(t, rc, next)
 	e := rcvEmitter(t, srv.URL, nil)
-	ctx := oauthCtx(t)
+	ctx := testCtx(t, 20*time.Second)
 	if err := e.Emit(ctx, oauthEvent(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -510,22 +480,16 @@ func TestReceiverWithoutDedup(t *testing.T) {
 // as the Receiver's doc promises, not as a final failure.
 func TestReceiverConflictIsRetriedBySender(t *testing.T) {
 	t.Parallel()
-	next := &rcvNext{answer: func(call int, r *http.Request) int {
-		if call == 1 {
-			time.Sleep(700 * time.Millisecond) // slower than the sender's timeout
-		}
+	next := rcvFirstCall(func() int {
+		time.Sleep(700 * time.Millisecond) // slower than the sender's timeout
 		return http.StatusOK
-	}}
-	rc := &webhook.Receiver{
-		Verifier: webhook.Verifier{Secrets: []string{rcvSecret}},
-		Dedup:    webhook.NewMemoryDedup(webhook.MemoryDedupConfig{}),
-	}
-	srv := newRcvServer(t, rc, next)
+	})
+	srv := newRcvServer(t, rcvDedup(), next)
 	e := rcvEmitter(t, srv.URL, func(c *webhook.Config) {
 		c.Timeout = 200 * time.Millisecond
 		c.Retry = &webhook.RetryConfig{MaxRetries: 4, RetryDelay: 100 * time.Millisecond, BackoffFactor: 1, MaxDelay: 2 * time.Second, NoJitter: true}
 	})
-	err := e.Emit(oauthCtx(t), oauthEvent(1))
+	err := e.Emit(testCtx(t, 20*time.Second), oauthEvent(1))
 	if err != nil {
 		t.Errorf("Emit = %v; want delivered: the 409 (event in progress) should be retried after its Retry-After, then answered 200 as a duplicate", err)
 	}
@@ -549,12 +513,12 @@ func TestReceiverStandardScheme(t *testing.T) {
 		Dedup:    webhook.NewMemoryDedup(webhook.MemoryDedupConfig{}),
 	}
 	srv := newRcvServer(t, rc, next)
-	e := oauthNew(t, webhook.Config{
+	e := newEmitter(t, webhook.Config{
 		Sync:      true,
 		Retry:     &webhook.RetryConfig{MaxRetries: 0},
 		Endpoints: []webhook.Endpoint{{Name: "std", URL: srv.URL, Secret: secret, Scheme: webhook.SchemeStandard}},
 	})
-	ctx := oauthCtx(t)
+	ctx := testCtx(t, 20*time.Second)
 	if err := e.Emit(ctx, oauthEvent(1)); err != nil {
 		t.Fatalf("Emit: %v", err)
 	}
@@ -580,15 +544,8 @@ func TestReceiverStandardScheme(t *testing.T) {
 	// Deduplication is by webhook-id: the same body under another id is
 	// processed, the same id with a fresh signature is not.
 	sign := func(id string, body []byte) http.Header {
-		ts := time.Now().Unix()
-		mac := hmac.New(sha256.New, key)
-		fmt.Fprintf(mac, "%s.%d.", id, ts)
-		mac.Write(body)
-		h := http.Header{}
-		h.Set(webhook.HeaderStandardID, id)
-		h.Set(webhook.HeaderStandardTimestamp, strconv.FormatInt(ts, 10))
-		h.Set(webhook.HeaderStandardSignature, "v1,"+base64.StdEncoding.EncodeToString(mac.Sum(nil)))
-		return h
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		return standardHeader(id, ts, standardSignature(key, id, ts, body))
 	}
 	if status, _ := rcvPost(t, srv.URL, sign(logs[0].EventID, first.Body), first.Body); status != http.StatusOK {
 		t.Errorf("same id, fresh signature: status %d, want 200", status)
@@ -604,27 +561,9 @@ func TestReceiverStandardScheme(t *testing.T) {
 	}
 	// A request signed with the seed's scheme is missing the Standard headers.
 	body := rcvBody("evt_seed")
-	if status, _ := rcvPost(t, srv.URL, rcvSigned(secret, "evt_seed", time.Now().Unix(), body), body); status != http.StatusUnauthorized {
+	if status, _ := rcvPost(t, srv.URL, seedHeader(secret, "evt_seed", time.Now().Unix(), body), body); status != http.StatusUnauthorized {
 		t.Errorf("HMAC-scheme request to a Standard receiver: status %d, want 401", status)
 	}
-}
-
-// rcvClock is a settable clock.
-type rcvClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *rcvClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *rcvClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }
 
 func rcvClaim(t *testing.T, m *webhook.MemoryDedup, id string, want webhook.ClaimState) {
@@ -645,7 +584,7 @@ func rcvDone(t *testing.T, m *webhook.MemoryDedup, id string) {
 
 func TestMemoryDedupTTL(t *testing.T) {
 	t.Parallel()
-	clock := &rcvClock{t: rcvNow}
+	clock := newTestClock(rcvNow)
 	m := webhook.NewMemoryDedup(webhook.MemoryDedupConfig{TTL: time.Hour, ClaimTimeout: time.Minute, Now: clock.Now})
 	rcvDone(t, m, "a")
 	clock.Add(59 * time.Minute)
@@ -657,7 +596,7 @@ func TestMemoryDedupTTL(t *testing.T) {
 
 func TestMemoryDedupClaimTimeout(t *testing.T) {
 	t.Parallel()
-	clock := &rcvClock{t: rcvNow}
+	clock := newTestClock(rcvNow)
 	m := webhook.NewMemoryDedup(webhook.MemoryDedupConfig{TTL: time.Hour, ClaimTimeout: time.Minute, Now: clock.Now})
 	rcvClaim(t, m, "a", webhook.ClaimNew)
 	clock.Add(30 * time.Second)
@@ -686,7 +625,7 @@ func TestMemoryDedupRelease(t *testing.T) {
 // Beyond MaxEntries the oldest ids are forgotten.
 func TestMemoryDedupMaxEntriesEvicts(t *testing.T) {
 	t.Parallel()
-	clock := &rcvClock{t: rcvNow}
+	clock := newTestClock(rcvNow)
 	m := webhook.NewMemoryDedup(webhook.MemoryDedupConfig{MaxEntries: 3, Now: clock.Now})
 	for _, id := range []string{"a", "b", "c", "d"} {
 		clock.Add(time.Second)
@@ -710,7 +649,7 @@ func TestMemoryDedupMaxEntriesEvicts(t *testing.T) {
 // forget it ("forgets the oldest beyond MaxEntries").
 func TestMemoryDedupKeepsMaxEntries(t *testing.T) {
 	t.Parallel()
-	clock := &rcvClock{t: rcvNow}
+	clock := newTestClock(rcvNow)
 	m := webhook.NewMemoryDedup(webhook.MemoryDedupConfig{MaxEntries: 3, Now: clock.Now})
 	for _, id := range []string{"a", "b", "c"} {
 		clock.Add(time.Second)

@@ -2,18 +2,11 @@ package webhook_test
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,60 +16,12 @@ import (
 // Tests of secret rotation: Endpoint.PreviousSecret and PreviousSecretUntil,
 // with Config.Now steering the clock.
 
-// rotClock is a settable clock shared by an Emitter and its Verifiers.
-type rotClock struct{ unix atomic.Int64 }
-
-func newRotClock(unix int64) *rotClock {
-	c := &rotClock{}
-	c.unix.Store(unix)
-	return c
-}
-
-func (c *rotClock) Now() time.Time  { return time.Unix(c.unix.Load(), 0) }
-func (c *rotClock) Set(t time.Time) { c.unix.Store(t.Unix()) }
-
-// rotReceiver answers with the status its hook returns (200 when nil) and
-// keeps each request's headers and body.
-type rotReceiver struct {
-	*httptest.Server
-	mu     sync.Mutex
-	reqs   []stdRequest
-	status func(n int) int // n: 1 for the first request
-}
-
-func newRotReceiver(t *testing.T) *rotReceiver {
+// rotEmitter is a Sync Emitter on clock with one endpoint, ep named "crm"
+// at rc's /hooks.
+func rotEmitter(t *testing.T, clock *testClock, rc *hookReceiver, ep webhook.Endpoint) *webhook.Emitter {
 	t.Helper()
-	rc := &rotReceiver{}
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		rc.mu.Lock()
-		rc.reqs = append(rc.reqs, stdRequest{Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
-		count, hook := len(rc.reqs), rc.status
-		rc.mu.Unlock()
-		if hook != nil {
-			w.WriteHeader(hook(count))
-		}
-	}))
-	t.Cleanup(rc.Close)
-	return rc
-}
-
-func (rc *rotReceiver) all() []stdRequest {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]stdRequest(nil), rc.reqs...)
-}
-
-// rotHex is the seed scheme's signature, computed independently.
-func rotHex(secret, ts string, body []byte) string {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(ts + "."))
-	mac.Write(body)
-	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	ep.Name, ep.URL = "crm", rc.URL+"/hooks"
+	return newEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{ep}, Sync: true, Now: clock.Now})
 }
 
 // rotScheme describes, per signature scheme, the header and how to
@@ -86,7 +31,7 @@ type rotScheme struct {
 	scheme              webhook.SignatureScheme
 	current, previous   string
 	sigHeader, tsHeader string
-	sign                func(secret string, r stdRequest) string
+	sign                func(secret string, r hookRequest) string
 	pattern             *regexp.Regexp // one signature
 }
 
@@ -95,8 +40,8 @@ var rotSchemes = []rotScheme{
 		name: "hmac", scheme: webhook.SchemeHMAC,
 		current: "rot_new_s3cret", previous: "rot_old_s3cret",
 		sigHeader: webhook.HeaderSignature, tsHeader: webhook.HeaderTimestamp,
-		sign: func(secret string, r stdRequest) string {
-			return rotHex(secret, r.Header.Get(webhook.HeaderTimestamp), r.Body)
+		sign: func(secret string, r hookRequest) string {
+			return seedSignature(secret, r.Header.Get(webhook.HeaderTimestamp), r.Body)
 		},
 		pattern: regexp.MustCompile(`^sha256=[0-9a-f]{64}$`),
 	},
@@ -104,12 +49,12 @@ var rotSchemes = []rotScheme{
 		name: "standard", scheme: webhook.SchemeStandard,
 		current: stdSecret2, previous: stdSecret,
 		sigHeader: webhook.HeaderStandardSignature, tsHeader: webhook.HeaderStandardTimestamp,
-		sign: func(secret string, r stdRequest) string {
+		sign: func(secret string, r hookRequest) string {
 			key := stdKey
 			if secret == stdSecret2 {
 				key = stdKey2
 			}
-			return stdSign(key, r.Header.Get(webhook.HeaderStandardID), r.Header.Get(webhook.HeaderStandardTimestamp), r.Body)
+			return standardSignature(key, r.Header.Get(webhook.HeaderStandardID), r.Header.Get(webhook.HeaderStandardTimestamp), r.Body)
 		},
 		pattern: stdV1Pattern,
 	},
@@ -126,21 +71,12 @@ func TestRotation(t *testing.T) {
 			t.Parallel()
 			start := time.Date(2026, 1, 16, 12, 0, 0, 0, time.UTC)
 			deadline := start.Add(24 * time.Hour)
-			clock := newRotClock(start.Unix())
-			rc := newRotReceiver(t)
-			em, err := webhook.New(webhook.Config{
-				Endpoints: []webhook.Endpoint{{
-					Name: "crm", URL: rc.URL + "/hooks", Scheme: s.scheme,
-					Secret: s.current, PreviousSecret: s.previous, PreviousSecretUntil: deadline,
-				}},
-				Sync: true, Now: clock.Now, Logger: stdQuietLogger,
+			clock := newTestClock(start)
+			rc := newHookReceiver(t, nil)
+			em := rotEmitter(t, clock, rc, webhook.Endpoint{
+				Scheme: s.scheme, Secret: s.current, PreviousSecret: s.previous, PreviousSecretUntil: deadline,
 			})
-			if err != nil {
-				t.Fatalf("New: %v", err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			defer em.Close(ctx)
+			ctx := testCtx(t, 30*time.Second)
 
 			verifier := func(secrets ...string) *webhook.Verifier {
 				return &webhook.Verifier{Scheme: s.scheme, Secrets: secrets, Now: clock.Now}
@@ -158,11 +94,10 @@ func TestRotation(t *testing.T) {
 				{"after the deadline", deadline.Add(time.Hour), false},
 			} {
 				clock.Set(step.at)
-				n := len(rc.all())
 				if err := em.Emit(ctx, rotEvent(map[string]any{"id": "7", "name": "Zoë \"rot\" \\"})); err != nil {
 					t.Fatalf("%s: Emit: %v", step.name, err)
 				}
-				reqs := rc.all()[n:]
+				reqs := rc.takeNew()
 				if len(reqs) != 1 {
 					t.Fatalf("%s: %d requests, want 1", step.name, len(reqs))
 				}
@@ -215,33 +150,23 @@ func TestRotationRetryResigns(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			t.Parallel()
 			deadline := time.Date(2026, 1, 17, 12, 0, 0, 0, time.UTC)
-			clock := newRotClock(deadline.Add(-time.Minute).Unix())
-			rc := newRotReceiver(t)
-			rc.status = func(n int) int {
-				if n == 1 {
+			clock := newTestClock(deadline.Add(-time.Minute))
+			rc := newHookReceiver(t, func(w http.ResponseWriter, _ *http.Request, req hookRequest) {
+				if req.N == 1 {
 					clock.Set(deadline.Add(time.Minute)) // the deadline passes while it fails
-					return http.StatusServiceUnavailable
+					w.WriteHeader(http.StatusServiceUnavailable)
+					return
 				}
-				return http.StatusOK
-			}
-			em, err := webhook.New(webhook.Config{
-				Endpoints: []webhook.Endpoint{{
-					Name: "crm", URL: rc.URL + "/hooks", Scheme: s.scheme,
-					Secret: s.current, PreviousSecret: s.previous, PreviousSecretUntil: deadline,
-					Retry: &webhook.RetryConfig{MaxRetries: 1, RetryDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond},
-				}},
-				Sync: true, Now: clock.Now, Logger: stdQuietLogger,
+				w.WriteHeader(http.StatusOK)
 			})
-			if err != nil {
-				t.Fatalf("New: %v", err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			defer em.Close(ctx)
-			if err := em.Emit(ctx, rotEvent(map[string]any{"id": "8"})); err != nil {
+			em := rotEmitter(t, clock, rc, webhook.Endpoint{
+				Scheme: s.scheme, Secret: s.current, PreviousSecret: s.previous, PreviousSecretUntil: deadline,
+				Retry: &webhook.RetryConfig{MaxRetries: 1, RetryDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond},
+			})
+			if err := em.Emit(testCtx(t, 30*time.Second), rotEvent(map[string]any{"id": "8"})); err != nil {
 				t.Fatalf("Emit: %v", err)
 			}
-			reqs := rc.all()
+			reqs := rc.requests()
 			if len(reqs) != 2 {
 				t.Fatalf("%d requests, want 2 (a failed attempt and its retry)", len(reqs))
 			}
@@ -270,38 +195,26 @@ func TestRotationRetryResigns(t *testing.T) {
 // accept.
 func TestRotationEd25519FromHMAC(t *testing.T) {
 	t.Parallel()
-	signingKey, publicKey, err := webhook.GenerateSigningKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	signingKey, publicKey := newSigningKey(t)
 	start := time.Unix(stdNow, 0)
-	clock := newRotClock(start.Unix())
-	rc := newRotReceiver(t)
-	em, err := webhook.New(webhook.Config{
-		Endpoints: []webhook.Endpoint{{
-			Name: "crm", URL: rc.URL + "/hooks", Scheme: webhook.SchemeStandard,
-			Secret: signingKey, PreviousSecret: stdSecret, PreviousSecretUntil: start.Add(time.Hour),
-		}},
-		Sync: true, Now: clock.Now, Logger: stdQuietLogger,
+	clock := newTestClock(start)
+	rc := newHookReceiver(t, nil)
+	em := rotEmitter(t, clock, rc, webhook.Endpoint{
+		Scheme: webhook.SchemeStandard, Secret: signingKey, PreviousSecret: stdSecret, PreviousSecretUntil: start.Add(time.Hour),
 	})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	defer em.Close(ctx)
+	ctx := testCtx(t, 30*time.Second)
 	for _, at := range []time.Time{start, start.Add(2 * time.Hour)} {
 		clock.Set(at)
 		if err := em.Emit(ctx, rotEvent(map[string]any{"id": "9"})); err != nil {
 			t.Fatalf("Emit: %v", err)
 		}
 	}
-	reqs := rc.all()
+	reqs := rc.requests()
 	if len(reqs) != 2 {
 		t.Fatalf("%d requests, want 2", len(reqs))
 	}
 	during := strings.Fields(reqs[0].Header.Get(webhook.HeaderStandardSignature))
-	if len(during) != 2 || !stdV1aPattern.MatchString(during[0]) || during[1] != stdSign(stdKey, reqs[0].Header.Get(webhook.HeaderStandardID), reqs[0].Header.Get(webhook.HeaderStandardTimestamp), reqs[0].Body) {
+	if len(during) != 2 || !stdV1aPattern.MatchString(during[0]) || during[1] != standardSignature(stdKey, reqs[0].Header.Get(webhook.HeaderStandardID), reqs[0].Header.Get(webhook.HeaderStandardTimestamp), reqs[0].Body) {
 		t.Errorf("during the rotation: signatures %q, want \"v1a,… v1,<old secret's>\"", during)
 	}
 	if after := strings.Fields(reqs[1].Header.Get(webhook.HeaderStandardSignature)); len(after) != 1 || !stdV1aPattern.MatchString(after[0]) {
@@ -396,7 +309,7 @@ func TestRotationConfigErrors(t *testing.T) {
 			t.Parallel()
 			ep := c.ep
 			ep.Name, ep.URL = "crm", "http://127.0.0.1:1/hooks"
-			em, err := webhook.New(webhook.Config{Endpoints: []webhook.Endpoint{ep}, Sync: true, Logger: stdQuietLogger})
+			em, err := webhook.New(webhook.Config{Endpoints: []webhook.Endpoint{ep}, Sync: true, Logger: quietLogger})
 			if em != nil {
 				em.Close(context.Background())
 			}

@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -99,12 +98,12 @@ func TestSecretsNotInSlog(t *testing.T) {
 	ep := secEndpoint("https://crm.example.com/hooks", "https://auth.example.com/token")
 	for _, h := range []struct {
 		name string
-		new  func(*oauthLogBuffer) slog.Handler
+		new  func(*logBuffer) slog.Handler
 	}{
-		{"json", func(b *oauthLogBuffer) slog.Handler { return slog.NewJSONHandler(b, nil) }},
-		{"text", func(b *oauthLogBuffer) slog.Handler { return slog.NewTextHandler(b, nil) }},
+		{"json", func(b *logBuffer) slog.Handler { return slog.NewJSONHandler(b, nil) }},
+		{"text", func(b *logBuffer) slog.Handler { return slog.NewTextHandler(b, nil) }},
 	} {
-		var buf oauthLogBuffer
+		var buf logBuffer
 		log := slog.New(h.new(&buf))
 		log.Info("endpoint", slog.Any("endpoint", ep))
 		log.Info("endpoint pointer", slog.Any("endpoint", &ep))
@@ -192,7 +191,7 @@ func TestSecretsNotInValidationErrors(t *testing.T) {
 			ep := base()
 			o := *ep.OAuth2
 			ep.OAuth2 = &o
-			cfg := webhook.Config{Logger: oauthQuiet}
+			cfg := webhook.Config{Logger: quietLogger}
 			tc.mod(&ep, &cfg)
 			cfg.Endpoints = append([]webhook.Endpoint{ep}, cfg.Endpoints...)
 			e, err := webhook.New(cfg)
@@ -213,32 +212,25 @@ func TestSecretsNotInValidationErrors(t *testing.T) {
 func TestSecretsNotInFailures(t *testing.T) {
 	t.Parallel()
 	ts := newOAuthTokenServer(t, 3600)
-	var logs oauthLogBuffer
-	var mu sync.Mutex
-	var failures []webhook.Failure
+	var logs logBuffer
+	fails := newFailureLog()
 
-	status500 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	status500 := newHookReceiver(t, func(w http.ResponseWriter, _ *http.Request, _ hookRequest) {
 		w.WriteHeader(http.StatusInternalServerError)
 		fmt.Fprint(w, "internal error")
-	}))
-	t.Cleanup(status500.Close)
-	status401 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusUnauthorized)
-	}))
-	t.Cleanup(status401.Close)
-	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	})
+	status401 := newHookReceiver(t, answerStatus(http.StatusUnauthorized))
+	redirect := newHookReceiver(t, func(w http.ResponseWriter, r *http.Request, _ hookRequest) {
 		http.Redirect(w, r, "http://127.0.0.1:9/elsewhere", http.StatusFound)
-	}))
-	t.Cleanup(redirect.Close)
+	})
 	slowDone := make(chan struct{})
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	slow := newHookReceiver(t, func(_ http.ResponseWriter, r *http.Request, _ hookRequest) {
 		select {
 		case <-r.Context().Done():
 		case <-slowDone:
 		case <-time.After(5 * time.Second):
 		}
-	}))
-	t.Cleanup(slow.Close)
+	})
 	t.Cleanup(func() { close(slowDone) })
 	refused := httptest.NewServer(http.NotFoundHandler())
 	refusedURL := refused.URL
@@ -262,11 +254,11 @@ func TestSecretsNotInFailures(t *testing.T) {
 	slowEp := static("slow", slow.URL)
 	slowEp.Timeout = 200 * time.Millisecond
 
-	e := oauthNew(t, webhook.Config{
+	e := newEmitter(t, webhook.Config{
 		Sync:      true,
-		Logger:    slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:    logs.debugLogger(),
 		Retry:     &webhook.RetryConfig{MaxRetries: 1, RetryDelay: 5 * time.Millisecond, NoJitter: true},
-		OnFailure: func(f webhook.Failure) { mu.Lock(); failures = append(failures, f); mu.Unlock() },
+		OnFailure: fails.record,
 		Endpoints: []webhook.Endpoint{
 			static("status-500", status500.URL),
 			static("redirect", redirect.URL),
@@ -276,7 +268,7 @@ func TestSecretsNotInFailures(t *testing.T) {
 			badToken,
 		},
 	})
-	err := e.Emit(oauthCtx(t), oauthEvent(1))
+	err := e.Emit(testCtx(t, 20*time.Second), oauthEvent(1))
 	if err == nil {
 		t.Fatal("Emit = nil, want every endpoint's failure")
 	}
@@ -291,9 +283,7 @@ func TestSecretsNotInFailures(t *testing.T) {
 	if errors.As(err, &de) {
 		secCheck(t, "DeliveryError", fmt.Sprintf("%v %+v %#v", de, *de, de.Err))
 	}
-	mu.Lock()
-	fs := append([]webhook.Failure(nil), failures...)
-	mu.Unlock()
+	fs := fails.all()
 	if len(fs) != 6 {
 		t.Errorf("%d failures, want 6", len(fs))
 	}

@@ -15,15 +15,10 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -143,53 +138,15 @@ func seedCustomer() Customer {
 	return Customer{ID: "15", Name: "John Doe", Email: "john@example.com", Phone: "555-0100"}
 }
 
-// shapingRequest is one request a shapingReceiver got.
-type shapingRequest struct {
-	Endpoint string // the URL path without its slash: the endpoint's name
-	Header   http.Header
-	Body     []byte
-}
+// shapingEndpoint is the name of the endpoint r went to: shapingEmitter
+// points each endpoint at its receiver's URL+"/"+name.
+func shapingEndpoint(r hookRequest) string { return strings.TrimPrefix(r.Path, "/") }
 
-// shapingReceiver is an httptest server on 127.0.0.1 that answers 200 and
-// keeps every request. Endpoints point at URL()+"/"+name.
-type shapingReceiver struct {
-	*httptest.Server
-	mu   sync.Mutex
-	reqs []shapingRequest
-}
-
-func newShapingReceiver(t testing.TB) *shapingReceiver {
-	t.Helper()
-	r := &shapingReceiver{}
-	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, err := io.ReadAll(req.Body)
-		if err != nil {
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		r.mu.Lock()
-		r.reqs = append(r.reqs, shapingRequest{Endpoint: strings.TrimPrefix(req.URL.Path, "/"), Header: req.Header.Clone(), Body: body})
-		r.mu.Unlock()
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(r.Close)
-	return r
-}
-
-// take returns the requests received since the last call and forgets them.
-func (r *shapingReceiver) take() []shapingRequest {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	reqs := r.reqs
-	r.reqs = nil
-	return reqs
-}
-
-// endpoints returns the sorted names of the endpoints reqs went to.
-func endpointsOf(reqs []shapingRequest) []string {
+// endpointsOf returns the sorted names of the endpoints reqs went to.
+func endpointsOf(reqs []hookRequest) []string {
 	names := []string{}
 	for _, r := range reqs {
-		names = append(names, r.Endpoint)
+		names = append(names, shapingEndpoint(r))
 	}
 	slices.Sort(names)
 	return names
@@ -198,14 +155,11 @@ func endpointsOf(reqs []shapingRequest) []string {
 // shapingEmitter returns a Sync emitter with the fixed clock whose endpoints
 // point at rc; an endpoint without URL gets rc's URL for its name, and one
 // without Secret gets a test secret.
-func shapingEmitter(t testing.TB, rc *shapingReceiver, cfg webhook.Config) *webhook.Emitter {
+func shapingEmitter(t testing.TB, rc *hookReceiver, cfg webhook.Config) *webhook.Emitter {
 	t.Helper()
 	cfg.Sync = true
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return goldenNow }
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.Endpoints = slices.Clone(cfg.Endpoints)
 	for i := range cfg.Endpoints {
@@ -217,10 +171,7 @@ func shapingEmitter(t testing.TB, rc *shapingReceiver, cfg webhook.Config) *webh
 			ep.Secret = "secret_" + ep.Name
 		}
 	}
-	e, err := webhook.New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	e := newEmitter(t, cfg)
 	t.Cleanup(func() {
 		if err := e.Close(context.Background()); err != nil {
 			t.Errorf("Close: %v", err)
@@ -236,7 +187,7 @@ func actorCtx(t testing.TB) context.Context {
 
 // emitOne emits ev (with the fixed id unless it has one) and returns the
 // requests it caused.
-func emitOne(t testing.TB, e *webhook.Emitter, rc *shapingReceiver, ev webhook.Event) []shapingRequest {
+func emitOne(t testing.TB, e *webhook.Emitter, rc *hookReceiver, ev webhook.Event) []hookRequest {
 	t.Helper()
 	if ev.ID == "" {
 		ev.ID = goldenEventID
@@ -244,16 +195,16 @@ func emitOne(t testing.TB, e *webhook.Emitter, rc *shapingReceiver, ev webhook.E
 	if err := e.Emit(actorCtx(t), ev); err != nil {
 		t.Fatalf("Emit(%s %s): %v", ev.Type, ev.Model, err)
 	}
-	return rc.take()
+	return rc.takeNew()
 }
 
 // bodyFor returns the single body sent to the endpoint named name.
-func bodyFor(t testing.TB, reqs []shapingRequest, name string) []byte {
+func bodyFor(t testing.TB, reqs []hookRequest, name string) []byte {
 	t.Helper()
 	var found []byte
 	n := 0
 	for _, r := range reqs {
-		if r.Endpoint == name {
+		if shapingEndpoint(r) == name {
 			found = r.Body
 			n++
 		}
@@ -380,42 +331,54 @@ const (
 // byte for byte, as the seed prints them (compacted).
 func TestGoldenSeedPayloads(t *testing.T) {
 	t.Parallel()
-	t.Run("created", func(t *testing.T) {
-		t.Parallel()
-		rc := newShapingReceiver(t)
-		e := shapingEmitter(t, rc, webhook.Config{Endpoints: []webhook.Endpoint{{Name: "main", Events: []webhook.EventType{webhook.Created, webhook.Updated, webhook.Deleted}}}})
-		ev := webhook.Create(seedOrder())
-		ev.Model = "store.Order"
-		body := bodyFor(t, emitOne(t, e, rc, ev), "main")
-		checkGolden(t, "payload_created", body)
-		if want := compact(t, seedCreatedPayload); !bytes.Equal(body, want) {
-			t.Errorf("body is not the seed's example\n got: %s\nwant: %s", body, want)
-		}
-	})
-	t.Run("updated", func(t *testing.T) {
-		t.Parallel()
-		rc := newShapingReceiver(t)
-		// The seed's update example has its own id and timestamp.
-		now := time.Date(2026, 1, 16, 12, 30, 0, 0, time.UTC)
-		e := shapingEmitter(t, rc, webhook.Config{
-			Now:       func() time.Time { return now },
-			Endpoints: []webhook.Endpoint{{Name: "main"}},
+	// The seed's update example has its own id and timestamp.
+	old := Order{ID: "42", Reference: "ORD-2026-0042", Status: "pending", Total: "299.99"}
+	cur := old
+	cur.Status = "shipped"
+	for _, tc := range []struct {
+		name   string
+		cfg    webhook.Config
+		ev     webhook.Event
+		id     string // "": the fixed id
+		golden string
+		seed   string
+	}{
+		{
+			name:   "created",
+			cfg:    webhook.Config{Endpoints: []webhook.Endpoint{{Name: "main", Events: []webhook.EventType{webhook.Created, webhook.Updated, webhook.Deleted}}}},
+			ev:     webhook.Create(seedOrder()),
+			golden: "payload_created",
+			seed:   seedCreatedPayload,
+		},
+		{
+			name: "updated",
+			cfg: webhook.Config{
+				Now:       func() time.Time { return time.Date(2026, 1, 16, 12, 30, 0, 0, time.UTC) },
+				Endpoints: []webhook.Endpoint{{Name: "main"}},
+			},
+			ev:     webhook.Update(old, cur),
+			id:     "evt_def456abc",
+			golden: "payload_updated",
+			seed:   seedUpdatedPayload,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rc := newHookReceiver(t, nil)
+			e := shapingEmitter(t, rc, tc.cfg)
+			ev := tc.ev
+			ev.Model = "store.Order"
+			ev.ID = tc.id
+			body := bodyFor(t, emitOne(t, e, rc, ev), "main")
+			checkGolden(t, tc.golden, body)
+			if want := compact(t, tc.seed); !bytes.Equal(body, want) {
+				t.Errorf("body is not the seed's example\n got: %s\nwant: %s", body, want)
+			}
 		})
-		old := Order{ID: "42", Reference: "ORD-2026-0042", Status: "pending", Total: "299.99"}
-		cur := old
-		cur.Status = "shipped"
-		ev := webhook.Update(old, cur)
-		ev.Model = "store.Order"
-		ev.ID = "evt_def456abc"
-		body := bodyFor(t, emitOne(t, e, rc, ev), "main")
-		checkGolden(t, "payload_updated", body)
-		if want := compact(t, seedUpdatedPayload); !bytes.Equal(body, want) {
-			t.Errorf("body is not the seed's example\n got: %s\nwant: %s", body, want)
-		}
-	})
+	}
 	t.Run("pointers and maps give the same body", func(t *testing.T) {
 		t.Parallel()
-		rc := newShapingReceiver(t)
+		rc := newHookReceiver(t, nil)
 		e := shapingEmitter(t, rc, webhook.Config{Endpoints: []webhook.Endpoint{{Name: "main"}}})
 		o := seedOrder()
 		ev := webhook.Create(&o)
@@ -465,7 +428,7 @@ var (
 
 func TestGoldenWebhooksPy(t *testing.T) {
 	t.Parallel()
-	rc := newShapingReceiver(t)
+	rc := newHookReceiver(t, nil)
 	e := shapingEmitter(t, rc, webhook.Config{Endpoints: []webhook.Endpoint{crmEndpoint, analyticsEndpoint}})
 
 	ev := webhook.Create(seedOrder())
@@ -507,7 +470,7 @@ func TestGoldenWebhooksPy(t *testing.T) {
 
 func TestGoldenFieldFiltering(t *testing.T) {
 	t.Parallel()
-	rc := newShapingReceiver(t)
+	rc := newHookReceiver(t, nil)
 	e := shapingEmitter(t, rc, webhook.Config{Endpoints: []webhook.Endpoint{
 		{
 			Name: "minimal",
@@ -576,7 +539,7 @@ func TestGoldenFieldFiltering(t *testing.T) {
 
 func TestGoldenERPSync(t *testing.T) {
 	t.Parallel()
-	rc := newShapingReceiver(t)
+	rc := newHookReceiver(t, nil)
 	const secret = "erp_secret"
 	e := shapingEmitter(t, rc, webhook.Config{Endpoints: []webhook.Endpoint{{
 		Name:          "erp_sync",
@@ -590,7 +553,7 @@ func TestGoldenERPSync(t *testing.T) {
 		Headers: map[string]string{"X-API-Key": "erp_api_key_789"},
 	}}})
 	verifier := webhook.Verifier{Secrets: []string{secret}, Now: func() time.Time { return goldenNow }}
-	check := func(name string, reqs []shapingRequest) {
+	check := func(name string, reqs []hookRequest) {
 		t.Helper()
 		if len(reqs) != 1 {
 			t.Fatalf("%s: %d requests, want 1", name, len(reqs))
@@ -670,7 +633,7 @@ func notificationTransform(p webhook.Payload) (any, error) {
 
 func TestGoldenNotifications(t *testing.T) {
 	t.Parallel()
-	rc := newShapingReceiver(t)
+	rc := newHookReceiver(t, nil)
 	e := shapingEmitter(t, rc, webhook.Config{Endpoints: []webhook.Endpoint{{
 		Name:          "notifications",
 		IncludeModels: []string{"store.Order"},
@@ -722,7 +685,7 @@ func TestGoldenNotifications(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "order has no customer") || !strings.Contains(err.Error(), `"notifications"`) {
 		t.Errorf("Emit with a failing transform = %v, want an error naming the endpoint and the transform's error", err)
 	}
-	if reqs := rc.take(); len(reqs) != 0 {
+	if reqs := rc.takeNew(); len(reqs) != 0 {
 		t.Errorf("failed transform still sent %d requests", len(reqs))
 	}
 }
@@ -754,7 +717,7 @@ func shouldSendCases(wrap func(Order) any) []shouldSendCase {
 func TestGoldenShouldSend(t *testing.T) {
 	t.Parallel()
 	run := func(t *testing.T, cfg webhook.Config, wrap func(Order) any, model string) {
-		rc := newShapingReceiver(t)
+		rc := newHookReceiver(t, nil)
 		cfg.Endpoints = []webhook.Endpoint{{Name: "main"}}
 		e := shapingEmitter(t, rc, cfg)
 		for _, c := range shouldSendCases(wrap) {
@@ -781,7 +744,7 @@ func TestGoldenShouldSend(t *testing.T) {
 	})
 	t.Run("Config.Models replaces MetaProvider", func(t *testing.T) {
 		t.Parallel()
-		rc := newShapingReceiver(t)
+		rc := newHookReceiver(t, nil)
 		e := shapingEmitter(t, rc, webhook.Config{
 			Endpoints: []webhook.Endpoint{{Name: "main"}},
 			Models: map[string]webhook.ModelMeta{
@@ -797,7 +760,7 @@ func TestGoldenShouldSend(t *testing.T) {
 	})
 	t.Run("empty Config.Models entry sends everything", func(t *testing.T) {
 		t.Parallel()
-		rc := newShapingReceiver(t)
+		rc := newHookReceiver(t, nil)
 		e := shapingEmitter(t, rc, webhook.Config{
 			Endpoints: []webhook.Endpoint{{Name: "main"}},
 			Models:    map[string]webhook.ModelMeta{"store.Order": {}},
@@ -810,7 +773,7 @@ func TestGoldenShouldSend(t *testing.T) {
 	})
 	t.Run("disabled model", func(t *testing.T) {
 		t.Parallel()
-		rc := newShapingReceiver(t)
+		rc := newHookReceiver(t, nil)
 		e := shapingEmitter(t, rc, webhook.Config{
 			Endpoints: []webhook.Endpoint{{Name: "main"}},
 			Models:    map[string]webhook.ModelMeta{"store.Order": {Disabled: true}},
@@ -834,7 +797,7 @@ func TestGoldenShouldSend(t *testing.T) {
 // IncludeModels and ExcludeModels admit it, and to no other.
 func TestModelRouting(t *testing.T) {
 	t.Parallel()
-	rc := newShapingReceiver(t)
+	rc := newHookReceiver(t, nil)
 	e := shapingEmitter(t, rc, webhook.Config{Endpoints: []webhook.Endpoint{
 		crmEndpoint,
 		analyticsEndpoint,
@@ -871,7 +834,7 @@ func TestModelRouting(t *testing.T) {
 // one derived from the Go type.
 func TestModelLabel(t *testing.T) {
 	t.Parallel()
-	rc := newShapingReceiver(t)
+	rc := newHookReceiver(t, nil)
 	e := shapingEmitter(t, rc, webhook.Config{Endpoints: []webhook.Endpoint{
 		{Name: "all"},
 		{Name: "orders", IncludeModels: []string{"store.Order"}},
@@ -1073,7 +1036,7 @@ func TestDottedPaths(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			rc := newShapingReceiver(t)
+			rc := newHookReceiver(t, nil)
 			ep := c.ep
 			ep.Name = "ep"
 			e := shapingEmitter(t, rc, webhook.Config{Endpoints: []webhook.Endpoint{ep}})
@@ -1094,7 +1057,7 @@ func TestDottedPaths(t *testing.T) {
 // TestEnvelopeDetails: the envelope's id, timestamp and user.
 func TestEnvelopeDetails(t *testing.T) {
 	t.Parallel()
-	rc := newShapingReceiver(t)
+	rc := newHookReceiver(t, nil)
 	// A clock in another zone, with fractions of a second.
 	paris := time.FixedZone("CET", 3600)
 	e := shapingEmitter(t, rc, webhook.Config{
@@ -1107,13 +1070,13 @@ func TestEnvelopeDetails(t *testing.T) {
 		Changes   json.RawMessage `json:"changes"`
 		User      json.RawMessage `json:"user"`
 	}
-	emit := func(ctx context.Context, ev webhook.Event) (envelope, shapingRequest) {
+	emit := func(ctx context.Context, ev webhook.Event) (envelope, hookRequest) {
 		t.Helper()
 		ev.Model = "store.Order"
 		if err := e.Emit(ctx, ev); err != nil {
 			t.Fatal(err)
 		}
-		reqs := rc.take()
+		reqs := rc.takeNew()
 		if len(reqs) != 1 {
 			t.Fatalf("%d requests, want 1", len(reqs))
 		}

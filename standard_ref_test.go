@@ -32,11 +32,8 @@ func TestStandardReferenceGo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	signingKey, _, err := webhook.GenerateSigningKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := newStdReceiver(t)
+	signingKey, _ := newSigningKey(t)
+	rc := newHookReceiver(t, nil)
 	events := stdEvents()
 	stdEmitAll(t, ctx, []webhook.Endpoint{
 		{Name: "hmac", URL: rc.URL + "/v1", Secret: stdSecret, Scheme: webhook.SchemeStandard},
@@ -142,10 +139,7 @@ func TestStandardMalformedEntriesLikeReference(t *testing.T) {
 		"v1,n0t~base64! " + wrong,
 		wrong,
 	} {
-		h := http.Header{}
-		h.Set(webhook.HeaderStandardID, "evt_1")
-		h.Set(webhook.HeaderStandardTimestamp, strconv.FormatInt(now.Unix(), 10))
-		h.Set(webhook.HeaderStandardSignature, sigs)
+		h := standardHeader("evt_1", strconv.FormatInt(now.Unix(), 10), sigs)
 		refErr := wh.Verify(body, h)
 		v := webhook.Verifier{Scheme: webhook.SchemeStandard, Secrets: []string{stdSecret}}
 		ourErr := v.Verify(h, body)

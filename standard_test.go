@@ -3,16 +3,11 @@ package webhook_test
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,63 +35,6 @@ var (
 	stdSecret2     = "whsec_" + base64.StdEncoding.EncodeToString(stdKey2)
 	stdWrongSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("somebody else's key, 32 bytes.."))
 )
-
-// stdSign is the Standard Webhooks v1 signature, written from the
-// specification with crypto/hmac, independently of the library.
-func stdSign(key []byte, id, ts string, body []byte) string {
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(id + "." + ts + "."))
-	mac.Write(body)
-	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
-}
-
-// stdRequest is one request as the test receiver got it.
-type stdRequest struct {
-	Path   string
-	Header http.Header
-	Body   []byte
-}
-
-// stdReceiver is an httptest server on 127.0.0.1 that answers 200 and keeps
-// every request's headers and raw body.
-type stdReceiver struct {
-	*httptest.Server
-	mu   sync.Mutex
-	reqs []stdRequest
-}
-
-func newStdReceiver(t testing.TB) *stdReceiver {
-	t.Helper()
-	rc := &stdReceiver{}
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		rc.mu.Lock()
-		rc.reqs = append(rc.reqs, stdRequest{Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
-		rc.mu.Unlock()
-	}))
-	t.Cleanup(rc.Close)
-	return rc
-}
-
-// take returns the requests received on path, in arrival order.
-func (rc *stdReceiver) take(path string) []stdRequest {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	var out []stdRequest
-	for _, r := range rc.reqs {
-		if r.Path == path {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// stdQuietLogger keeps expected failure logs out of the test output.
-var stdQuietLogger = slog.New(slog.DiscardHandler)
 
 // stdEvents are a created, an updated and a deleted event whose bodies hold
 // non-ASCII text, quotes and backslashes: what JSON escaping and UTF-8
@@ -130,10 +68,7 @@ func stdEvents() []webhook.Event {
 // closes it, so every delivery has been made when it returns.
 func stdEmitAll(t *testing.T, ctx context.Context, endpoints []webhook.Endpoint, events []webhook.Event) {
 	t.Helper()
-	em, err := webhook.New(webhook.Config{Endpoints: endpoints, Logger: stdQuietLogger})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	em := newEmitter(t, webhook.Config{Endpoints: endpoints})
 	for _, ev := range events {
 		if err := em.Emit(ctx, ev); err != nil {
 			t.Fatalf("Emit %s: %v", ev.Type, err)
@@ -153,7 +88,7 @@ var (
 // per event, the Standard Webhooks headers, an id that is the envelope's and
 // distinct, a signature of the expected form, and the strings that need
 // escaping intact in the body.
-func stdCheckRequests(t *testing.T, name string, reqs []stdRequest, n int, sigPattern *regexp.Regexp) {
+func stdCheckRequests(t *testing.T, name string, reqs []hookRequest, n int, sigPattern *regexp.Regexp) {
 	t.Helper()
 	if len(reqs) != n {
 		t.Fatalf("%s: receiver got %d requests, want %d", name, len(reqs), n)
@@ -208,22 +143,16 @@ func stdCheckRequests(t *testing.T, name string, reqs []stdRequest, n int, sigPa
 // wrong secret or key. A negative control proves the script can fail.
 func TestStandardInteropNPM(t *testing.T) {
 	t.Parallel()
-	node := stdLookPath(t, "node")
+	node := requireTool(t, "node", "the Standard Webhooks interop test (CI has it)")
 	modules := stdNodeModules(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	signingKey, publicKey, err := webhook.GenerateSigningKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, wrongPublicKey, err := webhook.GenerateSigningKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	signingKey, publicKey := newSigningKey(t)
+	_, wrongPublicKey := newSigningKey(t)
 
-	rc := newStdReceiver(t)
+	rc := newHookReceiver(t, nil)
 	events := stdEvents()
 	stdEmitAll(t, ctx, []webhook.Endpoint{
 		{Name: "hmac", URL: rc.URL + "/v1", Secret: stdSecret, Scheme: webhook.SchemeStandard},
@@ -241,7 +170,7 @@ func TestStandardInteropNPM(t *testing.T) {
 	// Our own Verifier agrees, and tells the keys apart.
 	for _, c := range []struct {
 		name    string
-		reqs    []stdRequest
+		reqs    []hookRequest
 		secrets []string
 		want    error
 	}{
@@ -261,7 +190,7 @@ func TestStandardInteropNPM(t *testing.T) {
 		}
 	}
 
-	var all []stdRequest
+	var all []hookRequest
 	var kinds []string
 	for i := range v1 {
 		all = append(all, v1[i], v1a[i])
@@ -270,7 +199,7 @@ func TestStandardInteropNPM(t *testing.T) {
 	cfg := stdScriptConfig{Secret: stdSecret, WrongSecret: stdWrongSecret, PublicKey: publicKey, WrongPublicKey: wrongPublicKey}
 	dir := stdWriteDir(t, cfg, all, kinds)
 
-	out, err := stdRunScript(ctx, node, modules, dir)
+	out, err := runScript(ctx, node, filepath.Join(modules, "verify.mjs"), dir)
 	t.Logf("node verify.mjs:\n%s", bytes.TrimSpace(out))
 	if err != nil {
 		t.Fatalf("node verify.mjs: %v (see the log above)", err)
@@ -289,14 +218,14 @@ func TestStandardInteropNPM(t *testing.T) {
 	// Negative controls: the script must fail on a request whose body was
 	// changed after signing, and when given the wrong secret and key.
 	bad := slices.Clone(all)
-	victim := slices.IndexFunc(bad, func(r stdRequest) bool {
+	victim := slices.IndexFunc(bad, func(r hookRequest) bool {
 		return r.Path == "/v1" && bytes.Contains(r.Body, []byte("shipped"))
 	})
 	if victim < 0 {
 		t.Fatal("negative control: no v1 body contains \"shipped\"")
 	}
 	bad[victim].Body = bytes.Replace(bad[victim].Body, []byte("shipped"), []byte("shipper"), 1)
-	badOut, err := stdRunScript(ctx, node, modules, stdWriteDir(t, cfg, bad, kinds))
+	badOut, err := runScript(ctx, node, filepath.Join(modules, "verify.mjs"), stdWriteDir(t, cfg, bad, kinds))
 	if err == nil || ctx.Err() != nil {
 		t.Fatalf("node verify.mjs on a tampered body: err = %v, want exit status 1\n%s", err, badOut)
 	}
@@ -310,7 +239,7 @@ func TestStandardInteropNPM(t *testing.T) {
 	}
 	wrong := cfg
 	wrong.Secret, wrong.PublicKey = stdWrongSecret, wrongPublicKey
-	badOut, err = stdRunScript(ctx, node, modules, stdWriteDir(t, wrong, all, kinds))
+	badOut, err = runScript(ctx, node, filepath.Join(modules, "verify.mjs"), stdWriteDir(t, wrong, all, kinds))
 	if err == nil || ctx.Err() != nil {
 		t.Fatalf("node verify.mjs with a wrong secret: err = %v, want exit status 1\n%s", err, badOut)
 	}
@@ -333,7 +262,7 @@ type stdScriptConfig struct {
 
 // stdWriteDir writes the layout verify.mjs reads: config.json, and per
 // request req-NNN.json (headers as received) and req-NNN.body (exact bytes).
-func stdWriteDir(t *testing.T, cfg stdScriptConfig, reqs []stdRequest, kinds []string) string {
+func stdWriteDir(t *testing.T, cfg stdScriptConfig, reqs []hookRequest, kinds []string) string {
 	t.Helper()
 	dir := t.TempDir()
 	write := func(name string, v any) {
@@ -364,21 +293,6 @@ func stdWriteDir(t *testing.T, cfg stdScriptConfig, reqs []stdRequest, kinds []s
 	}
 	write("config.json", cfg)
 	return dir
-}
-
-func stdRunScript(ctx context.Context, node, modules, dir string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, node, filepath.Join(modules, "verify.mjs"), dir)
-	cmd.WaitDelay = 5 * time.Second
-	return cmd.CombinedOutput()
-}
-
-func stdLookPath(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s is required for the Standard Webhooks interop test (CI has it): %v", name, err)
-	}
-	return p
 }
 
 // stdInterop is testdata/interop/standard: package.json and
@@ -471,7 +385,7 @@ func TestStandardVerifierRejections(t *testing.T) {
 	const id = "evt_2LmZ8kQ3vR7nT5wX9yB1cD4fG6h"
 	ts := strconv.Itoa(stdNow)
 	body := []byte(`{"id":"evt_2LmZ8kQ3vR7nT5wX9yB1cD4fG6h","event":"created","object":{"name":"Zoë \"Z\"","path":"C:\\x"}}`)
-	valid := stdSign(stdKey, id, ts, body)
+	valid := standardSignature(stdKey, id, ts, body)
 	tsAt := func(d time.Duration) string { return strconv.FormatInt(stdNow+int64(d/time.Second), 10) }
 
 	header := func(kv ...string) http.Header {
@@ -486,9 +400,9 @@ func TestStandardVerifierRejections(t *testing.T) {
 	}
 	withTS := func(t string) http.Header {
 		return header(webhook.HeaderStandardID, id, webhook.HeaderStandardTimestamp, t,
-			webhook.HeaderStandardSignature, stdSign(stdKey, id, t, body))
+			webhook.HeaderStandardSignature, standardSignature(stdKey, id, t, body))
 	}
-	other := stdSign(stdKey2, id, ts, body)
+	other := standardSignature(stdKey2, id, ts, body)
 	notB64 := "v1,@@not*base64@@"
 
 	cases := []struct {
@@ -547,7 +461,7 @@ func TestStandardVerifierRejections(t *testing.T) {
 		{name: "v1a signature with a whsec secret", header: full("v1a," + strings.TrimPrefix(valid, "v1,")), want: webhook.ErrInvalidSignature},
 
 		{name: "several signatures, valid first", header: full(valid + " " + other)},
-		{name: "several signatures, valid last", header: full(other + " " + stdSign(stdWrongSecretKey(t), id, ts, body) + " " + valid)},
+		{name: "several signatures, valid last", header: full(other + " " + standardSignature(stdWrongSecretKey(t), id, ts, body) + " " + valid)},
 		{name: "several signatures, none valid", header: full(other + " " + other), want: webhook.ErrInvalidSignature},
 		{name: "several header lines, one valid", header: header(webhook.HeaderStandardID, id, webhook.HeaderStandardTimestamp, ts,
 			webhook.HeaderStandardSignature, other, webhook.HeaderStandardSignature, valid)},
@@ -632,10 +546,7 @@ func TestStandardVerifierConfigErrors(t *testing.T) {
 	t.Parallel()
 	ts := strconv.Itoa(stdNow)
 	body := []byte(`{}`)
-	h := http.Header{}
-	h.Set(webhook.HeaderStandardID, "evt_1")
-	h.Set(webhook.HeaderStandardTimestamp, ts)
-	h.Set(webhook.HeaderStandardSignature, stdSign(stdKey, "evt_1", ts, body))
+	h := standardHeader("evt_1", ts, standardSignature(stdKey, "evt_1", ts, body))
 	for _, c := range []struct {
 		name    string
 		secrets []string
@@ -694,14 +605,14 @@ const (
 // example of the Standard Webhooks specification against our Verifier.
 func TestStandardVectors(t *testing.T) {
 	t.Parallel()
-	if got := stdSign(stdKey, stdVectorID, strconv.Itoa(stdNow), []byte(stdVectorBody)); got != stdVectorSig1 {
-		t.Fatalf("test helper stdSign = %s, python computed %s", got, stdVectorSig1)
+	if got := standardSignature(stdKey, stdVectorID, strconv.Itoa(stdNow), []byte(stdVectorBody)); got != stdVectorSig1 {
+		t.Fatalf("test helper standardSignature = %s, python computed %s", got, stdVectorSig1)
 	}
 	if pub, err := webhook.PublicKey(stdVectorSigningKey); err != nil || pub != stdVectorPublicKey {
 		t.Errorf("PublicKey(seed 00..1f) = %q, %v; node:crypto computed %q", pub, err, stdVectorPublicKey)
 	}
 
-	rc := newStdReceiver(t)
+	rc := newHookReceiver(t, nil)
 	vectors := []struct {
 		name, secret, previous, want string
 		verifyWith                   []string
@@ -722,10 +633,7 @@ func TestStandardVectors(t *testing.T) {
 		}
 		eps = append(eps, ep)
 	}
-	em, err := webhook.New(webhook.Config{Endpoints: eps, Sync: true, Now: stdFixedNow, Logger: stdQuietLogger})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	em := newEmitter(t, webhook.Config{Endpoints: eps, Sync: true, Now: stdFixedNow})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ev := webhook.Create(map[string]any{"id": "1"})
@@ -785,14 +693,8 @@ func TestStandardVectors(t *testing.T) {
 // signing key's HMAC reading) rejects.
 func TestStandardEd25519(t *testing.T) {
 	t.Parallel()
-	signingKey, publicKey, err := webhook.GenerateSigningKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, otherPublic, err := webhook.GenerateSigningKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	signingKey, publicKey := newSigningKey(t)
+	_, otherPublic := newSigningKey(t)
 	for _, k := range [][2]string{{signingKey, "whsk_"}, {publicKey, "whpk_"}, {otherPublic, "whpk_"}} {
 		raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(k[0], k[1]))
 		if !strings.HasPrefix(k[0], k[1]) || err != nil || len(raw) != 32 {
@@ -811,14 +713,11 @@ func TestStandardEd25519(t *testing.T) {
 		t.Errorf("PublicKey error %q echoes the secret", err)
 	}
 
-	rc := newStdReceiver(t)
-	em, err := webhook.New(webhook.Config{
+	rc := newHookReceiver(t, nil)
+	em := newEmitter(t, webhook.Config{
 		Endpoints: []webhook.Endpoint{{Name: "ed", URL: rc.URL + "/ed", Secret: signingKey, Scheme: webhook.SchemeStandard}},
-		Sync:      true, Now: stdFixedNow, Logger: stdQuietLogger,
+		Sync:      true, Now: stdFixedNow,
 	})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, ev := range stdEvents() {
@@ -895,7 +794,7 @@ func TestStandardSigningKeyForms(t *testing.T) {
 	} {
 		em, err := webhook.New(webhook.Config{
 			Endpoints: []webhook.Endpoint{{Name: "ed", URL: "http://127.0.0.1:1/", Secret: c.key, Scheme: webhook.SchemeStandard}},
-			Sync:      true, Logger: stdQuietLogger,
+			Sync:      true, Logger: quietLogger,
 		})
 		if em != nil {
 			em.Close(context.Background())

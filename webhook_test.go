@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -25,72 +24,14 @@ import (
 
 // ---- helpers (prefixed "wh" to stay clear of other test files) ----
 
-// whQuiet keeps expected failures out of the test output.
-var whQuiet = slog.New(slog.DiscardHandler)
-
 const whSecret = "whsecret-test-0123456789"
 
-// whHit is one request a receiver got.
-type whHit struct {
-	Header http.Header
-	Body   []byte
-	At     time.Time
-}
-
-// whRecv is an httptest receiver on 127.0.0.1 that records every request
-// and answers through its answer func (nil: 200).
-type whRecv struct {
-	URL    string
-	mu     sync.Mutex
-	hits   []whHit
-	answer func(n int, w http.ResponseWriter, r *http.Request)
-}
-
-func whReceiver(t *testing.T, answer func(n int, w http.ResponseWriter, r *http.Request)) *whRecv {
-	t.Helper()
-	rc := &whRecv{answer: answer}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		rc.mu.Lock()
-		rc.hits = append(rc.hits, whHit{Header: r.Header.Clone(), Body: body, At: time.Now()})
-		n := len(rc.hits)
-		rc.mu.Unlock()
-		if rc.answer == nil {
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-		rc.answer(n, w, r)
-	}))
-	t.Cleanup(srv.Close)
-	rc.URL = srv.URL
-	return rc
-}
-
-func (rc *whRecv) Hits() []whHit {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return slices.Clone(rc.hits)
-}
-
-func (rc *whRecv) Count() int {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return len(rc.hits)
-}
-
-// WaitHits waits until the receiver has at least n requests.
-func (rc *whRecv) WaitHits(t *testing.T, n int) []whHit {
-	t.Helper()
-	whEventually(t, fmt.Sprintf("%d requests at %s", n, rc.URL), func() bool { return rc.Count() >= n })
-	return rc.Hits()
-}
-
-// whStatus answers the nth request with codes[n-1], the last code after.
-func whStatus(codes ...int) func(int, http.ResponseWriter, *http.Request) {
-	return func(n int, w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(codes[min(n, len(codes))-1])
-	}
-}
+// whStep bounds one test step (testCtx), and whWait every wait for
+// requests, OnFailure calls or a condition.
+const (
+	whStep = 30 * time.Second
+	whWait = 20 * time.Second
+)
 
 // whGate is closed once; receivers wait on it.
 type whGate struct {
@@ -103,8 +44,8 @@ func whNewGate() *whGate { return &whGate{ch: make(chan struct{})} }
 func (g *whGate) Open() { g.once.Do(func() { close(g.ch) }) }
 
 // whHold answers 200 once the gate opens (or the client gives up).
-func whHold(g *whGate) func(int, http.ResponseWriter, *http.Request) {
-	return func(_ int, w http.ResponseWriter, r *http.Request) {
+func whHold(g *whGate) func(http.ResponseWriter, *http.Request, hookRequest) {
+	return func(w http.ResponseWriter, r *http.Request, _ hookRequest) {
 		select {
 		case <-g.ch:
 			w.WriteHeader(http.StatusOK)
@@ -118,89 +59,17 @@ func whEndpoint(name, url string) webhook.Endpoint {
 	return webhook.Endpoint{Name: name, URL: url, Secret: whSecret}
 }
 
-// whEmitter builds an Emitter (quiet unless cfg has a Logger) and closes
-// it at cleanup.
-func whEmitter(t *testing.T, cfg webhook.Config) *webhook.Emitter {
-	t.Helper()
-	if cfg.Logger == nil {
-		cfg.Logger = whQuiet
-	}
-	e, err := webhook.New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = e.Close(ctx)
-	})
-	return e
-}
-
-// whCtx is a context that bounds one test step.
-func whCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// whEventually polls cond for up to 20 s.
-func whEventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// whFailures collects OnFailure calls.
-type whFailures struct {
-	mu   sync.Mutex
-	list []webhook.Failure
-}
-
-func (f *whFailures) On(x webhook.Failure) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.list = append(f.list, x)
-}
-
-func (f *whFailures) List() []webhook.Failure {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.list)
-}
-
-func (f *whFailures) Wait(t *testing.T, n int) []webhook.Failure {
-	t.Helper()
-	whEventually(t, fmt.Sprintf("%d OnFailure calls", n), func() bool { return len(f.List()) >= n })
-	return f.List()
-}
-
 // whLogs returns the delivery logs matching q.
 func whLogs(t *testing.T, e *webhook.Emitter, q webhook.LogQuery) []webhook.DeliveryLog {
 	t.Helper()
 	if q.Limit == 0 {
 		q.Limit = 10000
 	}
-	logs, err := e.Logs(whCtx(t), q)
+	logs, err := e.Logs(testCtx(t, whStep), q)
 	if err != nil {
 		t.Fatalf("Logs(%+v): %v", q, err)
 	}
 	return logs
-}
-
-// whClose closes e with a generous context and expects no error.
-func whClose(t *testing.T, e *webhook.Emitter) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := e.Close(ctx); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
 }
 
 // whEnvelope is the envelope as the receiver sees it.
@@ -330,7 +199,7 @@ func TestEmitterNewValidation(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			cfg := webhook.Config{Logger: whQuiet, Endpoints: []webhook.Endpoint{whEndpoint("crm", "http://127.0.0.1:9/hook")}}
+			cfg := webhook.Config{Logger: quietLogger, Endpoints: []webhook.Endpoint{whEndpoint("crm", "http://127.0.0.1:9/hook")}}
 			tc.edit(&cfg)
 			e, err := webhook.New(cfg)
 			if err == nil {
@@ -361,7 +230,7 @@ func TestEmitterNewValidation(t *testing.T) {
 
 func TestEmitterNewReportsEveryProblem(t *testing.T) {
 	t.Parallel()
-	cfg := webhook.Config{Logger: whQuiet, Endpoints: []webhook.Endpoint{
+	cfg := webhook.Config{Logger: quietLogger, Endpoints: []webhook.Endpoint{
 		{Name: "a", URL: "ftp://example.com/", Secret: ""},
 		{Name: "b", URL: "http://127.0.0.1:9/", Secret: whSecret, Events: []webhook.EventType{"moved"}},
 		{Name: "", URL: "http://127.0.0.1:9/", Secret: whSecret},
@@ -380,17 +249,17 @@ func TestEmitterNewReportsEveryProblem(t *testing.T) {
 
 func TestEmitterZeroConfigWithOneEndpoint(t *testing.T) {
 	t.Parallel()
-	rc := whReceiver(t, nil)
+	rc := newHookReceiver(t, nil)
 	// Nothing but one endpoint: every default applies (Logger too).
 	e, err := webhook.New(webhook.Config{Endpoints: []webhook.Endpoint{{Name: "crm", URL: rc.URL, Secret: whSecret}}})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	if err := e.Emit(whCtx(t), webhook.Create(whOrder{ID: 1, Customer: "Ada"})); err != nil {
+	if err := e.Emit(testCtx(t, whStep), webhook.Create(whOrder{ID: 1, Customer: "Ada"})); err != nil {
 		t.Fatalf("Emit: %v", err)
 	}
-	whClose(t, e)
-	hits := rc.Hits()
+	closeEmitter(t, e, 30*time.Second)
+	hits := rc.requests()
 	if len(hits) != 1 {
 		t.Fatalf("receiver got %d requests, want 1", len(hits))
 	}
@@ -420,49 +289,46 @@ func TestEmitterEmitInvalidEvent(t *testing.T) {
 		{"map without model", webhook.Event{Type: webhook.Created, Object: obj}},
 		{"update with unserialisable old", webhook.Update(whChanObj{C: make(chan int)}, whOrder{ID: 1})},
 	}
-	rc := whReceiver(t, nil)
-	failures := &whFailures{}
-	e := whEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{whEndpoint("crm", rc.URL)}, OnFailure: failures.On})
+	rc := newHookReceiver(t, nil)
+	failures := newFailureLog()
+	e := newEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{whEndpoint("crm", rc.URL)}, OnFailure: failures.record})
 	t.Run("cases", func(t *testing.T) {
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()
-				err := e.Emit(whCtx(t), tc.ev)
+				err := e.Emit(testCtx(t, whStep), tc.ev)
 				if !errors.Is(err, webhook.ErrInvalidEvent) {
 					t.Errorf("Emit = %v, want ErrInvalidEvent", err)
 				}
 			})
 		}
 	})
-	whClose(t, e)
-	if n := rc.Count(); n != 0 {
+	closeEmitter(t, e, 30*time.Second)
+	if n := rc.count(); n != 0 {
 		t.Errorf("receiver got %d requests for invalid events", n)
 	}
 	if logs := whLogs(t, e, webhook.LogQuery{}); len(logs) != 0 {
 		t.Errorf("invalid events left %d delivery logs: %s", len(logs), whFmtLogs(logs))
 	}
-	if f := failures.List(); len(f) != 0 {
+	if f := failures.all(); len(f) != 0 {
 		t.Errorf("invalid events were reported to OnFailure: %+v", f)
 	}
 }
 
 func TestEmitterEmitAfterClose(t *testing.T) {
 	t.Parallel()
-	for _, sync := range []bool{false, true} {
-		t.Run(fmt.Sprintf("sync=%v", sync), func(t *testing.T) {
-			t.Parallel()
-			rc := whReceiver(t, nil)
-			e := whEmitter(t, webhook.Config{Sync: sync, Endpoints: []webhook.Endpoint{whEndpoint("crm", rc.URL)}})
-			whClose(t, e)
-			err := e.Emit(whCtx(t), webhook.Create(whOrder{ID: 1}))
-			if !errors.Is(err, webhook.ErrClosed) {
-				t.Fatalf("Emit after Close = %v, want ErrClosed", err)
-			}
-			if n := rc.Count(); n != 0 {
-				t.Errorf("receiver got %d requests after Close", n)
-			}
-		})
-	}
+	eachSyncMode(t, func(t *testing.T, sync bool) {
+		rc := newHookReceiver(t, nil)
+		e := newEmitter(t, webhook.Config{Sync: sync, Endpoints: []webhook.Endpoint{whEndpoint("crm", rc.URL)}})
+		closeEmitter(t, e, 30*time.Second)
+		err := e.Emit(testCtx(t, whStep), webhook.Create(whOrder{ID: 1}))
+		if !errors.Is(err, webhook.ErrClosed) {
+			t.Fatalf("Emit after Close = %v, want ErrClosed", err)
+		}
+		if n := rc.count(); n != 0 {
+			t.Errorf("receiver got %d requests after Close", n)
+		}
+	})
 }
 
 // ---- envelope ----
@@ -533,20 +399,20 @@ func TestEmitterEnvelope(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			rc := whReceiver(t, nil)
-			e := whEmitter(t, webhook.Config{
+			rc := newHookReceiver(t, nil)
+			e := newEmitter(t, webhook.Config{
 				Sync:      true,
 				Now:       func() time.Time { return fixed },
 				Endpoints: []webhook.Endpoint{whEndpoint("crm", rc.URL)},
 			})
-			ctx := whCtx(t)
+			ctx := testCtx(t, whStep)
 			if tc.actor != nil {
 				ctx = webhook.WithActor(ctx, *tc.actor)
 			}
 			if err := e.Emit(ctx, tc.ev); err != nil {
 				t.Fatalf("Emit: %v", err)
 			}
-			hits := rc.Hits()
+			hits := rc.requests()
 			if len(hits) != 1 {
 				t.Fatalf("receiver got %d requests, want 1", len(hits))
 			}
@@ -615,8 +481,8 @@ func TestEmitterBodyFixedAtEmit(t *testing.T) {
 		mu.Unlock()
 	}))
 	t.Cleanup(srv.Close) // after the deferred Open
-	e := whEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{whEndpoint("crm", srv.URL)}})
-	ctx := whCtx(t)
+	e := newEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{whEndpoint("crm", srv.URL)}})
+	ctx := testCtx(t, whStep)
 
 	m := map[string]any{
 		"id":      1,
@@ -644,7 +510,7 @@ func TestEmitterBodyFixedAtEmit(t *testing.T) {
 	cart.Items = append(cart.Items, whLine{SKU: "B2", Qty: 5})
 	mutated.Open()
 
-	whClose(t, e)
+	closeEmitter(t, e, 30*time.Second)
 	mu.Lock()
 	defer mu.Unlock()
 	if len(bodies) != 2 {
@@ -661,23 +527,23 @@ func TestEmitterBodyFixedAtEmit(t *testing.T) {
 func TestEmitterRetryHeaders(t *testing.T) {
 	t.Parallel()
 	const delay = 1100 * time.Millisecond
-	rc := whReceiver(t, whStatus(503, 503, 200))
+	rc := newHookReceiver(t, answerStatus(503, 503, 200))
 	ep := whEndpoint("crm", rc.URL)
 	ep.Retry = &webhook.RetryConfig{MaxRetries: 3, RetryDelay: delay, BackoffFactor: 1, NoJitter: true}
-	failures := &whFailures{}
-	e := whEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{ep}, OnFailure: failures.On})
-	if err := e.Emit(whCtx(t), webhook.Create(whOrder{ID: 3})); err != nil {
+	failures := newFailureLog()
+	e := newEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{ep}, OnFailure: failures.record})
+	if err := e.Emit(testCtx(t, whStep), webhook.Create(whOrder{ID: 3})); err != nil {
 		t.Fatalf("Emit: %v", err)
 	}
-	rc.WaitHits(t, 3)
+	rc.wait(t, 3, whWait)
 	var logs []webhook.DeliveryLog
-	whEventually(t, "the delivery log to say delivered", func() bool {
+	waitFor(t, whWait, "the delivery log to say delivered", func() bool {
 		logs = whLogs(t, e, webhook.LogQuery{Endpoint: "crm"})
 		return len(logs) == 1 && logs[0].Status == webhook.StatusDelivered
 	})
-	whClose(t, e)
+	closeEmitter(t, e, 30*time.Second)
 
-	hits := rc.Hits()
+	hits := rc.requests()
 	if len(hits) != 3 {
 		t.Fatalf("receiver got %d attempts, want 3 (503, 503, 200)", len(hits))
 	}
@@ -714,7 +580,7 @@ func TestEmitterRetryHeaders(t *testing.T) {
 	if l.Attempts != 3 || l.StatusCode != 200 || l.EventID != env.ID || l.CompletedAt == nil {
 		t.Errorf("delivery log = %s, want delivered, attempts 3, status 200, event %s, completed", whFmtLogs(logs), env.ID)
 	}
-	if f := failures.List(); len(f) != 0 {
+	if f := failures.all(); len(f) != 0 {
 		t.Errorf("OnFailure called for a delivered event: %+v", f)
 	}
 }
@@ -726,18 +592,18 @@ func TestEmitterRedirectNotFollowed(t *testing.T) {
 	for _, code := range []int{301, 302, 303, 307, 308} {
 		t.Run(strconv.Itoa(code), func(t *testing.T) {
 			t.Parallel()
-			other := whReceiver(t, nil)
-			redir := whReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+			other := newHookReceiver(t, nil)
+			redir := newHookReceiver(t, func(w http.ResponseWriter, _ *http.Request, _ hookRequest) {
 				w.Header().Set("Location", other.URL+"/stolen")
 				w.WriteHeader(code)
 			})
-			failures := &whFailures{}
-			e := whEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{whEndpoint("crm", redir.URL)}, OnFailure: failures.On})
-			if err := e.Emit(whCtx(t), webhook.Create(whOrder{ID: 1})); err != nil {
+			failures := newFailureLog()
+			e := newEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{whEndpoint("crm", redir.URL)}, OnFailure: failures.record})
+			if err := e.Emit(testCtx(t, whStep), webhook.Create(whOrder{ID: 1})); err != nil {
 				t.Fatalf("Emit: %v", err)
 			}
-			f := failures.Wait(t, 1)[0]
-			if n := other.Count(); n != 0 {
+			f := failures.wait(t, 1, whWait)[0]
+			if n := other.count(); n != 0 {
 				t.Fatalf("the redirect target got %d requests: the signed body left the configured host", n)
 			}
 			if !errors.Is(f.Err, webhook.ErrRedirect) {
@@ -750,11 +616,11 @@ func TestEmitterRedirectNotFollowed(t *testing.T) {
 			if f.StatusCode != code || f.Endpoint != "crm" || f.Attempts != 1 {
 				t.Errorf("Failure = %+v, want endpoint crm, status %d, 1 attempt", f, code)
 			}
-			whClose(t, e)
-			if n := other.Count(); n != 0 {
+			closeEmitter(t, e, 30*time.Second)
+			if n := other.count(); n != 0 {
 				t.Errorf("the redirect target got %d requests", n)
 			}
-			if n := redir.Count(); n != 1 {
+			if n := redir.count(); n != 1 {
 				t.Errorf("the endpoint got %d requests, want 1 (a 3xx is not retried)", n)
 			}
 			logs := whLogs(t, e, webhook.LogQuery{Endpoint: "crm"})
@@ -772,26 +638,26 @@ func TestEmitterPanicsAreContained(t *testing.T) {
 
 	t.Run("Transform", func(t *testing.T) {
 		t.Parallel()
-		boomRecv := whReceiver(t, nil)
-		okRecv := whReceiver(t, nil)
+		boomRecv := newHookReceiver(t, nil)
+		okRecv := newHookReceiver(t, nil)
 		boom := whEndpoint("boom", boomRecv.URL)
 		boom.Transform = func(webhook.Payload) (any, error) { panic("transform exploded") }
-		failures := &whFailures{}
-		e := whEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{boom, whEndpoint("ok", okRecv.URL)}, OnFailure: failures.On})
+		failures := newFailureLog()
+		e := newEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{boom, whEndpoint("ok", okRecv.URL)}, OnFailure: failures.record})
 		for i := range 2 {
-			if err := e.Emit(whCtx(t), webhook.Create(whOrder{ID: i})); err != nil {
+			if err := e.Emit(testCtx(t, whStep), webhook.Create(whOrder{ID: i})); err != nil {
 				t.Fatalf("Emit %d = %v, want nil (a Transform failure fails that endpoint only)", i, err)
 			}
 		}
-		okRecv.WaitHits(t, 2)
-		fs := failures.Wait(t, 2)
-		whClose(t, e)
+		okRecv.wait(t, 2, whWait)
+		fs := failures.wait(t, 2, whWait)
+		closeEmitter(t, e, 30*time.Second)
 		for _, f := range fs {
 			if f.Endpoint != "boom" || !errors.Is(f.Err, webhook.ErrPanic) {
 				t.Errorf("Failure = %+v, want endpoint boom with ErrPanic", f)
 			}
 		}
-		if n := boomRecv.Count(); n != 0 {
+		if n := boomRecv.count(); n != 0 {
 			t.Errorf("the endpoint whose Transform panicked got %d requests", n)
 		}
 		whCheckFailedLogs(t, e, "boom", 2, "panic")
@@ -799,23 +665,23 @@ func TestEmitterPanicsAreContained(t *testing.T) {
 
 	t.Run("ShouldSend", func(t *testing.T) {
 		t.Parallel()
-		aRecv := whReceiver(t, nil)
-		bRecv := whReceiver(t, nil)
-		failures := &whFailures{}
-		e := whEmitter(t, webhook.Config{
+		aRecv := newHookReceiver(t, nil)
+		bRecv := newHookReceiver(t, nil)
+		failures := newFailureLog()
+		e := newEmitter(t, webhook.Config{
 			Endpoints: []webhook.Endpoint{whEndpoint("a", aRecv.URL), whEndpoint("b", bRecv.URL)},
 			Models: map[string]webhook.ModelMeta{
 				"store.Secret": {ShouldSend: func(webhook.Event) bool { panic("should_send exploded") }},
 			},
-			OnFailure: failures.On,
+			OnFailure: failures.record,
 		})
 		// ShouldSend is per model: its panic fails the event's delivery to
 		// every endpoint, and nothing else.
-		err := e.Emit(whCtx(t), webhook.Event{Type: webhook.Created, Model: "store.Secret", Object: map[string]any{"id": 1}})
+		err := e.Emit(testCtx(t, whStep), webhook.Event{Type: webhook.Created, Model: "store.Secret", Object: map[string]any{"id": 1}})
 		if err != nil {
 			t.Fatalf("Emit = %v, want nil (async: reported through OnFailure)", err)
 		}
-		fs := failures.Wait(t, 2)
+		fs := failures.wait(t, 2, whWait)
 		eps := []string{}
 		for _, f := range fs {
 			eps = append(eps, f.Endpoint)
@@ -828,14 +694,14 @@ func TestEmitterPanicsAreContained(t *testing.T) {
 			t.Errorf("failures for %v, want a and b", eps)
 		}
 		// The emitter lives on: other models flow to both.
-		if err := e.Emit(whCtx(t), webhook.Event{Type: webhook.Created, Model: "store.Order", Object: map[string]any{"id": 2}}); err != nil {
+		if err := e.Emit(testCtx(t, whStep), webhook.Event{Type: webhook.Created, Model: "store.Order", Object: map[string]any{"id": 2}}); err != nil {
 			t.Fatalf("Emit after the panic: %v", err)
 		}
-		aRecv.WaitHits(t, 1)
-		bRecv.WaitHits(t, 1)
-		whClose(t, e)
-		for _, rc := range []*whRecv{aRecv, bRecv} {
-			if n := rc.Count(); n != 1 {
+		aRecv.wait(t, 1, whWait)
+		bRecv.wait(t, 1, whWait)
+		closeEmitter(t, e, 30*time.Second)
+		for _, rc := range []*hookReceiver{aRecv, bRecv} {
+			if n := rc.count(); n != 1 {
 				t.Errorf("receiver got %d requests, want 1 (only store.Order)", n)
 			}
 		}
@@ -845,26 +711,26 @@ func TestEmitterPanicsAreContained(t *testing.T) {
 
 	t.Run("Transform in Sync mode", func(t *testing.T) {
 		t.Parallel()
-		okRecv := whReceiver(t, nil)
+		okRecv := newHookReceiver(t, nil)
 		boom := whEndpoint("boom", okRecv.URL+"/boom")
 		boom.Transform = func(webhook.Payload) (any, error) { panic("transform exploded") }
-		e := whEmitter(t, webhook.Config{Sync: true, Endpoints: []webhook.Endpoint{boom, whEndpoint("ok", okRecv.URL)}})
-		err := e.Emit(whCtx(t), webhook.Create(whOrder{ID: 1}))
+		e := newEmitter(t, webhook.Config{Sync: true, Endpoints: []webhook.Endpoint{boom, whEndpoint("ok", okRecv.URL)}})
+		err := e.Emit(testCtx(t, whStep), webhook.Create(whOrder{ID: 1}))
 		if !errors.Is(err, webhook.ErrPanic) || !strings.Contains(err.Error(), `"boom"`) || strings.Contains(err.Error(), `"ok"`) {
 			t.Errorf("Sync Emit = %v, want ErrPanic naming boom only", err)
 		}
-		if n := okRecv.Count(); n != 1 {
+		if n := okRecv.count(); n != 1 {
 			t.Errorf("the other endpoint got %d requests, want 1", n)
 		}
 	})
 
 	t.Run("OnFailure and OnAlert", func(t *testing.T) {
 		t.Parallel()
-		bad := whReceiver(t, whStatus(400))
-		good := whReceiver(t, nil)
+		bad := newHookReceiver(t, answerStatus(400))
+		good := newHookReceiver(t, nil)
 		var mu sync.Mutex
 		calls, alerts := 0, 0
-		e := whEmitter(t, webhook.Config{
+		e := newEmitter(t, webhook.Config{
 			Workers:   1, // the one worker must survive every panic
 			Endpoints: []webhook.Endpoint{whEndpoint("bad", bad.URL), whEndpoint("good", good.URL)},
 			OnFailure: func(webhook.Failure) {
@@ -882,13 +748,13 @@ func TestEmitterPanicsAreContained(t *testing.T) {
 		})
 		const n = 3
 		for i := range n {
-			if err := e.Emit(whCtx(t), webhook.Create(whOrder{ID: i})); err != nil {
+			if err := e.Emit(testCtx(t, whStep), webhook.Create(whOrder{ID: i})); err != nil {
 				t.Fatalf("Emit %d: %v", i, err)
 			}
 		}
-		good.WaitHits(t, n)
-		bad.WaitHits(t, n)
-		whClose(t, e)
+		good.wait(t, n, whWait)
+		bad.wait(t, n, whWait)
+		closeEmitter(t, e, 30*time.Second)
 		mu.Lock()
 		defer mu.Unlock()
 		if calls != n {
@@ -933,17 +799,17 @@ func whFmtLogs(logs []webhook.DeliveryLog) string {
 
 func TestEmitterSyncReturnsFailures(t *testing.T) {
 	t.Parallel()
-	broken := whReceiver(t, whStatus(500))
-	healthy := whReceiver(t, nil)
+	broken := newHookReceiver(t, answerStatus(500))
+	healthy := newHookReceiver(t, nil)
 	brokenEp := whEndpoint("broken", broken.URL)
 	brokenEp.Retry = &webhook.RetryConfig{MaxRetries: 0}
-	failures := &whFailures{}
-	e := whEmitter(t, webhook.Config{
+	failures := newFailureLog()
+	e := newEmitter(t, webhook.Config{
 		Sync:      true,
 		Endpoints: []webhook.Endpoint{brokenEp, whEndpoint("healthy", healthy.URL)},
-		OnFailure: failures.On,
+		OnFailure: failures.record,
 	})
-	err := e.Emit(whCtx(t), webhook.Create(whOrder{ID: 1}))
+	err := e.Emit(testCtx(t, whStep), webhook.Create(whOrder{ID: 1}))
 	if err == nil {
 		t.Fatal("Sync Emit = nil, want the broken endpoint's failure")
 	}
@@ -954,13 +820,13 @@ func TestEmitterSyncReturnsFailures(t *testing.T) {
 	if !errors.As(err, &de) || de.Endpoint != "broken" || de.StatusCode != 500 || de.Attempt != 1 {
 		t.Errorf("error %#v: want a *DeliveryError for broken, status 500, attempt 1", err)
 	}
-	if n := healthy.Count(); n != 1 {
+	if n := healthy.count(); n != 1 {
 		t.Errorf("healthy endpoint got %d requests by the time Emit returned, want 1", n)
 	}
-	if n := broken.Count(); n != 1 {
+	if n := broken.count(); n != 1 {
 		t.Errorf("broken endpoint got %d requests, want 1 (MaxRetries 0)", n)
 	}
-	if fs := failures.List(); len(fs) != 1 || fs[0].Endpoint != "broken" {
+	if fs := failures.all(); len(fs) != 1 || fs[0].Endpoint != "broken" {
 		t.Errorf("OnFailure got %+v, want one failure of broken", fs)
 	}
 }
@@ -984,23 +850,23 @@ func TestEmitterQueueFull(t *testing.T) {
 			t.Parallel()
 			gate := whNewGate()
 			defer gate.Open()
-			slow := whReceiver(t, whHold(gate))
-			fast := whReceiver(t, nil)
+			slow := newHookReceiver(t, whHold(gate))
+			fast := newHookReceiver(t, nil)
 			fastEp := whEndpoint("fast", fast.URL)
 			fastEp.ExcludeModels = []string{"store.Warmup"}
-			failures := &whFailures{}
-			e := whEmitter(t, webhook.Config{
+			failures := newFailureLog()
+			e := newEmitter(t, webhook.Config{
 				QueueSize: 2, // one per endpoint
 				Workers:   tc.workers,
 				Endpoints: []webhook.Endpoint{whEndpoint("slow", slow.URL), fastEp},
-				OnFailure: failures.On,
+				OnFailure: failures.record,
 			})
 			// Fill slow's share: its delivery hangs in its receiver.
 			warm := webhook.Event{ID: "evt_warmup", Type: webhook.Created, Model: "store.Warmup", Object: map[string]any{"id": 0}}
-			if err := e.Emit(whCtx(t), warm); err != nil {
+			if err := e.Emit(testCtx(t, whStep), warm); err != nil {
 				t.Fatalf("Emit warm-up: %v", err)
 			}
-			slow.WaitHits(t, 1)
+			slow.wait(t, 1, whWait)
 
 			const wait = 200 * time.Millisecond
 			start := time.Now() // before the deadline is set: took ≥ wait when ctx ends it
@@ -1017,26 +883,26 @@ func TestEmitterQueueFull(t *testing.T) {
 			if took < wait {
 				t.Errorf("Emit gave up after %s, before its ctx ended (%s)", took, wait)
 			}
-			fs := failures.Wait(t, 1)
+			fs := failures.wait(t, 1, whWait)
 			if fs[0].Endpoint != "slow" || fs[0].EventID != "evt_order" || !errors.Is(fs[0].Err, webhook.ErrQueueFull) {
 				t.Errorf("Failure = %+v, want slow's delivery of evt_order with ErrQueueFull", fs[0])
 			}
 			if tc.whileBlocked {
-				fast.WaitHits(t, 1)
-				if n := slow.Count(); n != 1 {
+				fast.wait(t, 1, whWait)
+				if n := slow.count(); n != 1 {
 					t.Errorf("slow got %d requests, want 1", n)
 				}
 			}
 			gate.Open()
-			fast.WaitHits(t, 1)
-			whClose(t, e)
-			if hits := fast.Hits(); len(hits) != 1 || hits[0].Header.Get("X-Webhook-Event-Id") != "evt_order" {
+			fast.wait(t, 1, whWait)
+			closeEmitter(t, e, 30*time.Second)
+			if hits := fast.requests(); len(hits) != 1 || hits[0].Header.Get("X-Webhook-Event-Id") != "evt_order" {
 				t.Errorf("fast got %d requests, want evt_order once", len(hits))
 			}
-			if n := slow.Count(); n != 1 {
+			if n := slow.count(); n != 1 {
 				t.Errorf("slow got %d requests, want only the warm-up", n)
 			}
-			if fs := failures.List(); len(fs) != 1 {
+			if fs := failures.all(); len(fs) != 1 {
 				t.Errorf("OnFailure called %d times, want 1: %+v", len(fs), fs)
 			}
 			logs := whLogs(t, e, webhook.LogQuery{Endpoint: "slow", Status: webhook.StatusFailed})
@@ -1051,26 +917,26 @@ func TestEmitterQueueFull(t *testing.T) {
 
 func TestEmitterCloseDrains(t *testing.T) {
 	t.Parallel()
-	rc := whReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+	rc := newHookReceiver(t, func(w http.ResponseWriter, _ *http.Request, _ hookRequest) {
 		time.Sleep(time.Millisecond)
 		w.WriteHeader(http.StatusOK)
 	})
-	failures := &whFailures{}
-	e := whEmitter(t, webhook.Config{Workers: 4, Endpoints: []webhook.Endpoint{whEndpoint("crm", rc.URL)}, OnFailure: failures.On})
+	failures := newFailureLog()
+	e := newEmitter(t, webhook.Config{Workers: 4, Endpoints: []webhook.Endpoint{whEndpoint("crm", rc.URL)}, OnFailure: failures.record})
 	const n = 200
 	for i := range n {
-		if err := e.Emit(whCtx(t), webhook.Create(whOrder{ID: i})); err != nil {
+		if err := e.Emit(testCtx(t, whStep), webhook.Create(whOrder{ID: i})); err != nil {
 			t.Fatalf("Emit %d: %v", i, err)
 		}
 	}
-	whClose(t, e)
-	if got := rc.Count(); got != n {
+	closeEmitter(t, e, 30*time.Second)
+	if got := rc.count(); got != n {
 		t.Fatalf("receiver had %d of %d events when Close returned", got, n)
 	}
 	if logs := whLogs(t, e, webhook.LogQuery{Status: webhook.StatusDelivered}); len(logs) != n {
 		t.Errorf("%d delivered logs, want %d", len(logs), n)
 	}
-	if fs := failures.List(); len(fs) != 0 {
+	if fs := failures.all(); len(fs) != 0 {
 		t.Errorf("OnFailure called %d times", len(fs))
 	}
 	if st := e.Stats(); st.Queued != 0 || st.InFlight != 0 {
@@ -1082,16 +948,16 @@ func TestEmitterCloseContextEnds(t *testing.T) {
 	t.Parallel()
 	gate := whNewGate()
 	defer gate.Open()
-	hang := whReceiver(t, whHold(gate))
-	failures := &whFailures{}
-	e := whEmitter(t, webhook.Config{Workers: 1, Endpoints: []webhook.Endpoint{whEndpoint("hang", hang.URL)}, OnFailure: failures.On})
+	hang := newHookReceiver(t, whHold(gate))
+	failures := newFailureLog()
+	e := newEmitter(t, webhook.Config{Workers: 1, Endpoints: []webhook.Endpoint{whEndpoint("hang", hang.URL)}, OnFailure: failures.record})
 	const n = 3
 	for i := range n {
-		if err := e.Emit(whCtx(t), webhook.Create(whOrder{ID: i})); err != nil {
+		if err := e.Emit(testCtx(t, whStep), webhook.Create(whOrder{ID: i})); err != nil {
 			t.Fatalf("Emit %d: %v", i, err)
 		}
 	}
-	hang.WaitHits(t, 1)
+	hang.wait(t, 1, whWait)
 
 	const closeAfter = 300 * time.Millisecond
 	start := time.Now() // before the deadline is set: took ≥ closeAfter when ctx ends it
@@ -1113,7 +979,7 @@ func TestEmitterCloseContextEnds(t *testing.T) {
 		t.Errorf("Close took %s with ctx ending at %s", took, closeAfter)
 	}
 	// Every undelivered delivery was reported before Close returned.
-	fs := failures.List()
+	fs := failures.all()
 	ids := map[string]int{}
 	for _, f := range fs {
 		ids[f.DeliveryID]++
@@ -1131,7 +997,7 @@ func TestEmitterCloseContextEnds(t *testing.T) {
 	}
 	gate.Open()
 	time.Sleep(50 * time.Millisecond)
-	if fs := failures.List(); len(fs) != n {
+	if fs := failures.all(); len(fs) != n {
 		t.Errorf("OnFailure called %d times after Close returned, want %d in all", len(fs), n)
 	}
 }
@@ -1140,21 +1006,21 @@ func TestEmitterCloseContextEnds(t *testing.T) {
 
 func TestEmitterFailingEndpointDoesNotStopOthers(t *testing.T) {
 	t.Parallel()
-	bad := whReceiver(t, whStatus(400))
-	good := whReceiver(t, nil)
-	failures := &whFailures{}
-	e := whEmitter(t, webhook.Config{
+	bad := newHookReceiver(t, answerStatus(400))
+	good := newHookReceiver(t, nil)
+	failures := newFailureLog()
+	e := newEmitter(t, webhook.Config{
 		Endpoints: []webhook.Endpoint{whEndpoint("bad", bad.URL), whEndpoint("good", good.URL)},
-		OnFailure: failures.On,
+		OnFailure: failures.record,
 	})
-	if err := e.Emit(whCtx(t), webhook.Create(whOrder{ID: 1})); err != nil {
+	if err := e.Emit(testCtx(t, whStep), webhook.Create(whOrder{ID: 1})); err != nil {
 		t.Fatalf("Emit: %v", err)
 	}
-	good.WaitHits(t, 1)
+	good.wait(t, 1, whWait)
 	// A 400 is not retried (the default policy would wait 60 s): the
 	// failure comes at once.
-	f := failures.Wait(t, 1)[0]
-	whClose(t, e)
+	f := failures.wait(t, 1, whWait)[0]
+	closeEmitter(t, e, 30*time.Second)
 	if f.Endpoint != "bad" || f.Attempts != 1 || f.StatusCode != 400 {
 		t.Errorf("Failure = %+v, want bad, 1 attempt, status 400", f)
 	}
@@ -1162,10 +1028,10 @@ func TestEmitterFailingEndpointDoesNotStopOthers(t *testing.T) {
 	if !errors.As(f.Err, &de) || de.StatusCode != 400 || de.Attempt != 1 || de.Endpoint != "bad" {
 		t.Errorf("Failure.Err = %#v, want a *DeliveryError for bad, status 400, attempt 1", f.Err)
 	}
-	if n := bad.Count(); n != 1 {
+	if n := bad.count(); n != 1 {
 		t.Errorf("bad got %d requests, want 1", n)
 	}
-	if fs := failures.List(); len(fs) != 1 {
+	if fs := failures.all(); len(fs) != 1 {
 		t.Errorf("OnFailure called %d times, want 1", len(fs))
 	}
 	whCheckFailedLogs(t, e, "bad", 1, "")
@@ -1180,17 +1046,17 @@ func TestEmitterStatsInFlight(t *testing.T) {
 	t.Parallel()
 	gate := whNewGate()
 	defer gate.Open()
-	slow := whReceiver(t, whHold(gate))
-	idle := whReceiver(t, nil)
+	slow := newHookReceiver(t, whHold(gate))
+	idle := newHookReceiver(t, nil)
 	idleEp := whEndpoint("idle", idle.URL)
 	idleEp.Events = []webhook.EventType{webhook.Deleted}
-	e := whEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{whEndpoint("slow", slow.URL), idleEp}})
-	if err := e.Emit(whCtx(t), webhook.Create(whOrder{ID: 1})); err != nil {
+	e := newEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{whEndpoint("slow", slow.URL), idleEp}})
+	if err := e.Emit(testCtx(t, whStep), webhook.Create(whOrder{ID: 1})); err != nil {
 		t.Fatalf("Emit: %v", err)
 	}
-	slow.WaitHits(t, 1)
+	slow.wait(t, 1, whWait)
 	var st webhook.Stats
-	whEventually(t, "Stats to show slow's delivery in flight", func() bool {
+	waitFor(t, whWait, "Stats to show slow's delivery in flight", func() bool {
 		st = e.Stats()
 		return st.InFlight == 1 && st.Endpoints["slow"].InFlight == 1
 	})
@@ -1201,11 +1067,11 @@ func TestEmitterStatsInFlight(t *testing.T) {
 		t.Errorf("idle endpoint stats = %+v, want zero", s)
 	}
 	gate.Open()
-	whEventually(t, "Stats to show nothing in flight", func() bool {
+	waitFor(t, whWait, "Stats to show nothing in flight", func() bool {
 		st = e.Stats()
 		return st.InFlight == 0 && st.Queued == 0 && st.Endpoints["slow"] == webhook.EndpointStats{Circuit: webhook.CircuitClosed}
 	})
-	whClose(t, e)
+	closeEmitter(t, e, 30*time.Second)
 }
 
 // ---- found while testing: expected to fail until the library is fixed ----
@@ -1216,21 +1082,21 @@ func TestEmitterStatsInFlight(t *testing.T) {
 // were down: retried, counted by the circuit breaker, then failed.)
 func TestEmitterEmitRejectsBadEventID(t *testing.T) {
 	t.Parallel()
-	rc := whReceiver(t, nil)
-	failures := &whFailures{}
+	rc := newHookReceiver(t, nil)
+	failures := newFailureLog()
 	ep := whEndpoint("crm", rc.URL)
 	ep.Retry = &webhook.RetryConfig{MaxRetries: 1, RetryDelay: 10 * time.Millisecond}
-	e := whEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{ep}, OnFailure: failures.On})
+	e := newEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{ep}, OnFailure: failures.record})
 	for _, id := range []string{"evt_1\r\nX-Injected: yes", "evt_1\n", "evt\x00", "evt\x01"} {
 		t.Run(strconv.Quote(id), func(t *testing.T) {
-			err := e.Emit(whCtx(t), webhook.Event{ID: id, Type: webhook.Created, Model: "store.Order", Object: map[string]any{"id": 1}})
+			err := e.Emit(testCtx(t, whStep), webhook.Event{ID: id, Type: webhook.Created, Model: "store.Order", Object: map[string]any{"id": 1}})
 			if !errors.Is(err, webhook.ErrInvalidEvent) {
 				t.Errorf("Emit with Event.ID %q = %v, want ErrInvalidEvent", id, err)
 			}
 		})
 	}
-	whClose(t, e)
-	for _, f := range failures.List() {
+	closeEmitter(t, e, 30*time.Second)
+	for _, f := range failures.all() {
 		t.Errorf("delivery attempted and failed: %v", f.Err)
 	}
 }
@@ -1241,28 +1107,25 @@ func TestEmitterEmitRejectsBadEventID(t *testing.T) {
 // *UndeliveredError with Count 0.)
 func TestEmitterCloseIdleWithEndedContext(t *testing.T) {
 	t.Parallel()
-	for _, sync := range []bool{false, true} {
-		t.Run(fmt.Sprintf("sync=%v", sync), func(t *testing.T) {
-			t.Parallel()
-			rc := whReceiver(t, nil)
-			for i := range 20 {
-				e := whEmitter(t, webhook.Config{Sync: sync, Endpoints: []webhook.Endpoint{whEndpoint("crm", rc.URL)}})
-				if i%2 == 1 { // drained rather than never used
-					if err := e.Emit(whCtx(t), webhook.Create(whOrder{ID: i})); err != nil {
-						t.Fatalf("Emit: %v", err)
-					}
-					whEventually(t, "the delivery", func() bool {
-						return len(whLogs(t, e, webhook.LogQuery{Status: webhook.StatusDelivered})) == 1 && e.Stats().InFlight == 0
-					})
+	eachSyncMode(t, func(t *testing.T, sync bool) {
+		rc := newHookReceiver(t, nil)
+		for i := range 20 {
+			e := newEmitter(t, webhook.Config{Sync: sync, Endpoints: []webhook.Endpoint{whEndpoint("crm", rc.URL)}})
+			if i%2 == 1 { // drained rather than never used
+				if err := e.Emit(testCtx(t, whStep), webhook.Create(whOrder{ID: i})); err != nil {
+					t.Fatalf("Emit: %v", err)
 				}
-				ctx, cancel := context.WithCancel(context.Background())
-				cancel()
-				if err := e.Close(ctx); err != nil {
-					t.Fatalf("Close (try %d) of an emitter with nothing left, ctx ended = %v, want nil", i, err)
-				}
+				waitFor(t, whWait, "the delivery", func() bool {
+					return len(whLogs(t, e, webhook.LogQuery{Status: webhook.StatusDelivered})) == 1 && e.Stats().InFlight == 0
+				})
 			}
-		})
-	}
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			if err := e.Close(ctx); err != nil {
+				t.Fatalf("Close (try %d) of an emitter with nothing left, ctx ended = %v, want nil", i, err)
+			}
+		}
+	})
 }
 
 // In Sync mode too, Close's ctx ending cancels the attempts under way,
@@ -1273,18 +1136,18 @@ func TestEmitterSyncCloseContextEnds(t *testing.T) {
 	t.Parallel()
 	gate := whNewGate()
 	defer gate.Open()
-	hang := whReceiver(t, whHold(gate))
-	failures := &whFailures{}
-	e := whEmitter(t, webhook.Config{Sync: true, Endpoints: []webhook.Endpoint{whEndpoint("hang", hang.URL)}, OnFailure: failures.On})
+	hang := newHookReceiver(t, whHold(gate))
+	failures := newFailureLog()
+	e := newEmitter(t, webhook.Config{Sync: true, Endpoints: []webhook.Endpoint{whEndpoint("hang", hang.URL)}, OnFailure: failures.record})
 	emitted := make(chan error, 1)
-	emitCtx := whCtx(t)
+	emitCtx := testCtx(t, whStep)
 	go func() { emitted <- e.Emit(emitCtx, webhook.Create(whOrder{ID: 1})) }()
-	hang.WaitHits(t, 1)
+	hang.wait(t, 1, whWait)
 
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
 	err := e.Close(ctx)
-	nFail := len(failures.List())
+	nFail := len(failures.all())
 	var ue *webhook.UndeliveredError
 	if !errors.As(err, &ue) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Close = %v, want an *UndeliveredError wrapping context.DeadlineExceeded", err)
@@ -1321,16 +1184,8 @@ func (whPanicJSON) MarshalJSON() ([]byte, error) { panic("json boom") }
 // (WebhookMeta, WebhookLabel, MarshalJSON) is Emit's error, never the host's.
 func TestEmitterObjectMethodPanics(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	defer srv.Close()
-	e, err := webhook.New(webhook.Config{
-		Endpoints: []webhook.Endpoint{{Name: "a", URL: srv.URL, Secret: "s"}},
-		Logger:    slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close(context.Background())
+	srv := newHookReceiver(t, nil)
+	e := newEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{{Name: "a", URL: srv.URL, Secret: "s"}}})
 	for _, ev := range []webhook.Event{
 		{Type: webhook.Created, Model: "store.Order", Object: (*whPanicMeta)(nil)},
 		{Type: webhook.Created, Object: whPanicLabel{1}},
@@ -1351,11 +1206,10 @@ func TestEmitterCloseCountsCallsUnderWay(t *testing.T) {
 	for _, send := range []bool{false, true} {
 		t.Run(fmt.Sprintf("send=%v", send), func(t *testing.T) {
 			t.Parallel()
-			srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-			defer srv.Close()
+			srv := newHookReceiver(t, nil)
 			var failures atomic.Int32
 			started := make(chan struct{})
-			e, err := webhook.New(webhook.Config{
+			e := newEmitter(t, webhook.Config{
 				Endpoints: []webhook.Endpoint{{Name: "a", URL: srv.URL, Secret: "s"}},
 				Models: map[string]webhook.ModelMeta{"store.Order": {ShouldSend: func(webhook.Event) bool {
 					close(started)
@@ -1363,11 +1217,7 @@ func TestEmitterCloseCountsCallsUnderWay(t *testing.T) {
 					return send
 				}}},
 				OnFailure: func(webhook.Failure) { failures.Add(1) },
-				Logger:    slog.New(slog.DiscardHandler),
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
 			emitted := make(chan error, 1)
 			go func() {
 				emitted <- e.Emit(context.Background(), webhook.Event{Type: webhook.Created, Model: "store.Order", Object: map[string]any{"id": 1}})
@@ -1375,7 +1225,7 @@ func TestEmitterCloseCountsCallsUnderWay(t *testing.T) {
 			<-started
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 			defer cancel()
-			err = e.Close(ctx)
+			err := e.Close(ctx)
 			emitErr := <-emitted
 			if !send {
 				if err != nil || emitErr != nil || failures.Load() != 0 {
@@ -1398,15 +1248,10 @@ func TestEmitterCloseCountsCallsUnderWay(t *testing.T) {
 // after later Emits (Emit reuses its marshalling buffers).
 func TestTransformMayKeepPayload(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	defer srv.Close()
+	srv := newHookReceiver(t, nil)
 	var kept []webhook.Payload
-	e, err := webhook.New(webhook.Config{Sync: true, Endpoints: []webhook.Endpoint{{Name: "a", URL: srv.URL, Secret: "s",
+	e := newEmitter(t, webhook.Config{Sync: true, Endpoints: []webhook.Endpoint{{Name: "a", URL: srv.URL, Secret: "s",
 		Transform: func(p webhook.Payload) (any, error) { kept = append(kept, p); return map[string]any{"ok": true}, nil }}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close(context.Background())
 	for i := range 50 {
 		obj := map[string]any{fmt.Sprintf("key_%03d", i): i, "zz_same": "v"}
 		if err := e.Emit(context.Background(), webhook.Event{Type: webhook.Created, Model: "store.Order", Object: obj}); err != nil {
