@@ -4,7 +4,7 @@ package webhook_test
 // which answers are retried, redirects, 410 Gone, fresh signatures, network
 // errors and timeouts, and OnFailure. Every receiver is an httptest server
 // on 127.0.0.1. The helpers prefixed dt are shared by health_test.go,
-// log_test.go and fault_test.go.
+// log_test.go and fault_test.go; the others are in helpers_test.go.
 //
 // Timing assertions use exact lower bounds (the library must never fire
 // early) and generous upper bounds (the machine is shared and noisy).
@@ -30,21 +30,6 @@ const dtSecret = "whsec_delivery_test"
 
 // dtSlack is the generous upper bound added to every expected time.
 const dtSlack = 1500 * time.Millisecond
-
-// The shared helpers (helpers_test.go) under the dt names that
-// log_test.go, isolation_test.go and throughput_test.go use.
-type (
-	dtRequest  = hookRequest
-	dtReceiver = hookReceiver
-)
-
-var (
-	dtQuiet       = quietLogger
-	dtNewReceiver = newHookReceiver
-	dtStatus      = answerStatus
-	dtNewFailures = newFailureLog
-	dtWaitFor     = waitFor
-)
 
 // dtByEvent groups requests by X-Webhook-Event-Id, in arrival order.
 func dtByEvent(reqs []hookRequest) map[string][]hookRequest {

@@ -303,7 +303,7 @@ func isoEmitter(b *testing.B, r *isoReceiver) *webhook.Emitter {
 				Retry:         &webhook.RetryConfig{MaxRetries: 3, RetryDelay: 100 * time.Millisecond}},
 		},
 		CircuitBreaker: webhook.CircuitBreaker{Threshold: -1},
-		Logger:         dtQuiet,
+		Logger:         quietLogger,
 	})
 	if err != nil {
 		b.Fatal(err)

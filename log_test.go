@@ -26,15 +26,15 @@ import (
 
 // lgCall is a request held by a scripted receiver until the test answers.
 type lgCall struct {
-	req   dtRequest
+	req   hookRequest
 	reply chan int
 }
 
 // lgScripted returns a receiver whose every request waits on calls for
 // the test to choose its status.
-func lgScripted(t *testing.T) (*dtReceiver, chan lgCall) {
+func lgScripted(t *testing.T) (*hookReceiver, chan lgCall) {
 	calls := make(chan lgCall)
-	rc := dtNewReceiver(t, func(w http.ResponseWriter, r *http.Request, req dtRequest) {
+	rc := newHookReceiver(t, func(w http.ResponseWriter, r *http.Request, req hookRequest) {
 		c := lgCall{req: req, reply: make(chan int, 1)}
 		select {
 		case calls <- c:
@@ -88,8 +88,8 @@ func lgQuery(t *testing.T, e *webhook.Emitter, q webhook.LogQuery) []webhook.Del
 // newest first and honours the limit.
 func TestLogsFilterAndOrder(t *testing.T) {
 	t.Parallel()
-	orders := dtNewReceiver(t, nil)
-	billing := dtNewReceiver(t, dtStatus(http.StatusInternalServerError))
+	orders := newHookReceiver(t, nil)
+	billing := newHookReceiver(t, answerStatus(http.StatusInternalServerError))
 	e := dtEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{
 		dtEndpoint("orders", orders, nil),
 		dtEndpoint("billing", billing, &webhook.RetryConfig{MaxRetries: 0}),
@@ -191,7 +191,7 @@ func TestLogStatusLifecycle(t *testing.T) {
 	waitStatus := func(id string, status webhook.DeliveryStatus) webhook.DeliveryLog {
 		t.Helper()
 		var l webhook.DeliveryLog
-		dtWaitFor(t, 5*time.Second, id+" "+string(status), func() bool {
+		waitFor(t, 5*time.Second, id+" "+string(status), func() bool {
 			l = byEvent()[id]
 			return l.Status == status
 		})
@@ -346,7 +346,7 @@ func TestMemoryLogStoreBound(t *testing.T) {
 
 	t.Run("emitter, in order", func(t *testing.T) {
 		t.Parallel()
-		rc := dtNewReceiver(t, nil)
+		rc := newHookReceiver(t, nil)
 		e := dtEmitter(t, webhook.Config{
 			Workers:   1, // each delivery finishes before the next starts
 			Endpoints: []webhook.Endpoint{dtEndpoint("orders", rc, nil)},
@@ -399,7 +399,7 @@ func TestMemoryLogStoreBound(t *testing.T) {
 			for _, id := range ids[1:] {
 				held[id].reply <- http.StatusOK
 			}
-			dtWaitFor(t, 5*time.Second, "four deliveries finished", func() bool { return e.Stats().InFlight == 1 })
+			waitFor(t, 5*time.Second, "four deliveries finished", func() bool { return e.Stats().InFlight == 1 })
 			held[ids[0]].reply <- http.StatusOK
 			dtClose(t, e)
 			logs := lgQuery(t, e, webhook.LogQuery{})
@@ -422,8 +422,8 @@ func TestMemoryLogStoreBound(t *testing.T) {
 // its errors.
 func TestLogsHandler(t *testing.T) {
 	t.Parallel()
-	orders := dtNewReceiver(t, dtStatus(http.StatusInternalServerError))
-	crm := dtNewReceiver(t, nil)
+	orders := newHookReceiver(t, answerStatus(http.StatusInternalServerError))
+	crm := newHookReceiver(t, nil)
 	e := dtEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{
 		dtEndpoint("orders", orders, &webhook.RetryConfig{MaxRetries: 0}),
 		dtEndpoint("crm", crm, nil),
@@ -535,7 +535,7 @@ func TestLogsHandler(t *testing.T) {
 func TestRedeliver(t *testing.T) {
 	t.Parallel()
 	var healed atomic.Bool
-	rc := dtNewReceiver(t, func(w http.ResponseWriter, _ *http.Request, _ dtRequest) {
+	rc := newHookReceiver(t, func(w http.ResponseWriter, _ *http.Request, _ hookRequest) {
 		if healed.Load() {
 			w.WriteHeader(http.StatusOK)
 			return
@@ -543,7 +543,7 @@ func TestRedeliver(t *testing.T) {
 		w.WriteHeader(http.StatusInternalServerError)
 	})
 	held, calls := lgScripted(t)
-	fails := dtNewFailures()
+	fails := newFailureLog()
 	epHeld := dtEndpoint("held", held, nil)
 	epHeld.IncludeModels = []string{"test.Held"}
 	e := dtEmitter(t, webhook.Config{
@@ -574,7 +574,7 @@ func TestRedeliver(t *testing.T) {
 	if err := webhook.Verify(dtSecret, second.Header, second.Body); err != nil {
 		t.Errorf("redelivery does not verify: %v", err)
 	}
-	dtWaitFor(t, 5*time.Second, "the new delivery's log to show delivered", func() bool {
+	waitFor(t, 5*time.Second, "the new delivery's log to show delivered", func() bool {
 		l, ok := dtLog(t, e, "orders", id)
 		return ok && l.Status == webhook.StatusDelivered && l.Attempts == 1 && l.EventID == f.EventID
 	})

@@ -127,7 +127,7 @@ func tpLib(b *testing.B, r *isoReceiver, conc, n int) float64 {
 		Workers:   conc,
 		QueueSize: 2 * n,
 		Endpoints: []webhook.Endpoint{{Name: "healthy", URL: r.healthy + "/hook", Secret: dtSecret, Timeout: 30 * time.Second}},
-		Logger:    dtQuiet,
+		Logger:    quietLogger,
 	})
 	if err != nil {
 		b.Fatal(err)
