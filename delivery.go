@@ -198,6 +198,9 @@ func (e *Emitter) attempt(ctx context.Context, d *Delivery) (Result, error) {
 	}
 	d.Attempts++
 	s := e.send(ctx, ep, d)
+	if s.status != 0 && s.err != nil {
+		e.answers.Store(d.ID, answer{s.status, s.response})
+	}
 	alert := ep.observe(e.breaker, &e.cfg.Monitor, s, probe)
 	if s.err == nil {
 		e.record(d, StatusDelivered, s.status, "", "")
@@ -227,25 +230,37 @@ func (e *Emitter) attempt(ctx context.Context, d *Delivery) (Result, error) {
 	return Result{Done: true}, derr
 }
 
+// answer is a delivery's last answer: status code and the start of the
+// body.
+type answer struct {
+	code     int
+	response string
+}
+
 // record updates d's delivery log and returns the status code it holds.
 // An attempt that got no answer (code 0: a timeout, a refused connection,
 // Close giving up) keeps the last answer there was, as DeliveryLog and
 // Failure document: a delivery answered 503 and then timed out reports
-// 503, not 0.
+// 503, not 0. The Emitter keeps that answer itself (not in the LogStore,
+// which may not read back what it stores) while the delivery is under
+// way; a durable queue's delivery resumed after a restart has none.
 func (e *Emitter) record(d *Delivery, status DeliveryStatus, code int, msg, response string) int {
 	if code == 0 && d.Attempts > 0 {
-		if prev, err := e.logs.Get(context.Background(), d.ID); err == nil && prev.StatusCode != 0 {
-			code, response = prev.StatusCode, prev.ResponseBody
+		if a, ok := e.answers.Load(d.ID); ok {
+			code, response = a.(answer).code, a.(answer).response
 		}
+	}
+	if status == StatusDelivered || status == StatusFailed {
+		e.answers.Delete(d.ID)
 	}
 	var completed *time.Time
 	if status == StatusDelivered || status == StatusFailed {
 		t := e.now().UTC()
 		completed = &t
 	}
-	if ms, ok := e.logs.(*MemoryLogStore); ok {
+	if e.memLogs != nil {
 		// The log shares d instead of copying its fields.
-		ms.recordDelivery(d, status, code, d.Attempts, msg, response, completed)
+		e.memLogs.recordDelivery(d, status, code, d.Attempts, msg, response, completed)
 		return code
 	}
 	l := DeliveryLog{

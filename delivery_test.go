@@ -664,6 +664,23 @@ func TestLastAnswerKept(t *testing.T) {
 		}
 	})
 
+	t.Run("a LogStore that does not read back", func(t *testing.T) {
+		t.Parallel()
+		rc := newHookReceiver(t, busy)
+		fails := newFailureLog()
+		e := dtEmitter(t, webhook.Config{
+			Timeout:   200 * time.Millisecond,
+			Endpoints: []webhook.Endpoint{dtEndpoint("slow", rc, &webhook.RetryConfig{MaxRetries: 1, RetryDelay: 10 * time.Millisecond, NoJitter: true})},
+			LogStore:  writeOnlyLogs{webhook.NewMemoryLogStore(0)},
+			OnFailure: fails.record,
+		})
+		dtEmit(t, e, dtEvent("", map[string]any{"id": 1}))
+		f := fails.next(t, 10*time.Second)
+		if f.StatusCode != http.StatusServiceUnavailable || f.Attempts != 2 {
+			t.Errorf("Failure: status %d attempts %d, want 503 and 2", f.StatusCode, f.Attempts)
+		}
+	})
+
 	t.Run("Close gives up during the retry wait", func(t *testing.T) {
 		t.Parallel()
 		rc := newHookReceiver(t, busy)
@@ -688,4 +705,11 @@ func TestLastAnswerKept(t *testing.T) {
 		}
 		check(t, e, f, 1)
 	})
+}
+
+// writeOnlyLogs is a LogStore that ships logs elsewhere: Get finds none.
+type writeOnlyLogs struct{ *webhook.MemoryLogStore }
+
+func (writeOnlyLogs) Get(context.Context, string) (webhook.DeliveryLog, error) {
+	return webhook.DeliveryLog{}, webhook.ErrLogNotFound
 }

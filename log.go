@@ -59,7 +59,8 @@ var ErrLogNotFound = errors.New("webhook: delivery log not found")
 // LogStore keeps delivery logs. Implementations must be safe for
 // concurrent use; Record is called on the delivery path and must be quick.
 type LogStore interface {
-	// Record inserts the log, or replaces the one with the same ID.
+	// Record inserts the log, or replaces the one with the same ID. It may
+	// reject a log it cannot store, with an error saying why.
 	Record(ctx context.Context, l DeliveryLog) error
 	// Query returns the logs that match q, newest first, at most q.Limit.
 	Query(ctx context.Context, q LogQuery) ([]DeliveryLog, error)
@@ -80,9 +81,10 @@ const (
 // first. Queries list both, newest first by when each log was first
 // recorded.
 //
-// A log the Emitter records shares its Delivery (id, event, endpoint,
-// payload, creation time) rather than copying those fields: a queued
-// delivery costs its body and a few hundred bytes, log included.
+// A log the Emitter records with the memory queue (or Sync) shares its
+// Delivery (id, event, endpoint, payload, creation time) rather than
+// copying those fields: a queued delivery costs its body and a few
+// hundred bytes, log included.
 type MemoryLogStore struct {
 	mu       sync.Mutex
 	size     int
@@ -179,7 +181,8 @@ func (e *logEntry) log() DeliveryLog {
 }
 
 // Record implements LogStore. It rejects a log whose Status is not one of
-// the four statuses, or whose StatusCode is not 0 to 999.
+// the four statuses, whose StatusCode is not 0 to 999, or whose Attempts
+// is negative.
 func (s *MemoryLogStore) Record(_ context.Context, l DeliveryLog) error {
 	st, ok := toLogStatus(l.Status)
 	switch {
@@ -187,6 +190,8 @@ func (s *MemoryLogStore) Record(_ context.Context, l DeliveryLog) error {
 		return fmt.Errorf("webhook: delivery log %q: status %q unknown (want pending, retrying, delivered or failed)", l.ID, l.Status)
 	case l.StatusCode < 0 || l.StatusCode > 999:
 		return fmt.Errorf("webhook: delivery log %q: status code %d is not 0 to 999", l.ID, l.StatusCode)
+	case l.Attempts < 0:
+		return fmt.Errorf("webhook: delivery log %q: attempts %d is negative", l.ID, l.Attempts)
 	}
 	d := &Delivery{ID: l.ID, EventID: l.EventID, EventType: l.EventType, Endpoint: l.EndpointName, Body: l.Payload, CreatedAt: l.CreatedAt}
 	s.record(d, st, l.StatusCode, l.Attempts, l.ErrorMessage, l.ResponseBody, l.CompletedAt)
@@ -194,7 +199,9 @@ func (s *MemoryLogStore) Record(_ context.Context, l DeliveryLog) error {
 }
 
 // recordDelivery is Record for the Emitter, which has the Delivery: the
-// log shares it. attempts is d.Attempts as the caller read it.
+// log shares it, so d must be one nobody changes (but for Attempts) or
+// reuses; the Emitter calls it only for the deliveries of the memory
+// queue and of Sync mode. attempts is d.Attempts as the caller read it.
 func (s *MemoryLogStore) recordDelivery(d *Delivery, status DeliveryStatus, code, attempts int, msg, response string, completed *time.Time) {
 	st, _ := toLogStatus(status)
 	s.record(d, st, code, attempts, msg, response, completed)
@@ -245,7 +252,9 @@ func (s *MemoryLogStore) push(e *logEntry) {
 		s.fin[s.head] = nil
 		s.head++
 		s.bytes -= old.bytes()
-		delete(s.byID, old.d.ID)
+		if s.byID[old.d.ID] == old {
+			delete(s.byID, old.d.ID)
+		}
 	}
 	if s.head > 1024 && s.head > len(s.fin)/2 {
 		s.fin = append(s.fin[:0:0], s.fin[s.head:]...)

@@ -17,6 +17,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -659,6 +660,7 @@ func TestMemoryLogStoreRecordRejects(t *testing.T) {
 		{webhook.DeliveryLog{ID: "dlv_y", Status: ""}, `"dlv_y": status "" unknown`},
 		{webhook.DeliveryLog{ID: "dlv_z", Status: webhook.StatusFailed, StatusCode: 1000}, `"dlv_z": status code 1000 is not 0 to 999`},
 		{webhook.DeliveryLog{ID: "dlv_w", Status: webhook.StatusFailed, StatusCode: -1}, `"dlv_w": status code -1 is not 0 to 999`},
+		{webhook.DeliveryLog{ID: "dlv_v", Status: webhook.StatusRetrying, Attempts: -2}, `"dlv_v": attempts -2 is negative`},
 	} {
 		err := s.Record(ctx, tc.l)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -667,5 +669,61 @@ func TestMemoryLogStoreRecordRejects(t *testing.T) {
 		if _, err := s.Get(ctx, tc.l.ID); !errors.Is(err, webhook.ErrLogNotFound) {
 			t.Errorf("Get(%s) after a rejected Record: %v, want ErrLogNotFound", tc.l.ID, err)
 		}
+	}
+}
+
+// slotQueue is a Queue that runs each delivery at once, in Enqueue, on a
+// copy in one slot it reuses: allowed by the Queue contract, and fatal to
+// a log store that kept the *Delivery it was handed.
+type slotQueue struct {
+	mu   sync.Mutex
+	run  webhook.AttemptFunc
+	slot webhook.Delivery
+}
+
+func (q *slotQueue) Start(run webhook.AttemptFunc, _ []string) error { q.run = run; return nil }
+func (q *slotQueue) Enqueue(_ context.Context, d *webhook.Delivery) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.slot = *d
+	for range 3 { // Emit's ctx may have ended: attempts run on their own
+		if q.run(context.Background(), &q.slot).Done {
+			return nil
+		}
+	}
+	return errors.New("slotQueue: not delivered in 3 attempts")
+}
+func (q *slotQueue) Close(context.Context) ([]*webhook.Delivery, error) { return nil, nil }
+func (q *slotQueue) Stats() webhook.QueueStats                          { return webhook.QueueStats{} }
+
+// TestLogsWithAQueueThatReusesDeliveries: with a queue of its own that
+// reuses its Delivery storage, every delivery keeps a log of its own (id,
+// payload), and the store's bound evicts the right ones.
+func TestLogsWithAQueueThatReusesDeliveries(t *testing.T) {
+	t.Parallel()
+	rc := newHookReceiver(t, nil)
+	store := webhook.NewMemoryLogStore(3)
+	e := newEmitter(t, webhook.Config{
+		Endpoints: []webhook.Endpoint{dtEndpoint("crm", rc, nil)},
+		Queue:     &slotQueue{}, LogStore: store,
+	})
+	for i := range 5 {
+		dtEmit(t, e, dtEvent("", map[string]any{"id": i}))
+	}
+	logs, err := e.Logs(context.Background(), webhook.LogQuery{})
+	if err != nil || len(logs) != 3 {
+		t.Fatalf("Logs = %d logs, %v; want the 3 newest", len(logs), err)
+	}
+	for i, l := range logs {
+		want := fmt.Sprintf(`"id":%d`, 4-i)
+		if !strings.Contains(string(l.Payload), want) || l.Status != webhook.StatusDelivered {
+			t.Errorf("log %d: %s %s, want delivered with %s", i, l.Status, l.Payload, want)
+		}
+		if got, err := store.Get(context.Background(), l.ID); err != nil || got.ID != l.ID || !bytes.Equal(got.Payload, l.Payload) {
+			t.Errorf("Get(%s) = %s %s, %v", l.ID, got.ID, got.Payload, err)
+		}
+	}
+	if logs[0].ID == logs[1].ID || logs[1].ID == logs[2].ID {
+		t.Errorf("log ids %s %s %s: want three different", logs[0].ID, logs[1].ID, logs[2].ID)
 	}
 }

@@ -12,7 +12,7 @@ import (
 // Delivery is one event bound for one endpoint: the unit a Queue holds
 // and an attempt sends. Its body is fixed when the event is emitted. Once
 // it is enqueued only Attempts changes (the attempt function changes it):
-// a Queue must not modify its other fields, which MemoryLogStore shares.
+// a Queue must not modify its other fields.
 type Delivery struct {
 	ID        string    // "dlv_…", also its DeliveryLog's ID
 	EventID   string    // the event id: the same on every attempt and every endpoint

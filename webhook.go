@@ -205,6 +205,14 @@ type Emitter struct {
 	closeErr  error
 	ids       idClock   // for newID
 	keyOrders keyOrders // of the object types seen, for the field filters
+
+	// memLogs is the LogStore when it is a MemoryLogStore and every
+	// Delivery it sees is one this Emitter made and nobody reuses (the
+	// memory queue, or Sync): its logs then share the Delivery.
+	memLogs *MemoryLogStore
+	// answers holds the last answer of each delivery under way that got
+	// one, for the logs and Failures of later attempts that get none.
+	answers sync.Map // delivery id → answer
 }
 
 // New validates cfg and returns an Emitter whose queue is running. Every
@@ -309,6 +317,11 @@ func New(cfg Config) (*Emitter, error) {
 	e.queue = cfg.Queue
 	if e.queue == nil {
 		e.queue = NewMemoryQueue(MemoryQueueConfig{Workers: cfg.Workers, Size: cfg.QueueSize})
+	}
+	if ms, ok := e.logs.(*MemoryLogStore); ok {
+		if _, mq := e.queue.(*MemoryQueue); mq || cfg.Sync {
+			e.memLogs = ms
+		}
 	}
 	if !cfg.Sync {
 		if err := e.queue.Start(func(ctx context.Context, d *Delivery) Result {
@@ -818,7 +831,10 @@ func (e *Emitter) newID(prefix string) string {
 
 // newIDs returns the ids of an Emit: the event's (unless it has one) and
 // one for each of its n deliveries, back to back in dlv (the i-th is
-// dlvID(dlv, i)), read from one clock reading into one string.
+// dlvID(dlv, i)), read from one clock reading into one string. An id kept
+// longer than its siblings (a Failure's, a log's) keeps that string of
+// 36 × (n+1) bytes alive: one allocation per Emit is worth it, as the
+// siblings' logs usually go together.
 func (e *Emitter) newIDs(eventID string, n int) (evt, dlv string) {
 	k := n
 	if eventID == "" {
