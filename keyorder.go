@@ -31,6 +31,11 @@ import (
 // the rest of the object is copied as it is, without being scanned.
 type keyOrder struct {
 	names []string
+	// tagged[i]: names[i] is the Go name of a field with a tag name, which
+	// encoding/json writes instead unless it finds the tag name invalid.
+	// Listed all the same; but a horizon followed only by such names will
+	// hardly ever be passed, and is not worth following (keyHorizon).
+	tagged []bool
 }
 
 // Limits beyond which a type gets no keyOrder (and its objects are walked
@@ -116,9 +121,9 @@ func (o *keyOrder) add(t reflect.Type, path []reflect.Type) bool {
 			return false
 		}
 		if name != "" {
-			o.names = append(o.names, name)
+			o.names, o.tagged = append(o.names, name), append(o.tagged, false)
 		}
-		o.names = append(o.names, sf.Name)
+		o.names, o.tagged = append(o.names, sf.Name), append(o.tagged, name != "")
 		if sf.Anonymous {
 			ft := sf.Type
 			if ft.Kind() == reflect.Pointer {
@@ -160,10 +165,13 @@ func (c *keyOrders) of(t reflect.Type) *keyOrder {
 }
 
 // keyHorizon is a keyOrder seen through one edit tree: last is the last
-// position whose name the tree reaches (-1: none does).
+// position whose name the tree reaches (-1: none does). A horizon that
+// only the Go names of tagged fields follow (a rule on the last field)
+// is useless: following it would cost a comparison per key for nothing.
 type keyHorizon struct {
-	order *keyOrder
-	last  int
+	order   *keyOrder
+	last    int
+	useless bool
 }
 
 // newKeyHorizon finds the last position of order whose name t reaches.
@@ -174,6 +182,7 @@ func newKeyHorizon(order *keyOrder, t *pathTree) *keyHorizon {
 			h.last = i
 		}
 	}
+	h.useless = !slices.Contains(order.tagged[h.last+1:], false)
 	return h
 }
 
@@ -184,16 +193,20 @@ type horizonCache struct {
 	last atomic.Pointer[keyHorizon]
 }
 
-// get returns the horizon of order through t, nil for a nil order.
+// get returns the horizon of order through t; nil for a nil order or a
+// useless horizon.
 func (c *horizonCache) get(order *keyOrder, t *pathTree) *keyHorizon {
 	if order == nil {
 		return nil
 	}
-	if h := c.last.Load(); h != nil && h.order == order {
-		return h
+	h := c.last.Load()
+	if h == nil || h.order != order {
+		h = newKeyHorizon(order, t)
+		c.last.Store(h)
 	}
-	h := newKeyHorizon(order, t)
-	c.last.Store(h)
+	if h.useless {
+		return nil
+	}
 	return h
 }
 

@@ -167,6 +167,21 @@ func TestKeyHorizonStopsEarly(t *testing.T) {
 	if got, _, err := appendFilteredObject(nil, raw, &tree, opEdit, h); err == nil {
 		t.Fatalf("unknown key: got %s, want the walk to reach the malformed value", got)
 	}
+	// A rule on the last field: only Go names of tagged fields follow its
+	// position, the horizon is useless and the cache gives none.
+	var last pathTree
+	last.add("items", nil)
+	if lh := newKeyHorizon(h.order, &last); !lh.useless {
+		t.Errorf("horizon of a rule on the last field: %+v, want useless", lh)
+	}
+	var c horizonCache
+	if got := c.get(h.order, &last); got != nil {
+		t.Errorf("horizonCache.get for a rule on the last field = %+v, want nil", got)
+	}
+	var c2 horizonCache // a cache serves one tree
+	if got := c2.get(h.order, &tree); got == nil || got.last != 2 {
+		t.Errorf("horizonCache.get for the email rule = %+v, want the horizon at 2", got)
+	}
 	// Everything a rule reaches dropped, nothing before the horizon kept.
 	var drop pathTree
 	drop.add("id", nil)
