@@ -425,6 +425,12 @@ func valueEnd(b []byte, i int) (int, error) {
 // isASCII reports whether b is all ASCII: a quick check of short keys,
 // cheaper than a call to utf8.Valid.
 func isASCII(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b)&highs != 0 {
+			return false
+		}
+		b = b[8:]
+	}
 	for _, c := range b {
 		if c >= utf8.RuneSelf {
 			return false

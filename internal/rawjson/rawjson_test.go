@@ -422,3 +422,20 @@ func TestMovemask(t *testing.T) {
 		t.Fatalf("equalBytes: mask %08b, want %08b", got, want)
 	}
 }
+
+func TestIsASCII(t *testing.T) {
+	t.Parallel()
+	for n := range 20 {
+		b := bytes.Repeat([]byte{'a'}, n)
+		if !isASCII(b) {
+			t.Fatalf("isASCII(%q) = false", b)
+		}
+		for i := range n {
+			c := bytes.Clone(b)
+			c[i] = 0x80
+			if isASCII(c) {
+				t.Fatalf("isASCII(%q) = true", c)
+			}
+		}
+	}
+}
