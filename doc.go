@@ -173,9 +173,10 @@
 // # Durable queues
 //
 // The default queue ([MemoryQueue]) is in memory: bounded, with an equal
-// share and a concurrency limit per endpoint served round-robin, and
-// retries waiting in a timer heap; but what it holds is lost when the
-// process dies. Another store plugs in through the [Queue] interface
+// share and a concurrency limit per endpoint served round-robin, a reserve
+// of workers that endpoints past their fair share cannot take (so hanging
+// endpoints never hold them all), and retries waiting in a timer heap; but
+// what it holds is lost when the process dies. Another store plugs in through the [Queue] interface
 // ([Config.Queue]) and must pass the conformance suite
 // [github.com/hookrail/webhook/queuetest.Run]. A durable queue on River,
 // in a subpackage of its own, is planned; none ships yet.
