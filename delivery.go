@@ -99,15 +99,11 @@ func (e *Emitter) send(ctx context.Context, ep *endpoint, d *Delivery) sent {
 		h[k] = v
 	}
 	if oa != nil {
-		tok, gen, err := ep.tokens.token(ctx)
-		if err != nil {
+		if err := oa.authorize(ctx, ep, h); err != nil {
 			return sent{err: err, retryable: true}
 		}
-		oa.gen = gen
-		h["Authorization"] = []string{tok.Type() + " " + tok.AccessToken}
 	}
-	now := e.now()
-	ep.signerAt(now).setHeaders(h, d.EventID, now.Unix(), d.Body)
+	ep.sign(h, d, e.now())
 
 	resp, err := ep.client.Do(req)
 	if err != nil {
@@ -178,11 +174,11 @@ func stripURL(err error) error {
 // Its error is the attempt's, nil when delivered or deferred.
 func (e *Emitter) attempt(ctx context.Context, d *Delivery) (Result, error) {
 	ep := e.byName[d.Endpoint]
-	if ep == nil || ep.Disabled || ep.gone.Load() {
-		err := error(ErrEndpointDisabled)
-		if ep != nil && ep.gone.Load() {
-			err = ErrEndpointGone
-		}
+	err := error(ErrEndpointDisabled) // not configured: as disabled
+	if ep != nil {
+		err = ep.unavailable()
+	}
+	if err != nil {
 		derr := &DeliveryError{Endpoint: d.Endpoint, EventID: d.EventID, Attempt: d.Attempts, Err: err}
 		e.fail(d, derr, 0, "")
 		return Result{Done: true}, derr
@@ -250,11 +246,9 @@ func (e *Emitter) record(d *Delivery, status DeliveryStatus, code int, msg, resp
 			code, response = a.(answer).code, a.(answer).response
 		}
 	}
-	if status == StatusDelivered || status == StatusFailed {
-		e.answers.Delete(d.ID)
-	}
 	var completed *time.Time
-	if status == StatusDelivered || status == StatusFailed {
+	if finished(status) {
+		e.answers.Delete(d.ID)
 		t := e.now().UTC()
 		completed = &t
 	}
@@ -369,15 +363,23 @@ func newClient(hc *http.Client, ep *endpoint) *retryablehttp.Client {
 			return errors.New("oauth2 retry without its attempt")
 		}
 		ep.tokens.invalidate(a.gen)
-		tok, gen, err := ep.tokens.token(req.Context())
-		if err != nil {
+		if err := a.authorize(req.Context(), ep, req.Header); err != nil {
 			return err
 		}
-		a.gen = gen
-		req.Header["Authorization"] = []string{tok.Type() + " " + tok.AccessToken}
-		now := a.now()
-		ep.signerAt(now).setHeaders(req.Header, a.d.EventID, now.Unix(), a.d.Body)
+		ep.sign(req.Header, a.d, a.now())
 		return nil
 	}
 	return c
+}
+
+// authorize sets h's Authorization header from ep's current token and
+// remembers the token's generation, for PrepareRetry to invalidate.
+func (a *oauthAttempt) authorize(ctx context.Context, ep *endpoint, h http.Header) error {
+	tok, gen, err := ep.tokens.token(ctx)
+	if err != nil {
+		return err
+	}
+	a.gen = gen
+	h["Authorization"] = []string{tok.Type() + " " + tok.AccessToken}
+	return nil
 }

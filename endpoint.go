@@ -323,6 +323,11 @@ func validHeaderName(s string) bool {
 	return true
 }
 
+// sign sets the signature headers of an attempt of d made at now.
+func (c *endpoint) sign(h http.Header, d *Delivery, now time.Time) {
+	c.signerAt(now).setHeaders(h, d.EventID, now.Unix(), d.Body)
+}
+
 // signerAt returns the signer for an attempt made at now.
 func (c *endpoint) signerAt(now time.Time) signer {
 	if c.rotating != nil && now.Before(c.rotateUntil) {
@@ -331,9 +336,22 @@ func (c *endpoint) signerAt(now time.Time) signer {
 	return c.signer
 }
 
+// unavailable returns why the endpoint takes no deliveries: disabled in
+// its configuration (ErrEndpointDisabled) or by a 410 answer
+// (ErrEndpointGone); nil when it takes them.
+func (c *endpoint) unavailable() error {
+	switch {
+	case c.Disabled:
+		return ErrEndpointDisabled
+	case c.gone.Load():
+		return ErrEndpointGone
+	}
+	return nil
+}
+
 // wants reports whether the endpoint gets events of this type and model.
 func (c *endpoint) wants(t EventType, label string) bool {
-	if c.Disabled || c.gone.Load() || c.events&maskOf(t) == 0 {
+	if c.unavailable() != nil || c.events&maskOf(t) == 0 {
 		return false
 	}
 	if c.includeModels != nil && !c.includeModels[label] {

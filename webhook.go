@@ -387,10 +387,6 @@ func (e *Emitter) Emit(ctx context.Context, ev Event) error {
 	if len(targets) == 0 {
 		return nil
 	}
-	id, dlvIDs := e.newIDs(ev.ID, len(targets))
-	now := e.now().UTC()
-	ts := now.Truncate(time.Second)
-
 	var shapeErr error
 	if ok && meta.ShouldSend != nil {
 		send := false
@@ -399,6 +395,9 @@ func (e *Emitter) Emit(ctx context.Context, ev Event) error {
 			return nil
 		}
 	}
+	id, dlvIDs := e.newIDs(ev.ID, len(targets))
+	now := e.now().UTC()
+	ts := now.Truncate(time.Second)
 	var snap *snapshot
 	if shapeErr == nil {
 		var user *Actor
@@ -474,10 +473,19 @@ var cancelled = func() context.Context {
 // error Emit reports for it.
 func (e *Emitter) enqueueFailed(d *Delivery, err error) error {
 	if errors.Is(err, ErrClosed) {
-		e.abandoned.Add(1) // accepted by Emit, then closed out: Close counts it
 		err = fmt.Errorf("webhook: endpoint %q: %w", d.Endpoint, err)
 	} else {
 		err = fmt.Errorf("webhook: endpoint %q: event %s: %w", d.Endpoint, d.EventID, err)
+	}
+	return e.giveUp(d, err)
+}
+
+// giveUp fails a delivery that a call accepted but could not hand on or
+// finish, and returns err. One that Close closed out (err wraps
+// ErrClosed) is counted for Close's UndeliveredError.
+func (e *Emitter) giveUp(d *Delivery, err error) error {
+	if errors.Is(err, ErrClosed) {
+		e.abandoned.Add(1)
 	}
 	e.fail(d, err, 0, "")
 	return err
@@ -632,13 +640,7 @@ func (e *Emitter) deliverNow(ctx context.Context, ds []*Delivery) []error {
 				if err == nil {
 					err = fmt.Errorf("webhook: endpoint %q: event %s: not delivered", d.Endpoint, d.EventID)
 				}
-				cause := context.Cause(ctx)
-				if errors.Is(cause, ErrClosed) {
-					e.abandoned.Add(1)
-				}
-				err = fmt.Errorf("%w: %w", err, cause)
-				e.fail(d, err, 0, "")
-				errs[i] = err
+				errs[i] = e.giveUp(d, fmt.Errorf("%w: %w", err, context.Cause(ctx)))
 				return
 			}
 		})
@@ -736,13 +738,15 @@ func (e *Emitter) Redeliver(ctx context.Context, id string) (string, error) {
 		return "", fmt.Errorf("webhook: redeliver %s: no body was built (its shaping failed); emit the event again", id)
 	}
 	ep := e.byName[l.EndpointName]
-	switch {
-	case ep == nil:
+	if ep == nil {
 		return "", fmt.Errorf("webhook: redeliver %s: endpoint %q: not configured", id, l.EndpointName)
-	case ep.Disabled:
-		return "", fmt.Errorf("webhook: redeliver %s: endpoint %q: %w", id, l.EndpointName, ErrEndpointDisabled)
-	case ep.gone.Load():
-		return "", fmt.Errorf("webhook: redeliver %s: endpoint %q: %w; call EnableEndpoint first", id, l.EndpointName, ErrEndpointGone)
+	}
+	if err := ep.unavailable(); err != nil {
+		hint := ""
+		if err == ErrEndpointGone {
+			hint = "; call EnableEndpoint first"
+		}
+		return "", fmt.Errorf("webhook: redeliver %s: endpoint %q: %w%s", id, l.EndpointName, err, hint)
 	}
 	d := &Delivery{ID: e.newID("dlv_"), EventID: l.EventID, EventType: l.EventType, Endpoint: l.EndpointName, Body: l.Payload, CreatedAt: e.now().UTC()}
 	e.record(d, StatusPending, 0, "", "")
@@ -750,12 +754,7 @@ func (e *Emitter) Redeliver(ctx context.Context, id string) (string, error) {
 		return d.ID, errors.Join(e.deliverNow(ctx, []*Delivery{d})...)
 	}
 	if err := e.queue.Enqueue(ctx, d); err != nil {
-		if errors.Is(err, ErrClosed) {
-			e.abandoned.Add(1)
-		}
-		err = fmt.Errorf("webhook: redeliver %s: endpoint %q: %w", id, d.Endpoint, err)
-		e.fail(d, err, 0, "")
-		return d.ID, err
+		return d.ID, e.giveUp(d, fmt.Errorf("webhook: redeliver %s: endpoint %q: %w", id, d.Endpoint, err))
 	}
 	return d.ID, nil
 }
@@ -803,7 +802,7 @@ func (e *Emitter) Stats() Stats {
 			Queued:   s.Queued,
 			InFlight: s.InFlight,
 			Circuit:  ep.circuit(),
-			Disabled: ep.Disabled || ep.gone.Load(),
+			Disabled: ep.unavailable() != nil,
 		}
 	}
 	return st
