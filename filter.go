@@ -101,7 +101,9 @@ const (
 	opRedact               // only the replacing leaves of an edit tree
 )
 
-// acts reports whether leaf l does something under op (for opKeep: keeps).
+// acts reports whether leaf l drops or replaces a value under op: every
+// leaf of an edit tree (opEdit), only dropping or only replacing ones
+// (opDrop, opRedact); none under opKeep, whose leaves keep.
 func (op pathOp) acts(l *pathTree) bool {
 	switch op {
 	case opDrop:
@@ -109,7 +111,7 @@ func (op pathOp) acts(l *pathTree) bool {
 	case opRedact:
 		return l.value != nil
 	default:
-		return true
+		return op == opEdit
 	}
 }
 
@@ -157,27 +159,21 @@ func (r *fieldRules) editChanges(changes []change, sc splits) ([]change, error) 
 	return applyChanges(changes, r.edit, opRedact, sc)
 }
 
-// applyFields applies t to an object's fields.
-func applyFields(fields []rawjson.Field, t *pathTree, op pathOp, sc splits) ([]rawjson.Field, error) {
-	out, _, err := editFields(fields, t, op, sc)
-	return out, err
-}
-
 // editFields applies t to fields. When nothing changes it returns fields
 // itself and changed false; otherwise a new slice.
 func editFields(fields []rawjson.Field, t *pathTree, op pathOp, sc splits) (out []rawjson.Field, changed bool, _ error) {
 	for i, f := range fields {
-		keep := true
+		keep, edited := true, false
 		c := t.child(f.Key)
 		switch {
 		case c == nil:
 			keep = op != opKeep
 		case c.leaf:
-			if op.acts(c) && op != opKeep {
+			if op.acts(c) {
 				if c.value == nil {
 					keep = false
 				} else {
-					f.Value = c.value
+					f.Value, edited = c.value, true
 				}
 			}
 		default:
@@ -188,10 +184,10 @@ func editFields(fields []rawjson.Field, t *pathTree, op pathOp, sc splits) (out 
 			if !ok {
 				keep = false
 			} else if vchanged {
-				f.Value = v
+				f.Value, edited = v, true
 			}
 		}
-		same := keep && len(f.Value) == len(fields[i].Value) && (len(f.Value) == 0 || &f.Value[0] == &fields[i].Value[0])
+		same := keep && !edited
 		if !changed {
 			if same {
 				continue
@@ -274,7 +270,7 @@ func applyChanges(changes []change, t *pathTree, op pathOp, sc splits) ([]change
 				continue
 			}
 		case n.leaf:
-			if op != opKeep && op.acts(n) {
+			if op.acts(n) {
 				if n.value == nil {
 					continue
 				}
@@ -456,20 +452,20 @@ func uniq(a, b string) []string {
 	return []string{a, b}
 }
 
-// appendFiltered appends the object at the start of obj with t applied
-// under op (opKeep or opEdit) in one pass over its bytes: what editFields
-// and AppendObject make together, without splitting obj into fields
-// first. The body of an endpoint with edit rules only is built this way.
-// obj may run on past the object (the rest of an enclosing value); used
-// is the length of the object in it.
-func appendFiltered(dst, obj []byte, t *pathTree, op pathOp) (_ []byte, used int, _ error) {
-	return appendFilteredObject(dst, obj, t, op, nil)
+// appendFiltered appends the object at the start of obj with the edit
+// tree t applied (opEdit) in one pass over its bytes: what editFields and
+// AppendObject make together, without splitting obj into fields first.
+// The body of an endpoint with edit rules only is built this way. obj may
+// run on past the object (the rest of an enclosing value); used is the
+// length of the object in it.
+func appendFiltered(dst, obj []byte, t *pathTree) (_ []byte, used int, _ error) {
+	return appendFilteredObject(dst, obj, t, nil)
 }
 
 // appendFilteredObject is appendFiltered, for a whole compact object obj
 // (nothing after its closing brace) when h is not nil: from the first key
 // past h's horizon on, the rest of obj is copied without being walked.
-func appendFilteredObject(dst, obj []byte, t *pathTree, op pathOp, h *keyHorizon) (_ []byte, used int, _ error) {
+func appendFilteredObject(dst, obj []byte, t *pathTree, h *keyHorizon) (_ []byte, used int, _ error) {
 	cur := keyCursor{h: h}
 	it := rawjson.ObjectIter(obj)
 	dst = append(dst, '{')
@@ -502,7 +498,7 @@ func appendFilteredObject(dst, obj []byte, t *pathTree, op pathOp, h *keyHorizon
 				dst = append(dst, ':')
 				var ok bool
 				var err error
-				if dst, ok, err = appendNestedAt(dst, &it, c, op); err != nil {
+				if dst, ok, err = appendNestedAt(dst, &it, c); err != nil {
 					return nil, 0, err
 				} else if !ok {
 					break
@@ -515,23 +511,14 @@ func appendFilteredObject(dst, obj []byte, t *pathTree, op pathOp, h *keyHorizon
 		if !ok {
 			break
 		}
+		// A key no rule reaches, or one whose nested rules meet a scalar
+		// or null, keeps its value; a leaf drops or replaces it.
 		asIs := true
-		switch {
-		case c == nil:
-			if op == opKeep {
+		if c != nil && c.leaf {
+			if c.value == nil {
 				continue
 			}
-		case c.leaf:
-			if op != opKeep && op.acts(c) {
-				if c.value == nil {
-					continue
-				}
-				v, asIs = c.value, false
-			}
-		default: // rules reach into v, but it is null or a scalar
-			if op == opKeep && rawjson.Kind(v) != 'n' {
-				continue // a scalar where fields were named
-			}
+			v, asIs = c.value, false
 		}
 		if asIs && valueStart == keyStart+len(rawKey)+1 { // no white space around the colon
 			if runEnd > runStart && keyStart == runEnd+1 && obj[runEnd] == ',' {
@@ -568,9 +555,9 @@ func appendMembers(dst []byte, first bool, members []byte) (_ []byte, stillFirst
 
 // appendFilteredValue appends the object or array at the start of v with
 // t applied; used is its length in v (see appendFiltered).
-func appendFilteredValue(dst, v []byte, t *pathTree, op pathOp) (_ []byte, used int, _ error) {
+func appendFilteredValue(dst, v []byte, t *pathTree) (_ []byte, used int, _ error) {
 	if rawjson.Kind(v) == '{' {
-		return appendFiltered(dst, v, t, op)
+		return appendFiltered(dst, v, t)
 	}
 	it := rawjson.ArrayIter(v)
 	dst = append(dst, '[')
@@ -580,19 +567,16 @@ func appendFilteredValue(dst, v []byte, t *pathTree, op pathOp) (_ []byte, used 
 		if k == '{' || k == '[' {
 			var ok bool
 			var err error
-			if dst, ok, err = appendNestedAt(separate(dst, &first), &it, t, op); err != nil {
+			if dst, ok, err = appendNestedAt(separate(dst, &first), &it, t); err != nil {
 				return nil, 0, err
 			} else if !ok {
 				break
 			}
 			continue
 		}
-		el, ok := it.Value()
+		el, ok := it.Value() // a scalar or null: rules reach into objects only
 		if !ok {
 			break
-		}
-		if op == opKeep && k != 'n' {
-			continue // a scalar where fields were named
 		}
 		dst = append(separate(dst, &first), el...)
 	}
@@ -615,8 +599,8 @@ func separate(dst []byte, first *bool) []byte {
 // appendNestedAt appends the object or array the walk stopped at, with t
 // applied, and moves the walk past it; ok is false when the walk cannot go
 // on (see it.Err).
-func appendNestedAt(dst []byte, it *rawjson.Iter, t *pathTree, op pathOp) (_ []byte, ok bool, _ error) {
-	dst, n, err := appendFilteredValue(dst, it.Rest(), t, op)
+func appendNestedAt(dst []byte, it *rawjson.Iter, t *pathTree) (_ []byte, ok bool, _ error) {
+	dst, n, err := appendFilteredValue(dst, it.Rest(), t)
 	if err != nil {
 		return nil, false, err
 	}

@@ -385,3 +385,9 @@ func TestPathTreeLiteralDottedKeys(t *testing.T) {
 		}
 	}
 }
+
+// applyFields applies t to an object's fields.
+func applyFields(fields []rawjson.Field, t *pathTree, op pathOp, sc splits) ([]rawjson.Field, error) {
+	out, _, err := editFields(fields, t, op, sc)
+	return out, err
+}

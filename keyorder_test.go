@@ -154,7 +154,7 @@ func TestKeyHorizonStopsEarly(t *testing.T) {
 		t.Fatalf("horizon at %d, want 2", h.last)
 	}
 	raw := []byte(`{"id":1,"email":"jo@x","notes":"n","items":[1,2}`)
-	got, used, err := appendFilteredObject(nil, raw, &tree, opEdit, h)
+	got, used, err := appendFilteredObject(nil, raw, &tree, h)
 	if err != nil || used != len(raw) {
 		t.Fatalf("appendFilteredObject: used %d of %d, %v", used, len(raw), err)
 	}
@@ -164,7 +164,7 @@ func TestKeyHorizonStopsEarly(t *testing.T) {
 	// A key the order does not list turns the shortcut off: the walk goes
 	// on to the end (and meets the malformed value).
 	raw = []byte(`{"id":1,"extra":2,"email":"jo@x","notes":"n","items":[1,2}`)
-	if got, _, err := appendFilteredObject(nil, raw, &tree, opEdit, h); err == nil {
+	if got, _, err := appendFilteredObject(nil, raw, &tree, h); err == nil {
 		t.Fatalf("unknown key: got %s, want the walk to reach the malformed value", got)
 	}
 	// A rule on the last field: only Go names of tagged fields follow its
@@ -186,7 +186,7 @@ func TestKeyHorizonStopsEarly(t *testing.T) {
 	var drop pathTree
 	drop.add("id", nil)
 	raw = []byte(`{"id":1,"email":"jo@x","notes":"n"}`)
-	got, _, err = appendFilteredObject(nil, raw, &drop, opEdit, newKeyHorizon(h.order, &drop))
+	got, _, err = appendFilteredObject(nil, raw, &drop, newKeyHorizon(h.order, &drop))
 	if err != nil || string(got) != `{"email":"jo@x","notes":"n"}` {
 		t.Fatalf("drop id: %s, %v", got, err)
 	}
@@ -257,12 +257,12 @@ func FuzzKeyOrder(f *testing.F) {
 			tree.add(path, value)
 			rules = append(rules, fmt.Sprintf("%s=%s", path, value))
 		}
-		want, _, err := appendFiltered(nil, raw, &tree, opEdit)
+		want, _, err := appendFiltered(nil, raw, &tree)
 		if err != nil {
 			t.Fatal(err)
 		}
 		h := newKeyHorizon(order, &tree)
-		got, used, err := appendFilteredObject(nil, raw, &tree, opEdit, h)
+		got, used, err := appendFilteredObject(nil, raw, &tree, h)
 		if err != nil || used != len(raw) || !bytes.Equal(got, want) {
 			t.Fatalf("%v\nobject %s\nrules %q (horizon %d of %q)\ngot  %s (%d, %v)\nwant %s", typ, raw, rules, h.last, order.names, got, used, err, want)
 		}

@@ -441,7 +441,7 @@ func (s *snapshot) appendBody(b []byte, object []rawjson.Field, changes []change
 // horizon of the object's type through the tree.
 func (s *snapshot) streamBody(edit *pathTree, h *keyHorizon, changes []change) ([]byte, error) {
 	b := s.appendHead(make([]byte, 0, s.bodySize(len(s.raw), changes)))
-	b, _, err := appendFilteredObject(b, s.raw, edit, opEdit, h)
+	b, _, err := appendFilteredObject(b, s.raw, edit, h)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: event object: %w", err)
 	}
@@ -544,8 +544,6 @@ func decode(raw []byte) (any, error) {
 	}
 	return v, nil
 }
-
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 // appendTimestamp appends t, a UTC time in whole seconds, as RFC 3339
 // ("2026-01-16T12:00:00Z"), as time.Time.AppendFormat would, digit by digit.

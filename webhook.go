@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -604,7 +605,7 @@ func (e *Emitter) shape(s *snapshot, ep *endpoint, plain *[]byte) ([]byte, error
 	if err != nil {
 		return nil, fmt.Errorf("transform: %w", err)
 	}
-	b, err := jsonMarshal(out)
+	b, err := json.Marshal(out)
 	if err != nil {
 		return nil, fmt.Errorf("transform: result of type %T cannot be serialised: %w", out, err)
 	}
