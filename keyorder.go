@@ -31,11 +31,11 @@ import (
 // the rest of the object is copied as it is, without being scanned.
 type keyOrder struct {
 	names []string
-	// tagged[i]: names[i] is the Go name of a field with a tag name, which
-	// encoding/json writes instead unless it finds the tag name invalid.
-	// Listed all the same; but a horizon followed only by such names will
-	// hardly ever be passed, and is not worth following (keyHorizon).
-	tagged []bool
+	// lastPlain is the last position that is not the Go name of a field
+	// with a tag name (which encoding/json writes only if it finds the tag
+	// name invalid). Such names are listed all the same, but a horizon at
+	// or past lastPlain will hardly ever be passed and is not followed.
+	lastPlain int
 }
 
 // Limits beyond which a type gets no keyOrder (and its objects are walked
@@ -74,7 +74,7 @@ func newKeyOrder(t reflect.Type) *keyOrder {
 	if t.Kind() != reflect.Struct || marshalsItself(t) {
 		return nil
 	}
-	o := &keyOrder{}
+	o := &keyOrder{lastPlain: -1}
 	if !o.add(t, nil) {
 		return nil
 	}
@@ -121,9 +121,13 @@ func (o *keyOrder) add(t reflect.Type, path []reflect.Type) bool {
 			return false
 		}
 		if name != "" {
-			o.names, o.tagged = append(o.names, name), append(o.tagged, false)
+			o.names = append(o.names, name)
+			o.lastPlain = len(o.names) - 1
 		}
-		o.names, o.tagged = append(o.names, sf.Name), append(o.tagged, name != "")
+		o.names = append(o.names, sf.Name)
+		if name == "" {
+			o.lastPlain = len(o.names) - 1
+		}
 		if sf.Anonymous {
 			ft := sf.Type
 			if ft.Kind() == reflect.Pointer {
@@ -165,13 +169,10 @@ func (c *keyOrders) of(t reflect.Type) *keyOrder {
 }
 
 // keyHorizon is a keyOrder seen through one edit tree: last is the last
-// position whose name the tree reaches (-1: none does). A horizon that
-// only the Go names of tagged fields follow (a rule on the last field)
-// is useless: following it would cost a comparison per key for nothing.
+// position whose name the tree reaches (-1: none does).
 type keyHorizon struct {
-	order   *keyOrder
-	last    int
-	useless bool
+	order *keyOrder
+	last  int
 }
 
 // newKeyHorizon finds the last position of order whose name t reaches.
@@ -182,7 +183,6 @@ func newKeyHorizon(order *keyOrder, t *pathTree) *keyHorizon {
 			h.last = i
 		}
 	}
-	h.useless = !slices.Contains(order.tagged[h.last+1:], false)
 	return h
 }
 
@@ -193,8 +193,9 @@ type horizonCache struct {
 	last atomic.Pointer[keyHorizon]
 }
 
-// get returns the horizon of order through t; nil for a nil order or a
-// useless horizon.
+// get returns the horizon of order through t; nil for a nil order, or
+// for a horizon at or past the order's last plain position (a rule on the
+// last field), which would cost a comparison per key for nothing.
 func (c *horizonCache) get(order *keyOrder, t *pathTree) *keyHorizon {
 	if order == nil {
 		return nil
@@ -204,7 +205,7 @@ func (c *horizonCache) get(order *keyOrder, t *pathTree) *keyHorizon {
 		h = newKeyHorizon(order, t)
 		c.last.Store(h)
 	}
-	if h.useless {
+	if h.last >= order.lastPlain {
 		return nil
 	}
 	return h
