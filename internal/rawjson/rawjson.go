@@ -134,7 +134,7 @@ func StringSize(s string) int {
 	for i := 0; i < len(s); {
 		if b := s[i]; b < utf8.RuneSelf {
 			switch {
-			case b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&':
+			case plain[b]:
 				n++
 			case b == '"' || b == '\\' || b == '\n' || b == '\r' || b == '\t' || b == '\b' || b == '\f':
 				n += 2
@@ -172,21 +172,13 @@ var plain = func() (t [256]bool) {
 // encoding/json escapes it (HTML-safe, invalid UTF-8 replaced by U+FFFD).
 func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
-	i := 0
-	for i < len(s) && plain[s[i]] {
-		i++
-	}
-	if i == len(s) { // nothing to escape: most ids, labels and names
-		dst = append(dst, s...)
-		return append(dst, '"')
-	}
 	start := 0
-	for i < len(s) {
+	for i := 0; i < len(s); {
+		if plain[s[i]] { // most ids, labels and names are all plain
+			i++
+			continue
+		}
 		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch b {
 			case '\\', '"':
@@ -246,8 +238,8 @@ func skipSpace(b []byte, i int) int {
 func stringEnd(b []byte, i int) (end int, escaped bool, err error) {
 	j := i + 1
 	for {
-		// nextSpecial, its first step inlined by hand: most strings end
-		// within eight bytes.
+		// Eight bytes a step while there are eight (see specialMask);
+		// then the last ones, in nextSpecial.
 		if j+8 <= len(b) {
 			m := specialMask(binary.LittleEndian.Uint64(b[j:]))
 			if m == 0 {
@@ -267,14 +259,9 @@ func stringEnd(b []byte, i int) (end int, escaped bool, err error) {
 }
 
 // nextSpecial returns the index of the first quote or backslash in b at
-// or after j; len(b) or more if there is none. It reads eight bytes at a
-// time while none of them is one (see specialMask).
+// or after j, a byte at a time (stringEnd reads whole words before); len(b)
+// or more if there is none.
 func nextSpecial(b []byte, j int) int {
-	for ; j+8 <= len(b); j += 8 {
-		if m := specialMask(binary.LittleEndian.Uint64(b[j:])); m != 0 {
-			return j + bits.TrailingZeros64(m)/8
-		}
-	}
 	for ; j < len(b); j++ {
 		if c := b[j]; c == '"' || c == '\\' {
 			return j
