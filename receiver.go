@@ -169,8 +169,7 @@ type MemoryDedup struct {
 	mu    sync.Mutex
 	ids   map[string]*dedupEntry
 	order []*dedupEntry // by insertion; expired and evicted from the front
-	head  int           // order[:head] is spent
-	gone  int           // removed entries still in order[head:]
+	head  int           // order[:head] is spent; order[head:] holds every id, and removed entries
 }
 
 type dedupEntry struct {
@@ -251,12 +250,11 @@ func (m *MemoryDedup) Complete(_ context.Context, id string, ok bool) error {
 	if e == nil {
 		return nil
 	}
+	m.remove(e)
 	if !ok {
-		m.remove(e)
 		return nil
 	}
 	// Re-queue at the back with the longer life of a processed id.
-	m.remove(e)
 	e = &dedupEntry{id: id, done: true, expires: m.now().Add(m.ttl)}
 	m.ids[id] = e
 	m.order = append(m.order, e)
@@ -265,7 +263,6 @@ func (m *MemoryDedup) Complete(_ context.Context, id string, ok bool) error {
 
 func (m *MemoryDedup) remove(e *dedupEntry) {
 	e.gone = true
-	m.gone++
 	delete(m.ids, e.id)
 }
 
@@ -297,7 +294,6 @@ func (m *MemoryDedup) dropOldest() {
 	if e := m.order[m.head]; !e.gone {
 		m.remove(e)
 	}
-	m.gone-- // the entry counted as gone leaves order
 	m.order[m.head] = nil
 	m.head++
 }
@@ -305,15 +301,16 @@ func (m *MemoryDedup) dropOldest() {
 // compact drops spent and removed entries from order, so that it stays
 // proportional to the ids held.
 func (m *MemoryDedup) compact() {
+	gone := len(m.order) - m.head - len(m.ids) // removed entries in order[head:]
 	switch {
-	case m.gone > len(m.ids)+1024:
+	case gone > len(m.ids)+1024:
 		live := make([]*dedupEntry, 0, len(m.ids))
 		for _, e := range m.order[m.head:] {
 			if !e.gone {
 				live = append(live, e)
 			}
 		}
-		m.order, m.head, m.gone = live, 0, 0
+		m.order, m.head = live, 0
 	case m.head > 1024 && m.head > len(m.order)/2:
 		m.order = append(m.order[:0:0], m.order[m.head:]...)
 		m.head = 0
