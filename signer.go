@@ -280,19 +280,48 @@ type hmacSigner struct {
 // the sum, so that nothing passed through the hash.Hash interface escapes
 // from the caller's stack.
 type hmacState struct {
-	mac     hash.Hash
-	scratch [24]byte // "<unix>." (at most 20 digits and sign, then '.')
-	sum     [sha256.Size]byte
+	mac hash.Hash
+	msg []byte // the message prefix, copied
+	sum [sha256.Size]byte
+}
+
+// newHMACState returns the New func of a pool of HMAC states keyed with key.
+func newHMACState(key []byte) func() any {
+	return func() any { return &hmacState{mac: hmac.New(sha256.New, key)} }
+}
+
+// macSum returns the HMAC of prefix followed by body, with a state from p
+// (see newHMACState). prefix is copied into the state, so the caller's
+// buffer stays on its stack.
+func macSum(p *sync.Pool, prefix, body []byte) [sha256.Size]byte {
+	st := p.Get().(*hmacState)
+	st.msg = append(st.msg[:0], prefix...)
+	st.mac.Reset()
+	st.mac.Write(st.msg)
+	st.mac.Write(body)
+	sum := [sha256.Size]byte(st.mac.Sum(st.sum[:0]))
+	p.Put(st)
+	return sum
+}
+
+// setSignedHeaders sets the three headers of an attempt from str, the
+// timestamp (str[:n]) followed by the signature, and eventID: one backing
+// array for the three value slices, with full slice expressions so that
+// an append to one header cannot touch another. The keys are canonical,
+// and assigned directly (no CanonicalMIMEHeaderKey work).
+func setSignedHeaders(h http.Header, sigKey, tsKey, idKey, str string, n int, eventID string) {
+	vals := make([]string, 3)
+	vals[0], vals[1], vals[2] = str[n:], str[:n], eventID
+	h[sigKey] = vals[0:1:1]
+	h[tsKey] = vals[1:2:2]
+	h[idKey] = vals[2:3:3]
 }
 
 // newHMACSigner returns a signer for the secrets, in that order.
 func newHMACSigner(secrets ...string) *hmacSigner {
 	s := &hmacSigner{pools: make([]sync.Pool, len(secrets))}
 	for i, secret := range secrets {
-		key := []byte(secret)
-		s.pools[i].New = func() any {
-			return &hmacState{mac: hmac.New(sha256.New, key)}
-		}
+		s.pools[i].New = newHMACState([]byte(secret))
 	}
 	return s
 }
@@ -306,38 +335,28 @@ func (s *hmacSigner) appendSignature(dst []byte, unix int64, body []byte) []byte
 	if n := len(s.pools); n > 0 {
 		dst = slices.Grow(dst, n*(sigLen+1)-1)
 	}
+	var buf [24]byte // "<unix>." (at most 20 digits and sign, then '.')
+	prefix := append(strconv.AppendInt(buf[:0], unix, 10), '.')
 	for i := range s.pools {
 		if i > 0 {
 			dst = append(dst, ' ')
 		}
 		dst = append(dst, sigPrefix...)
-		st := s.pools[i].Get().(*hmacState)
-		st.mac.Reset()
-		msg := strconv.AppendInt(st.scratch[:0], unix, 10)
-		msg = append(msg, '.')
-		st.mac.Write(msg)
-		st.mac.Write(body)
-		dst = hex.AppendEncode(dst, st.mac.Sum(st.sum[:0]))
-		s.pools[i].Put(st)
+		sum := macSum(&s.pools[i], prefix, body)
+		dst = hex.AppendEncode(dst, sum[:])
 	}
 	return dst
 }
 
 // setHeaders sets X-Webhook-Signature, X-Webhook-Timestamp (unix seconds,
-// decimal) and X-Webhook-Event-Id on h, assigning h[key] = []string{v}
-// directly with the canonical keys above (no CanonicalMIMEHeaderKey work).
-// It allocates two objects: one string holding both the timestamp and the
-// signature, and one backing array for the three value slices.
+// decimal) and X-Webhook-Event-Id on h. It allocates two objects: one
+// string holding both the timestamp and the signature, and one backing
+// array for the three value slices (see setSignedHeaders).
 func (s *hmacSigner) setHeaders(h http.Header, eventID string, unix int64, body []byte) {
 	var buf [2*sigLen + 24]byte // room for two secrets without growing
 	b := strconv.AppendInt(buf[:0], unix, 10)
 	n := len(b)
 	b = s.appendSignature(b, unix, body)
-	str := string(b) // "<unix>sha256=…": one allocation for both values
-	vals := make([]string, 3)
-	vals[0], vals[1], vals[2] = str[n:], str[:n], eventID
-	// Full slice expressions: an append to one header cannot touch another.
-	h[HeaderSignature] = vals[0:1:1]
-	h[HeaderTimestamp] = vals[1:2:2]
-	h[HeaderEventID] = vals[2:3:3]
+	// "<unix>sha256=…": one allocation for both values.
+	setSignedHeaders(h, HeaderSignature, HeaderTimestamp, HeaderEventID, string(b), n, eventID)
 }

@@ -79,7 +79,7 @@ func newStandardSigner(secrets ...string) (*standardSigner, error) {
 			if err != nil {
 				return nil, err
 			}
-			k.pool.New = func() any { return &hmacState{mac: hmac.New(sha256.New, key)} }
+			k.pool.New = newHMACState(key)
 		}
 	}
 	return s, nil
@@ -156,13 +156,9 @@ func (s *standardSigner) appendSignature(dst []byte, id string, unix int64, body
 			dst = base64.StdEncoding.AppendEncode(dst, ed25519.Sign(k.ed, msg))
 			continue
 		}
-		st := k.pool.Get().(*hmacState)
-		st.mac.Reset()
-		st.mac.Write(msgPrefix)
-		st.mac.Write(body)
+		sum := macSum(&k.pool, msgPrefix, body)
 		dst = append(dst, "v1,"...)
-		dst = base64.StdEncoding.AppendEncode(dst, st.mac.Sum(st.sum[:0]))
-		k.pool.Put(st)
+		dst = base64.StdEncoding.AppendEncode(dst, sum[:])
 	}
 	return dst
 }
@@ -172,12 +168,7 @@ func (s *standardSigner) setHeaders(h http.Header, eventID string, unix int64, b
 	b := strconv.AppendInt(buf[:0], unix, 10)
 	n := len(b)
 	b = s.appendSignature(b, eventID, unix, body)
-	str := string(b)
-	vals := make([]string, 3)
-	vals[0], vals[1], vals[2] = str[n:], str[:n], eventID
-	h[HeaderStandardSignature] = vals[0:1:1]
-	h[HeaderStandardTimestamp] = vals[1:2:2]
-	h[HeaderStandardID] = vals[2:3:3]
+	setSignedHeaders(h, HeaderStandardSignature, HeaderStandardTimestamp, HeaderStandardID, string(b), n, eventID)
 }
 
 // verifyStandard checks a Standard Webhooks request: webhook-id,
