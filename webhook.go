@@ -195,10 +195,9 @@ type Emitter struct {
 	logger    *slog.Logger
 	now       func() time.Time
 
-	closed    atomic.Bool
-	mu        sync.Mutex     // guards calls; orders enter against Close
-	calls     int            // Emit and Redeliver calls under way
-	active    sync.WaitGroup // the same calls, to wait for
+	mu        sync.RWMutex   // orders enter (read) against Close (write)
+	closed    bool           // under mu
+	active    sync.WaitGroup // Emit and Redeliver calls under way
 	stop      context.Context
 	stopNow   context.CancelCauseFunc // cancels Sync deliveries when Close gives up
 	abandoned atomic.Int64            // Sync deliveries that stopNow ended
@@ -495,22 +494,16 @@ func (e *Emitter) giveUp(d *Delivery, err error) error {
 // enter registers an Emit or Redeliver call, so that Close waits for it;
 // false once Close has begun. A true enter must be followed by leave.
 func (e *Emitter) enter() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed.Load() {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
 		return false
 	}
-	e.calls++
-	e.active.Add(1)
+	e.active.Add(1) // before close's Wait: close sets closed under the write lock
 	return true
 }
 
-func (e *Emitter) leave() {
-	e.mu.Lock()
-	e.calls--
-	e.mu.Unlock()
-	e.active.Done()
-}
+func (e *Emitter) leave() { e.active.Done() }
 
 // maxEventID bounds a host-given event id.
 const maxEventID = 255
@@ -666,8 +659,7 @@ func (e *Emitter) Close(ctx context.Context) error {
 
 func (e *Emitter) close(ctx context.Context) error {
 	e.mu.Lock()
-	e.closed.Store(true)
-	busy := e.calls > 0
+	e.closed = true
 	e.mu.Unlock()
 	// Calls under way were accepted: let them finish, and queue what they
 	// emit, before the queue stops accepting. If ctx ends first, Sync
@@ -676,21 +668,21 @@ func (e *Emitter) close(ctx context.Context) error {
 	var left []*Delivery
 	var err error
 	queueClosed := false
-	if busy {
-		calls := make(chan struct{})
-		go func() { e.active.Wait(); close(calls) }()
-		select {
-		case <-calls:
-		case <-ctx.Done():
-			e.stopNow(fmt.Errorf("%w before delivery: %w", ErrClosed, ctx.Err()))
-			if !e.cfg.Sync {
-				// Its ctx has ended: this aborts at once, and wakes any
-				// Enqueue still waiting for room.
-				left, err = e.queue.Close(ctx)
-				queueClosed = true
-			}
-			<-calls
+	// With no call under way and ctx ended, either case comes to the same:
+	// the queue is closed with the ended ctx, and no Sync delivery runs.
+	calls := make(chan struct{})
+	go func() { e.active.Wait(); close(calls) }()
+	select {
+	case <-calls:
+	case <-ctx.Done():
+		e.stopNow(fmt.Errorf("%w before delivery: %w", ErrClosed, ctx.Err()))
+		if !e.cfg.Sync {
+			// Its ctx has ended: this aborts at once, and wakes any
+			// Enqueue still waiting for room.
+			left, err = e.queue.Close(ctx)
+			queueClosed = true
 		}
+		<-calls
 	}
 	if !e.cfg.Sync && !queueClosed {
 		left, err = e.queue.Close(ctx)
