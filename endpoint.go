@@ -219,12 +219,13 @@ func compileEndpoint(ep Endpoint, cfg *Config, client *http.Client) (*endpoint, 
 		if ep.PreviousSecret == ep.Secret {
 			bad("previous_secret: same as secret")
 		}
-		// When the secret or the scheme is wrong, that is reported already.
+		// When the secret or the scheme is wrong, that is reported already;
+		// otherwise an error can only be the previous secret's.
 		if c.signer != nil {
-			if _, err := newSigner(ep.Scheme, ep.PreviousSecret); err != nil {
+			if rotating, err := newSigner(ep.Scheme, ep.Secret, ep.PreviousSecret); err != nil {
 				bad("previous_secret: %v", err)
 			} else {
-				c.rotating, _ = newSigner(ep.Scheme, ep.Secret, ep.PreviousSecret)
+				c.rotating = rotating
 			}
 		}
 		c.rotateUntil = ep.PreviousSecretUntil

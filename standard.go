@@ -46,7 +46,11 @@ func newSigner(scheme SignatureScheme, secrets ...string) (signer, error) {
 	case "", SchemeHMAC:
 		return newHMACSigner(secrets...), nil
 	case SchemeStandard:
-		return newStandardSigner(secrets...)
+		s, err := newStandardSigner(secrets...)
+		if err != nil {
+			return nil, err // a nil signer, not a nil *standardSigner in one
+		}
+		return s, nil
 	default:
 		return nil, fmt.Errorf("scheme: %q unknown (want %q or %q)", scheme, SchemeHMAC, SchemeStandard)
 	}

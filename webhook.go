@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -535,15 +536,7 @@ func (e *Emitter) meta(ev *Event, label string) (ModelMeta, bool) {
 }
 
 func hasEvent(types []EventType, t EventType) bool {
-	if len(types) == 0 {
-		return true
-	}
-	for _, x := range types {
-		if x == t {
-			return true
-		}
-	}
-	return false
+	return len(types) == 0 || slices.Contains(types, t)
 }
 
 // shape builds ep's body from the snapshot: field rules, then Transform.
