@@ -360,17 +360,23 @@ func (m *mapper) fields(e entry, known []string, hint func(string) string) map[s
 		return nil
 	}
 	out := make(map[string]entry, len(e.val.Keys))
-	for i, k := range e.val.Keys {
-		path := keyPath(e.path, k.Value)
-		if !slices.Contains(known, k.Value) {
-			m.failAt(k, path, "unknown key%s", suggest(k.Value, known, hint))
+	for _, x := range members(e) {
+		if !slices.Contains(known, x.key.Value) {
+			m.failAt(x.key, x.path, "unknown key%s", suggest(x.key.Value, known, hint))
 			continue
 		}
-		if v := e.val.Values[i]; v.Kind != yamlsub.Null {
-			out[k.Value] = entry{key: k, val: v, path: path}
+		if x.val.Kind != yamlsub.Null {
+			out[x.key.Value] = x
 		}
 	}
 	return out
+}
+
+// set reads f[key], when f holds it, into *dst with read.
+func set[T any](f map[string]entry, key string, dst *T, read func(entry) (T, bool)) {
+	if e, ok := f[key]; ok {
+		*dst, _ = read(e)
+	}
 }
 
 // suggest explains an unknown key: hint's explanation, or the closest
@@ -382,9 +388,10 @@ func suggest(key string, known []string, hint func(string) string) string {
 		}
 	}
 	best, bestDist := "", 0
+	lower := strings.ToLower(key)
 	for _, k := range known {
-		d := editDistance(strings.ToLower(key), k)
-		if len(key) >= 4 && (strings.HasPrefix(k, strings.ToLower(key)) || strings.HasPrefix(strings.ToLower(key), k)) {
+		d := editDistance(lower, k)
+		if len(key) >= 4 && (strings.HasPrefix(k, lower) || strings.HasPrefix(lower, k)) {
 			d = min(d, 2)
 		}
 		if best == "" || d < bestDist {
@@ -530,6 +537,10 @@ func (m *mapper) str(e entry, secret bool) (string, bool) {
 	return s, ok
 }
 
+// text and secret read a string, secret keeping it out of messages.
+func (m *mapper) text(e entry) (string, bool)   { return m.str(e, false) }
+func (m *mapper) secret(e entry) (string, bool) { return m.str(e, true) }
+
 func (m *mapper) boolean(e entry) (bool, bool) {
 	const want = "true or false"
 	s, raw, ok := m.scalar(e, want, false)
@@ -575,13 +586,13 @@ func (m *mapper) number(e entry) (float64, bool) {
 	if !ok {
 		return 0, false
 	}
+	if !floatSyntax.MatchString(s) {
+		m.wrong(e, want, s, raw)
+		return 0, false
+	}
 	f, err := strconv.ParseFloat(s, 64)
-	if !floatSyntax.MatchString(s) || err != nil {
-		if err != nil && floatSyntax.MatchString(s) {
-			m.fail(e, "%s is out of range", quote(raw))
-		} else {
-			m.wrong(e, want, s, raw)
-		}
+	if err != nil {
+		m.fail(e, "%s is out of range", quote(raw))
 		return 0, false
 	}
 	return f, true
@@ -614,6 +625,15 @@ func (m *mapper) list(e entry, want string) ([]entry, bool) {
 	return items, true
 }
 
+// members returns the entries of the mapping e holds.
+func members(e entry) []entry {
+	out := make([]entry, len(e.val.Keys))
+	for i, k := range e.val.Keys {
+		out[i] = entry{key: k, val: e.val.Values[i], path: keyPath(e.path, k.Value)}
+	}
+	return out
+}
+
 // listOf reads a list whose items item converts; every bad item is
 // reported, and ok is false if any was.
 func listOf[T any](m *mapper, e entry, want string, item func(entry) (T, bool)) ([]T, bool) {
@@ -633,7 +653,7 @@ func listOf[T any](m *mapper, e entry, want string, item func(entry) (T, bool)) 
 }
 
 func (m *mapper) strList(e entry) ([]string, bool) {
-	return listOf(m, e, "a list of strings", func(it entry) (string, bool) { return m.str(it, false) })
+	return listOf(m, e, "a list of strings", m.text)
 }
 
 func (m *mapper) intList(e entry) ([]int, bool) {
@@ -647,9 +667,9 @@ func (m *mapper) strMap(e entry, secret bool) map[string]string {
 		return nil
 	}
 	out := make(map[string]string, len(e.val.Keys))
-	for i, k := range e.val.Keys {
-		if s, ok := m.str(entry{key: k, val: e.val.Values[i], path: keyPath(e.path, k.Value)}, secret); ok {
-			out[k.Value] = s
+	for _, x := range members(e) {
+		if s, ok := m.str(x, secret); ok {
+			out[x.key.Value] = s
 		}
 	}
 	return out
@@ -669,8 +689,8 @@ func (m *mapper) anyValue(e entry) any {
 		return out
 	case yamlsub.Mapping:
 		out := make(map[string]any, len(e.val.Keys))
-		for i, k := range e.val.Keys {
-			out[k.Value] = m.anyValue(entry{key: k, val: e.val.Values[i], path: keyPath(e.path, k.Value)})
+		for _, x := range members(e) {
+			out[x.key.Value] = m.anyValue(x)
 		}
 		return out
 	}
@@ -700,13 +720,13 @@ func (m *mapper) anyValue(e entry) any {
 }
 
 // lookup resolves a registered name.
-func lookup[F any](m *mapper, e entry, reg map[string]F, field string) (F, bool) {
+func lookup[F func(Failure) | func(Alert) | func(Payload) (any, error)](m *mapper, e entry, reg map[string]F, field string) (F, bool) {
 	var zero F
 	name, raw, ok := m.scalar(e, "a name", false)
 	if !ok {
 		return zero, false
 	}
-	if f, ok := reg[name]; ok && !isNilFunc(f) {
+	if f, ok := reg[name]; ok && f != nil {
 		return f, true
 	}
 	if len(reg) == 0 {
@@ -715,18 +735,6 @@ func lookup[F any](m *mapper, e entry, reg map[string]F, field string) (F, bool)
 		m.fail(e, "%s is not registered in ConfigLoader.%s (registered: %s)", shown(name, raw), field, strings.Join(slices.Sorted(maps.Keys(reg)), ", "))
 	}
 	return zero, false
-}
-
-func isNilFunc(f any) bool {
-	switch f := f.(type) {
-	case func(Failure):
-		return f == nil
-	case func(Alert):
-		return f == nil
-	case func(Payload) (any, error):
-		return f == nil
-	}
-	return false
 }
 
 func (m *mapper) config(root *yamlsub.Node) Config {
@@ -744,10 +752,10 @@ func (m *mapper) config(root *yamlsub.Node) Config {
 			cfg.Disabled = !v
 		}
 	}
-	async, asyncSet := true, false
+	async := false // async_delivery: true was read
 	if e, ok := top["async_delivery"]; ok {
 		if v, ok := m.boolean(e); ok {
-			async, asyncSet = v, true
+			async = v
 			cfg.Sync = !v
 		}
 	}
@@ -763,13 +771,11 @@ func (m *mapper) config(root *yamlsub.Node) Config {
 		}
 	}
 	if e, ok := top["queue"]; ok {
-		if s, ok := m.str(e, false); ok && s != "" {
+		if s, ok := m.text(e); ok && s != "" {
 			m.fail(e, "a queue name needs a durable backend, which a file cannot name: set Config.Queue in code and remove this key")
 		}
 	}
-	if e, ok := top["timeout_seconds"]; ok {
-		cfg.Timeout, _ = m.seconds(e)
-	}
+	set(top, "timeout_seconds", &cfg.Timeout, m.seconds)
 	cfg.Retry = m.topRetry(top)
 
 	mode := ""
@@ -786,7 +792,7 @@ func (m *mapper) config(root *yamlsub.Node) Config {
 	}
 	if mode == "raise" {
 		cfg.Sync = true
-		if asyncSet && async {
+		if async {
 			m.fail(onFailure, "\"raise\" delivers inside Emit and returns its error, but async_delivery is true (line %d): set async_delivery: false, or remove it", top["async_delivery"].val.Line)
 		}
 	}
@@ -803,27 +809,14 @@ func (m *mapper) config(root *yamlsub.Node) Config {
 	if e, ok := top["monitoring"]; ok {
 		cfg.Monitor = m.monitoring(e)
 	}
-	if e, ok := top["workers"]; ok {
-		cfg.Workers, _ = m.integer(e)
-	}
-	if e, ok := top["queue_size"]; ok {
-		cfg.QueueSize, _ = m.integer(e)
-	}
-	if e, ok := top["max_body_bytes"]; ok {
-		cfg.MaxBodyBytes, _ = m.integer(e)
-	}
-	if e, ok := top["https_only"]; ok {
-		cfg.HTTPSOnly, _ = m.boolean(e)
-	}
+	set(top, "workers", &cfg.Workers, m.integer)
+	set(top, "queue_size", &cfg.QueueSize, m.integer)
+	set(top, "max_body_bytes", &cfg.MaxBodyBytes, m.integer)
+	set(top, "https_only", &cfg.HTTPSOnly, m.boolean)
 	if e, ok := top["circuit_breaker"]; ok {
-		if f := m.fields(e, breakerKeys, nil); f != nil {
-			if x, ok := f["threshold"]; ok {
-				cfg.CircuitBreaker.Threshold, _ = m.integer(x)
-			}
-			if x, ok := f["cooldown_seconds"]; ok {
-				cfg.CircuitBreaker.Cooldown, _ = m.seconds(x)
-			}
-		}
+		f := m.fields(e, breakerKeys, nil)
+		set(f, "threshold", &cfg.CircuitBreaker.Threshold, m.integer)
+		set(f, "cooldown_seconds", &cfg.CircuitBreaker.Cooldown, m.seconds)
 	}
 	if e, ok := top["endpoints"]; ok {
 		cfg.Endpoints = m.endpoints(e, cfg.Retry)
@@ -837,9 +830,7 @@ func (m *mapper) monitoring(e entry) Monitor {
 		return Monitor{}
 	}
 	enabled := true
-	if x, ok := f["enabled"]; ok {
-		enabled, _ = m.boolean(x)
-	}
+	set(f, "enabled", &enabled, m.boolean)
 	var mon Monitor
 	n, hasN := f["alert_on_consecutive_failures"]
 	if hasN {
@@ -898,29 +889,18 @@ func (m *mapper) retryConfig(e entry, rc *RetryConfig, also map[string]entry) {
 		}
 		return ""
 	})
-	for name, x := range f {
-		if other, dup := also[name]; dup {
+	for _, name := range retryKeys { // in a fixed order, not the map's
+		x, given := f[name]
+		if other, dup := also[name]; given && dup {
 			m.fail(x, "also set by %s (line %d): keep one", other.path, other.key.Line)
 		}
 	}
-	if x, ok := f["max_retries"]; ok {
-		rc.MaxRetries, _ = m.integer(x)
-	}
-	if x, ok := f["retry_delay"]; ok {
-		rc.RetryDelay, _ = m.seconds(x)
-	}
-	if x, ok := f["backoff_factor"]; ok {
-		rc.BackoffFactor, _ = m.number(x)
-	}
-	if x, ok := f["max_delay"]; ok {
-		rc.MaxDelay, _ = m.seconds(x)
-	}
-	if x, ok := f["retry_on_status"]; ok {
-		rc.RetryOnStatus, _ = m.intList(x)
-	}
-	if x, ok := f["no_jitter"]; ok {
-		rc.NoJitter, _ = m.boolean(x)
-	}
+	set(f, "max_retries", &rc.MaxRetries, m.integer)
+	set(f, "retry_delay", &rc.RetryDelay, m.seconds)
+	set(f, "backoff_factor", &rc.BackoffFactor, m.number)
+	set(f, "max_delay", &rc.MaxDelay, m.seconds)
+	set(f, "retry_on_status", &rc.RetryOnStatus, m.intList)
+	set(f, "no_jitter", &rc.NoJitter, m.boolean)
 }
 
 func (m *mapper) endpoints(e entry, base *RetryConfig) []Endpoint {
@@ -943,18 +923,10 @@ func (m *mapper) endpoints(e entry, base *RetryConfig) []Endpoint {
 
 func (m *mapper) endpoint(f map[string]entry, base *RetryConfig) Endpoint {
 	var ep Endpoint
-	if e, ok := f["name"]; ok {
-		ep.Name, _ = m.str(e, false)
-	}
-	if e, ok := f["url"]; ok {
-		ep.URL, _ = m.str(e, false)
-	}
-	if e, ok := f["secret"]; ok {
-		ep.Secret, _ = m.str(e, true)
-	}
-	if e, ok := f["previous_secret"]; ok {
-		ep.PreviousSecret, _ = m.str(e, true)
-	}
+	set(f, "name", &ep.Name, m.text)
+	set(f, "url", &ep.URL, m.text)
+	set(f, "secret", &ep.Secret, m.secret)
+	set(f, "previous_secret", &ep.PreviousSecret, m.secret)
 	if e, ok := f["previous_secret_until"]; ok {
 		if s, raw, ok := m.scalar(e, "a time", false); ok {
 			t, err := time.Parse(time.RFC3339, s)
@@ -972,12 +944,8 @@ func (m *mapper) endpoint(f map[string]entry, base *RetryConfig) Endpoint {
 			}
 		}
 	}
-	if e, ok := f["include_models"]; ok {
-		ep.IncludeModels, _ = m.strList(e)
-	}
-	if e, ok := f["exclude_models"]; ok {
-		ep.ExcludeModels, _ = m.strList(e)
-	}
+	set(f, "include_models", &ep.IncludeModels, m.strList)
+	set(f, "exclude_models", &ep.ExcludeModels, m.strList)
 	if e, ok := f["include_fields"]; ok {
 		ep.IncludeFields = m.fieldMap(e)
 	}
@@ -1003,14 +971,12 @@ func (m *mapper) endpoint(f map[string]entry, base *RetryConfig) Endpoint {
 		m.retryConfig(e, rc, nil)
 		ep.Retry = rc
 	}
-	if e, ok := f["timeout_seconds"]; ok {
-		ep.Timeout, _ = m.seconds(e)
-	}
+	set(f, "timeout_seconds", &ep.Timeout, m.seconds)
 	if e, ok := f["transform"]; ok {
 		ep.Transform, _ = lookup(m, e, m.l.Transforms, "Transforms")
 	}
 	if e, ok := f["scheme"]; ok {
-		s, _ := m.str(e, false)
+		s, _ := m.text(e)
 		ep.Scheme = SignatureScheme(s)
 	}
 	if e, ok := f["enabled"]; ok {
@@ -1030,13 +996,12 @@ func (m *mapper) fieldMap(e entry) map[string][]string {
 		return map[string][]string{allModels: l}
 	case yamlsub.Mapping:
 		out := make(map[string][]string, len(e.val.Keys))
-		for i, k := range e.val.Keys {
-			x := entry{key: k, val: e.val.Values[i], path: keyPath(e.path, k.Value)}
+		for _, x := range members(e) {
 			if x.val.Kind != yamlsub.Sequence {
 				m.fail(x, "want a list of field names, got %s", describe(x.val, false))
 				continue
 			}
-			out[k.Value], _ = m.strList(x)
+			out[x.key.Value], _ = m.strList(x)
 		}
 		return out
 	}
@@ -1053,17 +1018,12 @@ func (m *mapper) redactMap(e entry) map[string]map[string]any {
 	}
 	out := make(map[string]map[string]any)
 	var flat []entry
-	for i, k := range e.val.Keys {
-		x := entry{key: k, val: e.val.Values[i], path: keyPath(e.path, k.Value)}
+	for _, x := range members(e) {
 		if x.val.Kind != yamlsub.Mapping {
 			flat = append(flat, x)
 			continue
 		}
-		fields := make(map[string]any, len(x.val.Keys))
-		for j, fk := range x.val.Keys {
-			fields[fk.Value] = m.anyValue(entry{key: fk, val: x.val.Values[j], path: keyPath(x.path, fk.Value)})
-		}
-		out[k.Value] = fields
+		out[x.key.Value] = m.anyValue(x).(map[string]any)
 	}
 	for _, x := range flat {
 		star := out[allModels]
@@ -1091,18 +1051,12 @@ func (m *mapper) auth(e entry) *OAuth2 {
 	} else if s, raw, ok := m.scalar(t, "a string", false); ok && s != "oauth2" {
 		m.fail(t, "%s not supported: the only type is \"oauth2\" (for a static token, set headers: {Authorization: \"Bearer …\"})", shown(s, raw))
 	}
-	if x, ok := f["client_id"]; ok {
-		o.ClientID, _ = m.str(x, false)
-	}
-	if x, ok := f["client_secret"]; ok {
-		o.ClientSecret, _ = m.str(x, true)
-	}
-	if x, ok := f["token_url"]; ok {
-		o.TokenURL, _ = m.str(x, false)
-	}
+	set(f, "client_id", &o.ClientID, m.text)
+	set(f, "client_secret", &o.ClientSecret, m.secret)
+	set(f, "token_url", &o.TokenURL, m.text)
 	scope, hasScope := f["scope"]
 	if hasScope {
-		if s, ok := m.str(scope, false); ok {
+		if s, ok := m.text(scope); ok {
 			o.Scopes = strings.Fields(s)
 		}
 	}
@@ -1117,12 +1071,11 @@ func (m *mapper) auth(e entry) *OAuth2 {
 			m.fail(x, "want a mapping of parameter names to strings or lists of strings, got %s", describe(x.val, false))
 		} else {
 			o.EndpointParams = make(map[string][]string, len(x.val.Keys))
-			for i, k := range x.val.Keys {
-				p := entry{key: k, val: x.val.Values[i], path: keyPath(x.path, k.Value)}
+			for _, p := range members(x) {
 				if p.val.Kind == yamlsub.Sequence {
-					o.EndpointParams[k.Value], _ = m.strList(p)
-				} else if s, ok := m.str(p, false); ok {
-					o.EndpointParams[k.Value] = []string{s}
+					o.EndpointParams[p.key.Value], _ = m.strList(p)
+				} else if s, ok := m.text(p); ok {
+					o.EndpointParams[p.key.Value] = []string{s}
 				}
 			}
 		}

@@ -866,6 +866,23 @@ func TestLoadConfigRetry(t *testing.T) {
 	}
 }
 
+// TestLoadConfigRetryConflictsOrdered: settings repeated in retry_config
+// on one line are reported in the same order every time (not the order of
+// a map's iteration).
+func TestLoadConfigRetryConflictsOrdered(t *testing.T) {
+	t.Parallel()
+	src := "max_retries: 2\nretry_delay_seconds: 3\nretry_config: {max_retries: 4, retry_delay: 5}\n"
+	want := []string{
+		"webhook: line 3: retry_config.max_retries: also set by max_retries (line 1): keep one",
+		"webhook: line 3: retry_config.retry_delay: also set by retry_delay_seconds (line 2): keep one",
+	}
+	for range 50 {
+		if got := parseErrors(t, "yaml", src); !slices.Equal(got, want) {
+			t.Fatalf("errors:\n got %q\nwant %q", got, want)
+		}
+	}
+}
+
 func TestLoadConfigDelivery(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
