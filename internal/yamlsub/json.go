@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
+	"strconv"
 )
 
 // ParseJSON parses one JSON value into the same tree as Parse: objects
@@ -16,43 +16,36 @@ import (
 // mark is skipped. Errors are *Error.
 func ParseJSON(src []byte) (root *Node, err error) {
 	defer catch(&root, &err)
-	src = bytes.TrimPrefix(src, []byte("\xef\xbb\xbf"))
-	p := &jsonParser{src: src, pos: newPositioner(src)}
+	src = bytes.TrimPrefix(src, bom)
+	p := &jsonParser{base: newBase(src)}
 	p.dec = json.NewDecoder(bytes.NewReader(src))
 	p.dec.UseNumber()
 	root = p.value()
 	before := p.dec.InputOffset()
 	if _, err := p.dec.Token(); err != io.EOF {
 		if err != nil {
-			p.fail(err)
+			p.failDecode(err)
 		}
-		p.failAt(p.start(before), "unexpected data after the top-level JSON value")
+		p.fail(p.start(before), "unexpected data after the top-level JSON value")
 	}
 	return root, nil
 }
 
 type jsonParser struct {
-	src   []byte
-	dec   *json.Decoder
-	pos   positioner
-	depth int
+	base
+	dec *json.Decoder
 }
 
-func (p *jsonParser) failAt(off int, msg string) {
-	line, col := p.pos.at(off)
-	panic(failure{&Error{Line: line, Col: col, Msg: msg}})
-}
-
-// fail reports a decoder error at its offset.
-func (p *jsonParser) fail(err error) {
+// failDecode reports a decoder error at its offset.
+func (p *jsonParser) failDecode(err error) {
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &se):
-		p.failAt(int(se.Offset), se.Error())
+		p.fail(int(se.Offset), "%s", se.Error())
 	case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
-		p.failAt(len(p.src), "unexpected end of JSON input")
+		p.fail(len(p.src), "unexpected end of JSON input")
 	default:
-		p.failAt(int(p.dec.InputOffset()), err.Error())
+		p.fail(int(p.dec.InputOffset()), "%s", err.Error())
 	}
 }
 
@@ -71,18 +64,12 @@ func (p *jsonParser) start(off int64) int {
 	return i
 }
 
-func (p *jsonParser) node(kind Kind, off int) *Node {
-	n := &Node{Kind: kind}
-	n.Line, n.Col = p.pos.at(off)
-	return n
-}
-
 // token returns the next token and where it starts.
 func (p *jsonParser) token() (json.Token, int) {
 	before := p.dec.InputOffset()
 	tok, err := p.dec.Token()
 	if err != nil {
-		p.fail(err)
+		p.failDecode(err)
 	}
 	return tok, p.start(before)
 }
@@ -91,11 +78,8 @@ func (p *jsonParser) value() *Node {
 	tok, off := p.token()
 	switch t := tok.(type) {
 	case json.Delim:
-		p.depth++
-		if p.depth > MaxDepth {
-			p.failAt(off, fmt.Sprintf("nesting deeper than %d levels", MaxDepth))
-		}
-		defer func() { p.depth-- }()
+		p.enter(off)
+		defer p.leave()
 		if t == '[' {
 			n := p.node(Sequence, off)
 			for p.dec.More() {
@@ -111,10 +95,7 @@ func (p *jsonParser) value() *Node {
 			s, _ := tok.(string)
 			key := p.node(Scalar, koff)
 			key.Value, key.Quoted = s, true
-			if prev := seen[s]; prev != nil {
-				p.failAt(koff, fmt.Sprintf("duplicate key %q (first at line %d)", s, prev.Line))
-			}
-			seen[s] = key
+			p.addKey(seen, key, koff)
 			n.Keys = append(n.Keys, key)
 			n.Values = append(n.Values, p.value())
 		}
@@ -130,16 +111,13 @@ func (p *jsonParser) value() *Node {
 		return n
 	case bool:
 		n := p.node(Scalar, off)
-		n.Value = "false"
-		if t {
-			n.Value = "true"
-		}
+		n.Value = strconv.FormatBool(t)
 		return n
 	case nil:
 		n := p.node(Null, off)
 		n.Value = "null"
 		return n
 	}
-	p.failAt(off, "unexpected JSON token")
+	p.fail(off, "unexpected JSON token")
 	return nil
 }

@@ -148,11 +148,49 @@ func (p *positioner) at(off int) (line, col int) {
 	return line, col
 }
 
-type parser struct {
+// base is what the YAML and JSON parsers share: the input, its positions
+// and the nesting depth.
+type base struct {
 	src   []byte
-	off   int
-	depth int
 	pos   positioner
+	depth int
+}
+
+func newBase(src []byte) base { return base{src: src, pos: newPositioner(src)} }
+
+func (b *base) fail(off int, format string, args ...any) {
+	line, col := b.pos.at(off)
+	panic(failure{&Error{Line: line, Col: col, Msg: fmt.Sprintf(format, args...)}})
+}
+
+func (b *base) node(kind Kind, off int) *Node {
+	n := &Node{Kind: kind}
+	n.Line, n.Col = b.pos.at(off)
+	return n
+}
+
+// enter goes one level deeper, for a collection that starts at off.
+func (b *base) enter(off int) {
+	b.depth++
+	if b.depth > MaxDepth {
+		b.fail(off, "nesting deeper than %d levels", MaxDepth)
+	}
+}
+
+func (b *base) leave() { b.depth-- }
+
+// addKey records the key of a mapping, which starts at off, in seen,
+// rejecting a duplicate.
+func (b *base) addKey(seen map[string]*Node, key *Node, off int) {
+	if prev := seen[key.Value]; prev != nil {
+		b.fail(off, "duplicate key %q (first at line %d)", key.Value, prev.Line)
+	}
+	seen[key.Value] = key
+}
+
+type parser struct {
+	base
+	off int
 }
 
 // Parse parses a YAML document of the supported subset. An empty document
@@ -160,14 +198,17 @@ type parser struct {
 func Parse(src []byte) (root *Node, err error) {
 	defer catch(&root, &err)
 	src = normalize(src)
-	p := &parser{src: src, pos: newPositioner(src)}
+	p := &parser{base: newBase(src)}
 	p.checkChars()
 	return p.document(), nil
 }
 
+// bom is the UTF-8 byte order mark, which Parse and ParseJSON skip.
+var bom = []byte("\xef\xbb\xbf")
+
 // normalize drops a byte order mark and turns CRLF and CR line ends into LF.
 func normalize(src []byte) []byte {
-	src = bytes.TrimPrefix(src, []byte("\xef\xbb\xbf"))
+	src = bytes.TrimPrefix(src, bom)
 	if bytes.IndexByte(src, '\r') < 0 {
 		return src
 	}
@@ -183,11 +224,6 @@ func normalize(src []byte) []byte {
 		out = append(out, c)
 	}
 	return out
-}
-
-func (p *parser) fail(off int, format string, args ...any) {
-	line, col := p.pos.at(off)
-	panic(failure{&Error{Line: line, Col: col, Msg: fmt.Sprintf(format, args...)}})
 }
 
 // checkChars rejects invalid UTF-8 and the characters YAML does not allow.
@@ -218,21 +254,6 @@ func (p *parser) byteAt(off int) byte {
 
 func (p *parser) eof() bool { return p.off >= len(p.src) }
 
-func (p *parser) node(kind Kind, off int) *Node {
-	n := &Node{Kind: kind}
-	n.Line, n.Col = p.pos.at(off)
-	return n
-}
-
-func (p *parser) enter() {
-	p.depth++
-	if p.depth > MaxDepth {
-		p.fail(p.off, "nesting deeper than %d levels", MaxDepth)
-	}
-}
-
-func (p *parser) leave() { p.depth-- }
-
 func isSpace(c byte) bool { return c == ' ' || c == '\t' }
 
 // isBlank reports a separator after an indicator: space, tab, line end or
@@ -256,11 +277,16 @@ func (p *parser) commentAt(off int) bool {
 	return c == ' ' || c == '\t' || c == '\n'
 }
 
-func (p *parser) skipInline() {
-	for p.off < len(p.src) && isSpace(p.src[p.off]) {
-		p.off++
+// spaceEnd returns the offset of the first byte from i on that is not a
+// space or a tab.
+func (p *parser) spaceEnd(i int) int {
+	for i < len(p.src) && isSpace(p.src[i]) {
+		i++
 	}
+	return i
 }
+
+func (p *parser) skipInline() { p.off = p.spaceEnd(p.off) }
 
 func (p *parser) skipComment() {
 	for p.off < len(p.src) && p.src[p.off] != '\n' {
@@ -284,19 +310,26 @@ func (p *parser) skipToContent() {
 		case c == '#' && p.commentAt(p.off):
 			p.skipComment()
 		default:
-			ls := p.pos.lineStart(p.off)
-			prefix := p.src[ls:p.off]
-			if len(bytes.Trim(prefix, " \t")) == 0 {
-				if i := bytes.IndexByte(prefix, '\t'); i >= 0 {
-					p.fail(ls+i, "tab character used for indentation (indent with spaces)")
-				}
-			}
+			p.checkIndent(p.off)
 			return
 		}
 	}
 }
 
-// indent is the indentation of the content at p.off, which starts its line.
+// checkIndent rejects a tab in the indentation before off, when off is the
+// first content of its line.
+func (p *parser) checkIndent(off int) {
+	ls := p.pos.lineStart(off)
+	prefix := p.src[ls:off]
+	if len(bytes.Trim(prefix, " \t")) == 0 {
+		if i := bytes.IndexByte(prefix, '\t'); i >= 0 {
+			p.fail(ls+i, "tab character used for indentation (indent with spaces)")
+		}
+	}
+}
+
+// indent is the column of p.off, from 0: the indentation of the content
+// there when it starts its line.
 func (p *parser) indent() int { return p.off - p.pos.lineStart(p.off) }
 
 // docMarkerAt reports a "---" or "..." document marker at off, which must
@@ -359,9 +392,9 @@ func (p *parser) document() *Node {
 // parent is the indentation of the enclosing collection (-1: none); the
 // content's lines must be indented more.
 func (p *parser) blockNode(parent int) *Node {
-	p.enter()
+	p.enter(p.off)
 	defer p.leave()
-	col := p.off - p.pos.lineStart(p.off)
+	col := p.indent()
 	switch {
 	case p.src[p.off] == '-' && isBlank(p.byteAt(p.off+1)):
 		return p.blockSeq(col, false)
@@ -476,9 +509,7 @@ func (p *parser) keyAhead(off int) bool {
 	default:
 		i = p.plainLineEnd(off, false)
 	}
-	for i < len(p.src) && isSpace(p.src[i]) {
-		i++
-	}
+	i = p.spaceEnd(i)
 	return p.byteAt(i) == ':' && isBlank(p.byteAt(i+1))
 }
 
@@ -486,11 +517,9 @@ func (p *parser) blockMap(indent int) *Node {
 	m := p.node(Mapping, p.off)
 	seen := map[string]*Node{}
 	for {
+		off := p.off
 		key := p.mapKey()
-		if prev := seen[key.Value]; prev != nil {
-			p.fail(p.keyOff(key), "duplicate key %q (first at line %d)", key.Value, prev.Line)
-		}
-		seen[key.Value] = key
+		p.addKey(seen, key, off)
 		val := p.mapValue(indent)
 		m.Keys = append(m.Keys, key)
 		m.Values = append(m.Values, val)
@@ -505,16 +534,6 @@ func (p *parser) blockMap(indent int) *Node {
 			p.fail(p.off, "bad indentation: this line is indented more than the keys of its mapping (column %d)", indent+1)
 		}
 	}
-}
-
-// keyOff finds the offset of a key node from its position, for errors.
-func (p *parser) keyOff(n *Node) int {
-	off := p.pos.starts[n.Line-1]
-	for range n.Col - 1 {
-		_, size := utf8.DecodeRune(p.src[off:])
-		off += size
-	}
-	return off
 }
 
 // mapKey parses a block mapping's key and its ':'.
@@ -544,7 +563,6 @@ func (p *parser) mapKey() *Node {
 		p.fail(off, "expected a mapping key followed by ': '")
 	}
 	p.off++
-	k.Kind = Scalar
 	return k
 }
 
@@ -660,21 +678,11 @@ func (p *parser) plain(parent int, flow bool) *Node {
 	p.off = end
 	var b []byte // the folded text, once a line has been continued
 	for {
-		j := p.off
-		for j < len(p.src) && isSpace(p.src[j]) {
-			j++
-		}
+		j := p.spaceEnd(p.off)
 		if j >= len(p.src) || p.src[j] != '\n' {
 			break
 		}
-		breaks, k := 0, j
-		for k < len(p.src) && p.src[k] == '\n' {
-			breaks++
-			k++
-			for k < len(p.src) && isSpace(p.src[k]) {
-				k++
-			}
-		}
+		k, breaks := p.lineBreaks(j)
 		if k >= len(p.src) {
 			break
 		}
@@ -685,9 +693,7 @@ func (p *parser) plain(parent int, flow bool) *Node {
 		if flow && (isFlowIndicator(p.src[k]) || p.src[k] == ':') {
 			break
 		}
-		if i := bytes.IndexByte(p.src[ls:k], '\t'); i >= 0 {
-			p.fail(ls+i, "tab character used for indentation (indent with spaces)")
-		}
+		p.checkIndent(k)
 		if !flow && p.keyAhead(k) {
 			p.fail(k, "bad indentation: this key is indented more than the keys above it, so it would continue the value of line %d", n.Line)
 		}
@@ -698,11 +704,7 @@ func (p *parser) plain(parent int, flow bool) *Node {
 		if b == nil {
 			b = append(b, first...)
 		}
-		if breaks == 1 {
-			b = append(b, ' ')
-		} else {
-			b = append(b, bytes.Repeat([]byte{'\n'}, breaks-1)...)
-		}
+		b = folded(b, breaks, false)
 		b = append(b, p.src[k:e]...)
 		p.off = e
 	}
@@ -744,10 +746,7 @@ func (p *parser) quoted(parent int) *Node {
 		case c == '\\' && q == '"':
 			b = p.escape(b, parent, start)
 		case isSpace(c) || c == '\n':
-			j := p.off
-			for j < len(p.src) && isSpace(p.src[j]) {
-				j++
-			}
+			j := p.spaceEnd(p.off)
 			if j < len(p.src) && p.src[j] == '\n' {
 				b = p.fold(b, j, parent, start, q, false)
 			} else {
@@ -765,16 +764,9 @@ func (p *parser) quoted(parent int) *Node {
 // the next line. A single break becomes a space, n breaks n-1 newlines;
 // an escaped line break (escaped) becomes nothing.
 func (p *parser) fold(b []byte, j, parent, start int, q byte, escaped bool) []byte {
-	breaks := 0
-	for j < len(p.src) && p.src[j] == '\n' {
-		breaks++
-		j++
-		if p.docMarkerAt(j) {
-			p.fail(start, "missing closing %c of the string (a document marker on line %d)", q, p.line(j))
-		}
-		for j < len(p.src) && isSpace(p.src[j]) {
-			j++
-		}
+	j, breaks := p.lineBreaks(j)
+	if p.docMarkerAt(j) {
+		p.fail(start, "missing closing %c of the string (a document marker on line %d)", q, p.line(j))
 	}
 	if j < len(p.src) && parent >= 0 {
 		ls := p.pos.lineStart(j)
@@ -782,13 +774,28 @@ func (p *parser) fold(b []byte, j, parent, start int, q byte, escaped bool) []by
 			p.fail(start, "missing closing %c of the string: line %d is not indented enough to continue it", q, p.line(j))
 		}
 	}
-	if breaks == 1 && !escaped {
-		b = append(b, ' ')
-	} else {
-		b = append(b, bytes.Repeat([]byte{'\n'}, breaks-1)...)
-	}
 	p.off = j
-	return b
+	return folded(b, breaks, escaped)
+}
+
+// lineBreaks skips the line breaks at j and the spaces and tabs after
+// each; it returns where the next line's content starts and the number of
+// breaks.
+func (p *parser) lineBreaks(j int) (next, breaks int) {
+	for j < len(p.src) && p.src[j] == '\n' {
+		breaks++
+		j = p.spaceEnd(j + 1)
+	}
+	return j, breaks
+}
+
+// folded appends what a run of line breaks folds into: a space for a
+// single break (nothing for an escaped one), else one line break fewer.
+func folded(b []byte, breaks int, escaped bool) []byte {
+	if breaks == 1 && !escaped {
+		return append(b, ' ')
+	}
+	return append(b, bytes.Repeat([]byte{'\n'}, breaks-1)...)
 }
 
 // escape decodes the escape sequence at p.off (a '\\') in a double-quoted
@@ -884,7 +891,7 @@ func (p *parser) hex(at int, kind byte, n int) rune {
 // flowCollection parses [ … ] or { … } at p.off; its lines after the
 // first must be indented more than parent.
 func (p *parser) flowCollection(parent int) *Node {
-	p.enter()
+	p.enter(p.off)
 	defer p.leave()
 	open := p.off
 	isMap := p.src[open] == '{'
@@ -895,9 +902,9 @@ func (p *parser) flowCollection(parent int) *Node {
 		n.Kind = Mapping
 	}
 	p.off++
-	var seen map[string]*Node
+	seen := map[string]*Node{}
 	for {
-		p.flowSpace(parent, open)
+		p.flowSpace(parent, open, closer)
 		c := p.src[p.off]
 		if c == closer {
 			p.off++
@@ -910,20 +917,15 @@ func (p *parser) flowCollection(parent int) *Node {
 			if c == '[' || c == '{' {
 				p.fail(p.off, "a flow collection used as a key: complex keys are not supported")
 			}
+			off := p.off
 			key := p.flowNode(parent)
-			key.Kind = Scalar
-			if seen == nil {
-				seen = map[string]*Node{}
-			}
-			if prev := seen[key.Value]; prev != nil {
-				p.fail(p.keyOff(key), "duplicate key %q (first at line %d)", key.Value, prev.Line)
-			}
-			seen[key.Value] = key
-			p.flowSpace(parent, open)
+			key.Kind = Scalar // null, ~: a key like any other
+			p.addKey(seen, key, off)
+			p.flowSpace(parent, open, closer)
 			var val *Node
 			if p.src[p.off] == ':' {
 				p.off++
-				p.flowSpace(parent, open)
+				p.flowSpace(parent, open, closer)
 				if c := p.src[p.off]; c == ',' || c == closer {
 					val = p.null(p.off)
 				} else {
@@ -936,13 +938,13 @@ func (p *parser) flowCollection(parent int) *Node {
 			n.Values = append(n.Values, val)
 		} else {
 			item := p.flowNode(parent)
-			p.flowSpace(parent, open)
+			p.flowSpace(parent, open, closer)
 			if p.src[p.off] == ':' {
 				p.fail(p.off, "a mapping inside a flow sequence ([a: b]) is not supported: write [{a: b}]")
 			}
 			n.Values = append(n.Values, item)
 		}
-		p.flowSpace(parent, open)
+		p.flowSpace(parent, open, closer)
 		switch p.src[p.off] {
 		case ',':
 			p.off++
@@ -973,15 +975,10 @@ func (p *parser) flowNode(parent int) *Node {
 // collection opened at open. It fails at the end of the input, on a
 // document marker and on a content line not indented more than parent
 // (a line may start with a closing bracket at any indentation).
-func (p *parser) flowSpace(parent, open int) {
-	closer := byte(']')
-	if p.src[open] == '{' {
-		closer = '}'
-	}
-	missing := func() { p.fail(open, "missing '%c' to close this flow collection", closer) }
+func (p *parser) flowSpace(parent, open int, closer byte) {
 	for {
 		if p.off >= len(p.src) {
-			missing()
+			p.fail(open, "missing '%c' to close this flow collection", closer)
 		}
 		switch c := p.src[p.off]; {
 		case isSpace(c):
@@ -991,12 +988,9 @@ func (p *parser) flowSpace(parent, open int) {
 		case c == '\n':
 			p.off++
 			if p.docMarkerAt(p.off) {
-				missing()
+				p.fail(open, "missing '%c' to close this flow collection", closer)
 			}
-			j := p.off
-			for j < len(p.src) && isSpace(p.src[j]) {
-				j++
-			}
+			j := p.spaceEnd(p.off)
 			if j < len(p.src) && p.src[j] != '\n' && p.src[j] != '#' && p.src[j] != ']' && p.src[j] != '}' && j-p.off <= parent {
 				p.fail(open, "missing '%c' to close this flow collection, or line %d, inside it, is not indented more than its key",
 					closer, p.line(j))
