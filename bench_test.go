@@ -29,10 +29,12 @@ type discardQueue struct{}
 
 var _ webhook.Queue = discardQueue{}
 
-func (discardQueue) Start(webhook.AttemptFunc, []string) error          { return nil }
-func (discardQueue) Enqueue(context.Context, *webhook.Delivery) error   { return nil }
-func (discardQueue) Close(context.Context) ([]*webhook.Delivery, error) { return nil, nil }
-func (discardQueue) Stats() webhook.QueueStats                          { return webhook.QueueStats{} }
+func (discardQueue) Start(webhook.Runner) error                         { return nil }
+func (discardQueue) Enqueue(context.Context, []*webhook.Delivery) error { return nil }
+func (discardQueue) Close(context.Context) error                        { return nil }
+func (discardQueue) Stats(context.Context) (webhook.QueueStats, error) {
+	return webhook.QueueStats{}, nil
+}
 
 // discardLogs is a LogStore that keeps nothing. With discardQueue no
 // delivery ever finishes, so a real store would keep every pending log
@@ -56,8 +58,10 @@ type benchBodyQueue struct {
 	bodies [][]byte
 }
 
-func (q *benchBodyQueue) Enqueue(_ context.Context, d *webhook.Delivery) error {
-	q.bodies = append(q.bodies, d.Body)
+func (q *benchBodyQueue) Enqueue(_ context.Context, ds []*webhook.Delivery) error {
+	for _, d := range ds {
+		q.bodies = append(q.bodies, d.Body)
+	}
 	return nil
 }
 

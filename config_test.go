@@ -111,7 +111,7 @@ type configSample struct {
 func configSamples() []configSample {
 	return []configSample{
 		{
-			file: "seed",
+			file: "rail_django",
 			want: webhook.Config{
 				Timeout: 30 * time.Second,
 				Retry:   &webhook.RetryConfig{MaxRetries: 3, RetryDelay: 60 * time.Second},

@@ -368,7 +368,7 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	if f.Endpoint != "gone" || f.StatusCode != http.StatusGone || f.Attempts != 1 || !errors.Is(f.Err, webhook.ErrEndpointGone) {
 		t.Errorf("Failure %+v, want endpoint gone, status 410 after 1 attempt (even though 410 is in RetryOnStatus), ErrEndpointGone", f)
 	}
-	st := e.Stats().Endpoints
+	st := statsOf(t, e).Endpoints
 	if !st["gone"].Disabled || st["other"].Disabled {
 		t.Fatalf("Stats: gone disabled %v, other disabled %v; want true, false", st["gone"].Disabled, st["other"].Disabled)
 	}
@@ -387,10 +387,10 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 		t.Errorf("Redeliver while the endpoint is disabled: %v, want ErrEndpointGone", err)
 	}
 
-	if err := e.EnableEndpoint("gone"); err != nil {
+	if err := e.EnableEndpoint(context.Background(), "gone"); err != nil {
 		t.Fatalf("EnableEndpoint: %v", err)
 	}
-	if e.Stats().Endpoints["gone"].Disabled {
+	if statsOf(t, e).Endpoints["gone"].Disabled {
 		t.Error("Stats: still disabled after EnableEndpoint")
 	}
 	dtEmit(t, e, dtEvent("", map[string]any{"id": 4}))
@@ -413,7 +413,7 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	if len(fails.all()) != 1 {
 		t.Errorf("%d OnFailure calls, want 1", len(fails.all()))
 	}
-	if err := e.EnableEndpoint("nope"); err == nil {
+	if err := e.EnableEndpoint(context.Background(), "nope"); err == nil {
 		t.Error("EnableEndpoint of an unknown endpoint: nil error")
 	}
 }

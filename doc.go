@@ -96,7 +96,7 @@
 //
 // # Wire format
 //
-// Each delivery is a POST with the seed specification's headers:
+// Each delivery is a POST with the headers of Rail Django's webhooks:
 //
 //	Content-Type: application/json
 //	X-Webhook-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>
@@ -116,13 +116,13 @@
 //	}
 //
 // "changes" is null except for updates, and "user" is null when no actor
-// is known. The seed's Python and Node verifiers accept these requests,
+// is known. Rail Django's Python and Node verifiers accept these requests,
 // except during a secret rotation, when the signature header holds two
 // values.
 //
 // # Signature schemes and secret rotation
 //
-// [Endpoint.Scheme] is [SchemeHMAC] (the seed's X-Webhook-* headers, the
+// [Endpoint.Scheme] is [SchemeHMAC] (Rail Django's X-Webhook-* headers, the
 // default) or [SchemeStandard] (Standard Webhooks: webhook-id,
 // webhook-timestamp and webhook-signature, with a "whsec_" secret signing
 // "v1," HMAC-SHA256, or a "whsk_" ed25519 key signing "v1a," so that
@@ -153,15 +153,22 @@
 // followed. Every delivery ends delivered or failed; a failure is logged,
 // recorded in the delivery log and handed to OnFailure.
 //
+// [Emitter.Emit] returns nil when every delivery the event needs is in the
+// queue. Its error is either about the event as a whole (nothing is sent
+// or reported: the caller has it), or one [*DeliveryError] per endpoint
+// whose delivery failed, each also reported like any delivery given up.
+//
 // [Emitter.Close] stops accepting events and waits for queued deliveries
 // and scheduled retries. If its context ends first, every delivery left is
 // reported to OnFailure and Close returns an [*UndeliveredError] wrapping
-// the context's error. In [Config.Sync] mode, Emit delivers before it
-// returns and returns every endpoint's failure.
+// the context's error; attempts it cuts short count against no endpoint.
+// A delivery held by an open circuit fails with [ErrCircuitOpen] at its
+// deadline (see [CircuitBreaker]). In [Config.Sync] mode, Emit delivers
+// before it returns and returns every endpoint's failure.
 //
 // # Configuration files
 //
-// [LoadConfig] reads the seed's settings from a JSON or YAML file into a
+// [LoadConfig] reads Rail Django's settings from a JSON or YAML file into a
 // Config for New. In values, ${VAR} is replaced by the environment variable
 // VAR and ${VAR:-default} falls back to default when VAR is unset or empty;
 // an unset variable without a default is an error, never an empty secret.
@@ -170,14 +177,22 @@
 // functions by name. Every problem is reported as a [*ConfigError] naming
 // the file, the line and the key. The key table is LoadConfig's doc.
 //
-// # Durable queues
+// # Queues
 //
-// The default queue ([MemoryQueue]) is in memory: bounded, with an equal
-// share and a concurrency limit per endpoint served round-robin, a reserve
-// of workers that endpoints past their fair share cannot take (so hanging
-// endpoints never hold them all), and retries waiting in a timer heap; but
-// what it holds is lost when the process dies. Another store plugs in through the [Queue] interface
-// ([Config.Queue]) and must pass the conformance suite
-// [github.com/hookrail/webhook/queuetest.Run]. A durable queue on River,
-// in a subpackage of its own, is planned; none ships yet.
+// Deliveries wait in a [Queue] between attempts. The default
+// ([MemoryQueue]) is in memory: bounded, with an equal share and a
+// concurrency limit per endpoint served round-robin, a reserve of workers
+// that endpoints past their fair share cannot take (so hanging endpoints
+// never hold them all), and retries waiting in a timer heap; but what it
+// holds is lost when the process dies. Sync mode uses an [InlineQueue].
+//
+// Another store plugs in through [Config.Queue]. New hands it a [Runner],
+// the Emitter's one attempt engine: each attempt returns a [Result] whose
+// [Outcome] tells the queue to forget the delivery, run it again after a
+// delay (counted or not) or keep it as it was; the queue keeps the attempt
+// count, gives up through the Runner what it cannot take, and can shape an
+// event into its deliveries with no side effect ([Runner.Prepare]) to
+// store them inside the host's transaction. Every queue must pass the
+// conformance suite [github.com/hookrail/webhook/queuetest.Run]. A durable
+// queue on River, in a module of its own, is planned; none ships yet.
 package webhook

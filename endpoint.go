@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -43,7 +44,7 @@ type Endpoint struct {
 	// once the receiver has dropped the old secret, or at the deadline,
 	// remove PreviousSecret.
 	//
-	// The seed's Python and Node verifiers compare the whole header with
+	// Rail Django's Python and Node verifiers compare the whole header with
 	// one value, so they reject requests while two signatures are sent:
 	// receivers that rotate need a verifier that accepts several, such as
 	// Verifier.
@@ -108,7 +109,7 @@ type Endpoint struct {
 	// 0: the Config's.
 	Timeout time.Duration
 
-	// Scheme is the signature scheme. "": SchemeHMAC, the seed's
+	// Scheme is the signature scheme. "": SchemeHMAC, Rail Django's
 	// X-Webhook-Signature headers.
 	Scheme SignatureScheme
 
@@ -164,6 +165,7 @@ type endpoint struct {
 	timeout       time.Duration
 	tokens        *tokens               // nil: no OAuth2
 	client        *retryablehttp.Client // this endpoint's: its retry hooks know it
+	window        time.Duration         // a delivery's deadline, after its creation (see CircuitBreaker)
 	gone          atomic.Bool           // a 410 answer disabled it
 
 	mu     sync.Mutex // guards the health fields below
@@ -175,9 +177,10 @@ var reservedHeaders = []string{"Content-Type", "Content-Length", "Host", "Transf
 	HeaderSignature, HeaderTimestamp, HeaderEventID,
 	HeaderStandardID, HeaderStandardTimestamp, HeaderStandardSignature}
 
-// compileEndpoint validates ep and prepares it. Errors name the field; the
-// caller adds the endpoint's name.
-func compileEndpoint(ep Endpoint, cfg *Config, client *http.Client) (*endpoint, []error) {
+// compileEndpoint validates ep and prepares it for e. Errors name the
+// field; the caller adds the endpoint's name.
+func (e *Emitter) compileEndpoint(ep Endpoint) (*endpoint, []error) {
+	cfg := &e.cfg
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
@@ -270,9 +273,10 @@ func compileEndpoint(ep Endpoint, cfg *Config, client *http.Client) (*endpoint, 
 				bad("oauth2: token_url: want an http or https URL")
 			}
 		}
-		c.tokens = newTokens(o, client, c.timeout)
+		c.tokens = newTokens(o, e.client, c.timeout, e.life, &e.fetches)
 	}
-	c.client = newClient(client, c)
+	c.client = newClient(e.client, c)
+	c.window = window(&c.retry, c.timeout, e.breaker)
 	return c, errs
 }
 
@@ -413,4 +417,21 @@ func redactURL(raw string) string {
 	}
 	u.Fragment = ""
 	return u.String()
+}
+
+// EnableEndpoint re-enables an endpoint that a 410 Gone answer disabled.
+// While it was disabled, events were not queued for it (nothing is logged
+// for them: the receiver said it is gone); the delivery that got the 410
+// can be sent again with Redeliver. ctx bounds the call for queues that
+// store an endpoint's state.
+func (e *Emitter) EnableEndpoint(ctx context.Context, name string) error {
+	if e.queue == nil {
+		return errNotNew
+	}
+	ep := e.byName[name]
+	if ep == nil {
+		return fmt.Errorf("webhook: endpoint %q: not configured", name)
+	}
+	ep.gone.Store(false)
+	return nil
 }

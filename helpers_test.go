@@ -53,6 +53,16 @@ func newEmitter(t testing.TB, cfg webhook.Config) *webhook.Emitter {
 
 // closeWithin closes e with a context that ends after d and returns
 // Close's error.
+// statsOf returns e's Stats, failing the test on an error.
+func statsOf(t testing.TB, e *webhook.Emitter) webhook.Stats {
+	t.Helper()
+	st, err := e.Stats(context.Background())
+	if err != nil {
+		t.Fatalf("Stats: %v", err)
+	}
+	return st
+}
+
 func closeWithin(e *webhook.Emitter, d time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()

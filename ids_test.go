@@ -18,15 +18,15 @@ type idQueue struct {
 	ds []*Delivery
 }
 
-func (q *idQueue) Start(AttemptFunc, []string) error { return nil }
-func (q *idQueue) Enqueue(_ context.Context, d *Delivery) error {
+func (q *idQueue) Start(Runner) error { return nil }
+func (q *idQueue) Enqueue(_ context.Context, ds []*Delivery) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.ds = append(q.ds, d)
+	q.ds = append(q.ds, ds...)
 	return nil
 }
-func (q *idQueue) Close(context.Context) ([]*Delivery, error) { return nil, nil }
-func (q *idQueue) Stats() QueueStats                          { return QueueStats{} }
+func (q *idQueue) Close(context.Context) error               { return nil }
+func (q *idQueue) Stats(context.Context) (QueueStats, error) { return QueueStats{}, nil }
 
 // TestIDs: event and delivery ids are "evt_"/"dlv_" and a UUIDv7 in hex,
 // stamped with the time of the Emit, unique, and in the order they were

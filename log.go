@@ -18,7 +18,7 @@ import (
 // DeliveryStatus is where a delivery stands.
 type DeliveryStatus string
 
-// Delivery statuses, as in the seed's webhook_logs.
+// Delivery statuses, as in Rail Django's webhook_logs.
 const (
 	StatusPending   DeliveryStatus = "pending"   // queued, not attempted yet
 	StatusRetrying  DeliveryStatus = "retrying"  // failed at least once; a retry is scheduled
@@ -26,7 +26,7 @@ const (
 	StatusFailed    DeliveryStatus = "failed"    // given up; reported to OnFailure
 )
 
-// DeliveryLog records one delivery: the seed's webhook_logs fields.
+// DeliveryLog records one delivery: Rail Django's webhook_logs fields.
 // Payload is shared with the delivery: do not modify it.
 type DeliveryLog struct {
 	ID           string          `json:"id"`            // the delivery's id, "dlv_…"
@@ -54,7 +54,7 @@ type LogQuery struct {
 const DefaultLogLimit = 100
 
 // ErrLogNotFound is returned by LogStore.Get for an unknown id.
-var ErrLogNotFound = errors.New("webhook: delivery log not found")
+var ErrLogNotFound = errors.New("delivery log not found")
 
 // LogStore keeps delivery logs. Implementations must be safe for
 // concurrent use; Record is called on the delivery path and must be quick.
@@ -298,10 +298,18 @@ func (s *MemoryLogStore) Get(_ context.Context, id string) (DeliveryLog, error) 
 	return DeliveryLog{}, ErrLogNotFound
 }
 
+// Logs returns the delivery logs that match q, newest first.
+func (e *Emitter) Logs(ctx context.Context, q LogQuery) ([]DeliveryLog, error) {
+	if e.queue == nil {
+		return nil, errNotNew
+	}
+	return e.logs.Query(ctx, q)
+}
+
 // MaxLogLimit caps the limit a LogsHandler query may ask for.
 const MaxLogLimit = 1000
 
-// LogsHandler serves the delivery logs as JSON, the seed's webhook_logs
+// LogsHandler serves the delivery logs as JSON, Rail Django's webhook_logs
 // query: GET ?endpoint=orders&status=failed&limit=50 answers a JSON array
 // of DeliveryLog, newest first. A bad parameter gets 400 with
 // {"error": "…"}; other methods get 405. It has no authentication of its
@@ -316,6 +324,10 @@ func (e *Emitter) LogsHandler() http.Handler {
 		q, err := parseLogQuery(r.URL.Query())
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		if e.queue == nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": errNotNew.Error()})
 			return
 		}
 		logs, err := e.Logs(r.Context(), q)

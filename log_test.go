@@ -400,7 +400,7 @@ func TestMemoryLogStoreBound(t *testing.T) {
 			for _, id := range ids[1:] {
 				held[id].reply <- http.StatusOK
 			}
-			waitFor(t, 5*time.Second, "four deliveries finished", func() bool { return e.Stats().InFlight == 1 })
+			waitFor(t, 5*time.Second, "four deliveries finished", func() bool { return statsOf(t, e).InFlight == 1 })
 			held[ids[0]].reply <- http.StatusOK
 			dtClose(t, e)
 			logs := lgQuery(t, e, webhook.LogQuery{})
@@ -677,24 +677,32 @@ func TestMemoryLogStoreRecordRejects(t *testing.T) {
 // a log store that kept the *Delivery it was handed.
 type slotQueue struct {
 	mu   sync.Mutex
-	run  webhook.AttemptFunc
+	run  webhook.Runner
 	slot webhook.Delivery
 }
 
-func (q *slotQueue) Start(run webhook.AttemptFunc, _ []string) error { q.run = run; return nil }
-func (q *slotQueue) Enqueue(_ context.Context, d *webhook.Delivery) error {
+func (q *slotQueue) Start(r webhook.Runner) error { q.run = r; return nil }
+func (q *slotQueue) Enqueue(ctx context.Context, ds []*webhook.Delivery) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.slot = *d
-	for range 3 { // Emit's ctx may have ended: attempts run on their own
-		if q.run(context.Background(), &q.slot).Done {
-			return nil
+	for _, d := range ds {
+		q.slot = *d
+		for range 3 {
+			res := q.run.Attempt(ctx, &q.slot)
+			if res.Counts() {
+				q.slot.Attempts++
+			}
+			if res.Finished() {
+				break
+			}
 		}
 	}
-	return errors.New("slotQueue: not delivered in 3 attempts")
+	return nil
 }
-func (q *slotQueue) Close(context.Context) ([]*webhook.Delivery, error) { return nil, nil }
-func (q *slotQueue) Stats() webhook.QueueStats                          { return webhook.QueueStats{} }
+func (q *slotQueue) Close(context.Context) error { return nil }
+func (q *slotQueue) Stats(context.Context) (webhook.QueueStats, error) {
+	return webhook.QueueStats{}, nil
+}
 
 // TestLogsWithAQueueThatReusesDeliveries: with a queue of its own that
 // reuses its Delivery storage, every delivery keeps a log of its own (id,

@@ -56,8 +56,9 @@ func redacted(s string) string {
 // can invalidate. clientcredentials has no invalidate call: a new
 // TokenSource forces a fetch.
 type tokens struct {
-	cfg clientcredentials.Config
-	ctx context.Context // carries our HTTP client; kept for every refresh
+	cfg     clientcredentials.Config
+	ctx     context.Context // the Emitter's life, with our HTTP client; kept for every refresh
+	fetches *sync.WaitGroup // the Emitter's: Close waits for every fetch
 
 	mu  sync.Mutex
 	src oauth2.TokenSource
@@ -65,9 +66,11 @@ type tokens struct {
 	gen int           // bumped by each invalidation
 }
 
-func newTokens(o *OAuth2, client *http.Client, timeout time.Duration) *tokens {
+// newTokens returns an endpoint's token source. Its fetches run under
+// life, which Close ends, and are counted in fetches.
+func newTokens(o *OAuth2, client *http.Client, timeout time.Duration, life context.Context, fetches *sync.WaitGroup) *tokens {
 	// Token requests get the endpoint's timeout: the token source's own
-	// context is not a request's and never ends.
+	// context is not a request's, and ends only with the Emitter.
 	c := *client
 	c.Timeout = timeout
 	t := &tokens{
@@ -75,7 +78,8 @@ func newTokens(o *OAuth2, client *http.Client, timeout time.Duration) *tokens {
 			Scopes: o.Scopes, EndpointParams: o.EndpointParams},
 		// It carries our client so that token requests use the same
 		// transport (and SSRF guard) as deliveries.
-		ctx: context.WithValue(context.Background(), oauth2.HTTPClient, &c),
+		ctx:     context.WithValue(life, oauth2.HTTPClient, &c),
+		fetches: fetches,
 	}
 	t.src = t.cfg.TokenSource(t.ctx)
 	return t
@@ -86,7 +90,9 @@ func newTokens(o *OAuth2, client *http.Client, timeout time.Duration) *tokens {
 const tokenMargin = 10 * time.Second
 
 // token returns a valid token and the generation it belongs to. A cached
-// token is returned at once; a fetch waits at most until ctx ends.
+// token is returned at once; a fetch waits at most until ctx ends. The
+// fetch itself, which the token source cannot cancel per call, goes on
+// for the attempts waiting behind it until it ends or Close ends it.
 func (t *tokens) token(ctx context.Context) (*oauth2.Token, int, error) {
 	t.mu.Lock()
 	src, gen, cur := t.src, t.gen, t.cur
@@ -94,15 +100,18 @@ func (t *tokens) token(ctx context.Context) (*oauth2.Token, int, error) {
 	if cur != nil && (cur.Expiry.IsZero() || time.Until(cur.Expiry) > tokenMargin) {
 		return cur, gen, nil
 	}
+	if err := t.ctx.Err(); err != nil {
+		return nil, gen, fmt.Errorf("%w: %w", ErrToken, ErrClosed)
+	}
 	type result struct {
 		tok *oauth2.Token
 		err error
 	}
 	ch := make(chan result, 1)
-	go func() {
+	t.fetches.Go(func() {
 		tok, err := src.Token()
 		ch <- result{tok, err}
-	}()
+	})
 	select {
 	case r := <-ch:
 		if r.err != nil {

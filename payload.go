@@ -17,7 +17,7 @@ import (
 // EventType names what happened to a model instance.
 type EventType string
 
-// The event types of the seed specification.
+// The event types of Rail Django's webhooks.
 const (
 	Created EventType = "created"
 	Updated EventType = "updated"
@@ -84,7 +84,7 @@ type ModelInfo struct {
 	Label string `json:"label"`
 }
 
-// Payload is the envelope sent for an event, field for field the seed's.
+// Payload is the envelope sent for an event, field for field Rail Django's.
 // Endpoint transforms receive it after field filtering and redaction.
 // Numbers in Object and Changes are json.Number, so that large integers
 // and decimals keep their exact text.
@@ -147,7 +147,7 @@ func modelLabel(ev *Event) (ModelInfo, error) {
 		}
 	}
 	if label == "" {
-		return ModelInfo{}, fmt.Errorf("webhook: event model: no label: set Event.Model for %T objects", ev.Object)
+		return ModelInfo{}, fmt.Errorf("event model: no label: set Event.Model for %T objects", ev.Object)
 	}
 	return parseLabel(label)
 }
@@ -188,7 +188,7 @@ func pkgName(path string) string {
 func parseLabel(label string) (ModelInfo, error) {
 	app, name, ok := strings.Cut(label, ".")
 	if !ok || !isIdent(app) || !isIdent(name) {
-		return ModelInfo{}, fmt.Errorf("webhook: event model: label %q: want \"app.Name\" (two identifiers joined by a dot)", label)
+		return ModelInfo{}, fmt.Errorf("event model: label %q: want \"app.Name\" (two identifiers joined by a dot)", label)
 	}
 	return ModelInfo{App: app, Name: name, Label: label}, nil
 }
@@ -245,19 +245,19 @@ const maxPooledBuf = 64 << 10
 // returns the JSON and the buffer that holds it.
 func marshalPooled(what string, v any) ([]byte, *bytes.Buffer, error) {
 	if v == nil {
-		return nil, nil, fmt.Errorf("webhook: %s: is nil, want a struct or map", what)
+		return nil, nil, fmt.Errorf("%s: is nil, want a struct or map", what)
 	}
 	buf := marshalBufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	// Encode writes what json.Marshal returns, and a newline.
 	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		marshalBufs.Put(buf)
-		return nil, nil, fmt.Errorf("webhook: %s: cannot serialise %T: %w", what, v, err)
+		return nil, nil, fmt.Errorf("%s: cannot serialise %T: %w", what, v, err)
 	}
 	b := buf.Bytes()
 	b = b[:len(b)-1]
 	if rawjson.Kind(b) != '{' {
-		err := fmt.Errorf("webhook: %s: %T serialises to %s, want a JSON object", what, v, kindName(rawjson.Kind(b)))
+		err := fmt.Errorf("%s: %T serialises to %s, want a JSON object", what, v, kindName(rawjson.Kind(b)))
 		marshalBufs.Put(buf)
 		return nil, nil, err
 	}
@@ -338,7 +338,7 @@ func (s *snapshot) fields() ([]rawjson.Field, error) {
 	if s.object == nil {
 		fields, err := rawjson.Fields(s.raw)
 		if err != nil {
-			return nil, fmt.Errorf("webhook: event object: %w", err)
+			return nil, fmt.Errorf("event object: %w", err)
 		}
 		s.object = fields
 	}
@@ -356,11 +356,11 @@ func marshalChanges(m map[string]Change) ([]change, error) {
 		c := m[k]
 		old, err := json.Marshal(c.Old)
 		if err != nil {
-			return nil, fmt.Errorf("webhook: event changes: %q: old value: %w", k, err)
+			return nil, fmt.Errorf("event changes: %q: old value: %w", k, err)
 		}
 		nw, err := json.Marshal(c.New)
 		if err != nil {
-			return nil, fmt.Errorf("webhook: event changes: %q: new value: %w", k, err)
+			return nil, fmt.Errorf("event changes: %q: new value: %w", k, err)
 		}
 		out = append(out, change{key: k, old: old, new: nw})
 	}
@@ -378,7 +378,7 @@ func diff(old any, cur []rawjson.Field) ([]change, error) {
 	}
 	prev, err := rawjson.Fields(raw)
 	if err != nil {
-		return nil, fmt.Errorf("webhook: update: old object: %w", err)
+		return nil, fmt.Errorf("update: old object: %w", err)
 	}
 	before := make(map[string][]byte, len(prev))
 	for _, p := range prev {
@@ -443,7 +443,7 @@ func (s *snapshot) streamBody(edit *pathTree, h *keyHorizon, changes []change) (
 	b := s.appendHead(make([]byte, 0, s.bodySize(len(s.raw), changes)))
 	b, _, err := appendFilteredObject(b, s.raw, edit, h)
 	if err != nil {
-		return nil, fmt.Errorf("webhook: event object: %w", err)
+		return nil, fmt.Errorf("event object: %w", err)
 	}
 	return s.appendTail(b, changes), nil
 }
@@ -540,7 +540,7 @@ func decode(raw []byte) (any, error) {
 	d.UseNumber()
 	var v any
 	if err := d.Decode(&v); err != nil {
-		return nil, fmt.Errorf("webhook: decoding payload value: %w", err)
+		return nil, fmt.Errorf("decoding payload value: %w", err)
 	}
 	return v, nil
 }

@@ -105,8 +105,8 @@ func TestParseLabel(t *testing.T) {
 		if got != c.want {
 			t.Errorf("parseLabel(%q) = %+v, want %+v", c.label, got, c.want)
 		}
-		if err != nil && !strings.Contains(err.Error(), "webhook: ") {
-			t.Errorf("parseLabel(%q) error %q does not start with webhook:", c.label, err)
+		if err != nil && !strings.HasPrefix(err.Error(), "event model: label ") {
+			t.Errorf("parseLabel(%q) error %q does not name the label (Emit adds \"webhook: invalid event: \")", c.label, err)
 		}
 	}
 }

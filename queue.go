@@ -1,67 +1,169 @@
 package webhook
 
 import (
-	"container/heap"
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 	"time"
 )
 
 // Delivery is one event bound for one endpoint: the unit a Queue holds
-// and an attempt sends. Its body is fixed when the event is emitted. Once
-// it is enqueued only Attempts changes (the attempt function changes it):
-// a Queue must not modify its other fields.
+// and an attempt sends. Its body is fixed when the event is emitted.
 type Delivery struct {
 	ID        string    // "dlv_…", also its DeliveryLog's ID
 	EventID   string    // the event id: the same on every attempt and every endpoint
 	EventType EventType // the event's type
 	Endpoint  string    // the endpoint's name
 	Body      []byte    // the signed body; shared, never modified
-	Attempts  int       // attempts made so far
-	CreatedAt time.Time // when the event was emitted
+	CreatedAt time.Time // when the event was emitted (or redelivered)
+
+	// Attempts is the number of attempts counted so far: 0 when the
+	// delivery is made. The Queue keeps it: it adds one after each
+	// attempt whose Result counts ([Result.Counts]), and a durable queue
+	// sets it from its own count when it loads the delivery. Nothing else
+	// changes a Delivery once it is enqueued.
+	Attempts int
 }
 
-// Result tells a Queue what to do with a delivery after an attempt.
+// Outcome is what one attempt of a delivery came to.
+type Outcome uint8
+
+// The outcomes of an attempt. Delivered and Failed finish the delivery;
+// Retry and Deferred ask for another attempt after Result.Delay;
+// Interrupted leaves the delivery as it was.
+const (
+	// OutcomeDelivered: the endpoint answered 2xx.
+	OutcomeDelivered Outcome = iota + 1
+
+	// OutcomeRetry: the attempt failed and counts against the delivery's
+	// retries; the next one is due after Result.Delay (RetryConfig's
+	// schedule, with the endpoint's Retry-After as a floor).
+	OutcomeRetry
+
+	// OutcomeDeferred: no attempt was made, because the endpoint's circuit
+	// is open; it does not count. The next try is due after Result.Delay.
+	OutcomeDeferred
+
+	// OutcomeFailed: the delivery is given up for good: it has been
+	// logged, recorded and reported to OnFailure already.
+	OutcomeFailed
+
+	// OutcomeInterrupted: the attempt's context ended (the queue is
+	// stopping, a Sync caller's deadline passed) before it had an answer.
+	// It does not count and nothing is final: a durable queue keeps the
+	// delivery for its next start; the memory queue gives it up only when
+	// Close gives up.
+	OutcomeInterrupted
+)
+
+var outcomeNames = [...]string{"", "delivered", "retry", "deferred", "failed", "interrupted"}
+
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) && o != 0 {
+		return outcomeNames[o]
+	}
+	return fmt.Sprintf("Outcome(%d)", o)
+}
+
+// Result is what an attempt tells its Queue.
 type Result struct {
-	// Done reports that the delivery is finished: delivered, or given up
-	// (already logged and reported to OnFailure). The queue forgets it.
-	Done bool
+	Outcome Outcome
 
-	// Delay is when the next attempt is due, counted from now; it is used
-	// when Done is false. The queue must not tie up a worker while it waits.
+	// Delay is when the next attempt is due, counted from now, for
+	// OutcomeRetry and OutcomeDeferred. The queue must not tie up a
+	// worker while it waits.
 	Delay time.Duration
+
+	// Err is a *DeliveryError saying what went wrong, for every outcome
+	// but OutcomeDelivered and OutcomeDeferred.
+	Err error
 }
 
-// AttemptFunc runs one attempt of d and says what comes next. It updates
-// d.Attempts, the delivery log, the endpoint's health and OnFailure. It is
-// safe for concurrent use. The Emitter hands its own to [Queue.Start].
-type AttemptFunc func(ctx context.Context, d *Delivery) Result
+// Counts reports whether the attempt counts: the queue adds it to
+// Delivery.Attempts. Deferred and interrupted attempts do not.
+func (r Result) Counts() bool {
+	return r.Outcome == OutcomeDelivered || r.Outcome == OutcomeRetry || r.Outcome == OutcomeFailed
+}
 
-// Queue holds deliveries until their attempts are due and runs them with
-// the Emitter's AttemptFunc. The memory queue is the default; durable
-// queues live in subpackages. A Queue is used by one Emitter.
+// Finished reports whether the delivery is finished (delivered, or
+// failed and reported): the queue forgets it.
+func (r Result) Finished() bool {
+	return r.Outcome == OutcomeDelivered || r.Outcome == OutcomeFailed
+}
+
+// Runner is the Emitter's side of the seam: what a Queue calls to shape,
+// run, schedule and give up deliveries. New hands one to [Queue.Start].
+// Its methods are safe for concurrent use.
+//
+// Every delivery a queue takes ends through the Runner exactly once: in
+// an Attempt whose Result is finished, or in GiveUp.
+type Runner interface {
+	// Endpoints names the endpoints deliveries may be bound for.
+	Endpoints() []string
+
+	// Attempt makes attempt number d.Attempts+1 of d: it signs the body
+	// afresh, sends it, records the outcome in the delivery log, in the
+	// endpoint's circuit breaker and monitor, and, once the delivery is
+	// given up, reports it to OnFailure. It never modifies d. When ctx ends
+	// first, nothing counts and it returns OutcomeInterrupted.
+	Attempt(ctx context.Context, d *Delivery) Result
+
+	// NextRetry returns the delay the endpoint's RetryConfig puts between
+	// failed attempt number n of d and the next (jittered, without the
+	// Retry-After floor that Result.Delay includes), and false when
+	// attempt n was the last the RetryConfig allows.
+	NextRetry(d *Delivery, n int) (time.Duration, bool)
+
+	// GiveUp fails d for a reason outside any attempt (no room, the queue
+	// closing, a failed insert): the delivery log records it as failed,
+	// the logger and OnFailure hear of it, as after a last attempt. It
+	// returns the *DeliveryError it reported, which names the endpoint and
+	// wraps err.
+	GiveUp(d *Delivery, err error) error
+
+	// Prepare turns ev into its deliveries, one per endpoint that wants
+	// it, with their bodies shaped and fixed, as Emit does but with no
+	// side effect: nothing is logged, recorded or reported. A durable
+	// queue inserts what it returns in the host's transaction. Its error
+	// follows Emit's rule: an error about the event (no deliveries), or
+	// one *DeliveryError per endpoint whose body could not be built,
+	// joined, beside the deliveries that could.
+	Prepare(ctx context.Context, ev Event) ([]*Delivery, error)
+}
+
+// Queue holds deliveries until their attempts are due and runs them
+// through the Emitter's [Runner]. The memory queue ([MemoryQueue]) is the
+// default; Sync mode runs an inline one inside Emit; durable queues live
+// in their own modules. A Queue is used by one Emitter. Every
+// implementation must pass [github.com/hookrail/webhook/queuetest.Run].
 type Queue interface {
-	// Start is called once, by New, before any Enqueue. endpoints names
-	// the configured endpoints.
-	Start(run AttemptFunc, endpoints []string) error
+	// Start is called once, by New, before any other method. A queue
+	// that runs no workers of its own (a web tier that only inserts,
+	// while other processes run the attempts) keeps r for GiveUp and
+	// Prepare.
+	Start(r Runner) error
 
-	// Enqueue adds d. When the endpoint's share of the queue is full it
-	// waits for room until ctx ends and then returns an error wrapping
-	// ErrQueueFull and ctx.Err(). It adds d when there is room even if ctx
-	// has already ended. After Close it returns ErrClosed.
-	Enqueue(ctx context.Context, d *Delivery) error
+	// Enqueue takes the deliveries of one event, all of them in one call
+	// so that a durable queue can store them at once. It honours ctx like
+	// any Go call: a delivery it has not taken when ctx ends, or at all
+	// when ctx has ended before the call, is not taken. A delivery it
+	// does not take (ctx ended, no room, closed, a failed insert) it
+	// gives up with the Runner's GiveUp before returning, and its error
+	// joins what GiveUp returned for each. After Close it takes none:
+	// their errors wrap ErrClosed.
+	Enqueue(ctx context.Context, ds []*Delivery) error
 
-	// Close stops accepting, waits until every delivery is finished
-	// (scheduled retries included) or ctx ends, and stops the workers.
-	// When ctx ends first, attempts under way are cancelled and the
-	// deliveries not finished are returned with ctx.Err(); a durable queue
-	// keeps them and returns none.
-	Close(ctx context.Context) ([]*Delivery, error)
+	// Close stops accepting and wakes any Enqueue that waits. A memory
+	// queue then waits until every delivery is finished (scheduled
+	// retries included); if ctx ends first, it interrupts the attempts
+	// under way, gives up every delivery left with GiveUp (their errors
+	// wrapping ErrClosed and ctx.Err()) and returns ctx.Err(). A durable
+	// queue stops fetching, lets attempts under way finish within ctx,
+	// keeps everything else for its next start and returns nil. Either
+	// returns its own failures to close (a database pool, say).
+	Close(ctx context.Context) error
 
 	// Stats reports what the queue holds, in total and per endpoint.
-	Stats() QueueStats
+	Stats(ctx context.Context) (QueueStats, error)
 }
 
 // QueueStats counts deliveries a Queue holds.
@@ -77,416 +179,17 @@ type EndpointQueueStats struct {
 	InFlight int // being attempted
 }
 
-// MemoryQueueConfig configures [NewMemoryQueue].
-type MemoryQueueConfig struct {
-	// Workers is the number of attempts run at once. Defaults to 32.
-	Workers int
-
-	// Size bounds the deliveries held (due, scheduled for a retry and in
-	// flight). Each endpoint gets an equal share, so that a dead endpoint's
-	// backlog never blocks events for the others. Defaults to 10,000.
-	Size int
-
-	// EndpointConcurrency bounds the attempts run at once for one
-	// endpoint, so that a slow endpoint cannot take every worker. Defaults
-	// to half the workers (all of them when there is one endpoint).
-	//
-	// Beyond its fair share (the workers divided by the endpoints) an
-	// endpoint takes a worker only while more than an eighth of them (at
-	// least one) stay free: however many endpoints hang, every endpoint
-	// still gets workers up to its fair share from that reserve.
-	EndpointConcurrency int
+// closedBeforeDelivery is why a delivery left when Close gave up is
+// given up.
+func closedBeforeDelivery(ctx context.Context) error {
+	return fmt.Errorf("%w before delivery: %w", ErrClosed, ctx.Err())
 }
 
-// Defaults of the memory queue.
-const (
-	DefaultWorkers   = 32
-	DefaultQueueSize = 10000
-)
-
-// MemoryQueue is the default Queue: bounded, in memory, lost on a crash.
-// Workers take due deliveries round-robin across endpoints, each endpoint
-// within its concurrency limit; a retry waits in a timer heap, not in a
-// worker.
-type MemoryQueue struct {
-	cfg MemoryQueueConfig
-	run AttemptFunc
-
-	ctx    context.Context // attempts run under it; cancelled when Close gives up
-	cancel context.CancelFunc
-	done   chan struct{} // closed when Close starts: wakes waiting Enqueues
-	wake   chan struct{} // pokes the scheduler when an earlier retry arrives
-	wg     sync.WaitGroup
-
-	mu        sync.Mutex
-	work      sync.Cond // workers wait here for due deliveries
-	eps       map[string]*endpointQueue
-	ring      []*endpointQueue // round-robin order
-	next      int
-	share     int
-	limit     int
-	sched     schedHeap
-	total     int // held: due + scheduled + in flight
-	inFlight  int
-	ready     int // due, waiting for a worker
-	closing   bool
-	aborting  bool
-	drained   chan struct{} // closed once closing and total == 0
-	leftovers []*Delivery
-}
-
-var _ Queue = (*MemoryQueue)(nil)
-
-type endpointQueue struct {
-	name     string
-	due      []*Delivery // FIFO; head at due[0]
-	count    int         // held for this endpoint
-	inFlight int
-	room     chan struct{} // closed when count drops, if anyone waits
-}
-
-// NewMemoryQueue returns a memory queue. It starts working when an
-// Emitter starts it.
-func NewMemoryQueue(cfg MemoryQueueConfig) *MemoryQueue {
-	cfg.Workers = cmpOr(cfg.Workers, DefaultWorkers)
-	cfg.Size = cmpOr(cfg.Size, DefaultQueueSize)
-	q := &MemoryQueue{
-		cfg:     cfg,
-		done:    make(chan struct{}),
-		wake:    make(chan struct{}, 1),
-		eps:     make(map[string]*endpointQueue),
-		drained: make(chan struct{}),
+// giveUpAll gives up every delivery of ds and returns the errors joined.
+func giveUpAll(r Runner, ds []*Delivery, err error) []error {
+	errs := make([]error, 0, len(ds))
+	for _, d := range ds {
+		errs = append(errs, r.GiveUp(d, err))
 	}
-	q.work.L = &q.mu
-	return q
-}
-
-func cmpOr(v, def int) int {
-	if v <= 0 {
-		return def
-	}
-	return v
-}
-
-// Start implements Queue.
-func (q *MemoryQueue) Start(run AttemptFunc, endpoints []string) error {
-	if q.run != nil {
-		return errors.New("webhook: memory queue: already started")
-	}
-	q.run = run
-	n := max(len(endpoints), 1)
-	q.share = max((q.cfg.Size+n-1)/n, 1)
-	q.limit = q.cfg.EndpointConcurrency
-	if q.limit <= 0 {
-		q.limit = q.cfg.Workers
-		if n > 1 {
-			q.limit = max(q.cfg.Workers/2, 1)
-		}
-	}
-	for _, name := range endpoints {
-		q.endpoint(name)
-	}
-	q.ctx, q.cancel = context.WithCancel(context.Background())
-	q.wg.Add(q.cfg.Workers + 1)
-	for range q.cfg.Workers {
-		go q.worker()
-	}
-	go q.scheduler()
-	return nil
-}
-
-// endpoint returns the endpoint's queue, making it if needed. q.mu held
-// (or not yet shared).
-func (q *MemoryQueue) endpoint(name string) *endpointQueue {
-	eq := q.eps[name]
-	if eq == nil {
-		eq = &endpointQueue{name: name}
-		q.eps[name] = eq
-		q.ring = append(q.ring, eq)
-	}
-	return eq
-}
-
-// Enqueue implements Queue.
-func (q *MemoryQueue) Enqueue(ctx context.Context, d *Delivery) error {
-	q.mu.Lock()
-	for {
-		if q.closing {
-			q.mu.Unlock()
-			return ErrClosed
-		}
-		eq := q.endpoint(d.Endpoint)
-		if eq.count < q.share {
-			eq.count++
-			q.total++
-			q.pushDue(eq, d)
-			q.mu.Unlock()
-			return nil
-		}
-		if eq.room == nil {
-			eq.room = make(chan struct{})
-		}
-		room := eq.room
-		q.mu.Unlock()
-		select {
-		case <-room:
-		case <-q.done:
-		case <-ctx.Done():
-			return fmt.Errorf("%w: %w", ErrQueueFull, ctx.Err())
-		}
-		q.mu.Lock()
-	}
-}
-
-// pushDue makes d due for a worker. q.mu held.
-func (q *MemoryQueue) pushDue(eq *endpointQueue, d *Delivery) {
-	eq.due = append(eq.due, d)
-	q.ready++
-	q.work.Signal()
-}
-
-// release forgets a finished delivery. q.mu held.
-func (q *MemoryQueue) release(eq *endpointQueue) {
-	eq.count--
-	q.total--
-	if eq.room != nil {
-		close(eq.room)
-		eq.room = nil
-	}
-	if q.closing && q.total == 0 {
-		q.markDrained()
-	}
-}
-
-func (q *MemoryQueue) markDrained() {
-	select {
-	case <-q.drained:
-	default:
-		close(q.drained)
-		q.work.Broadcast()
-		q.poke()
-	}
-}
-
-func (q *MemoryQueue) poke() {
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
-}
-
-// take returns the next due delivery round-robin across endpoints under
-// their limits. q.mu held.
-func (q *MemoryQueue) take() (*Delivery, *endpointQueue) {
-	if q.ready == 0 {
-		return nil, nil
-	}
-	// Beyond its fair share an endpoint may not take the reserve: the
-	// workers kept for endpoints below theirs (see EndpointConcurrency).
-	fair := max(q.cfg.Workers/len(q.ring), 1)
-	reserve := max(q.cfg.Workers/8, 1)
-	overReserve := q.cfg.Workers-q.inFlight > reserve // this worker is free
-	for i := range q.ring {
-		eq := q.ring[(q.next+i)%len(q.ring)]
-		if len(eq.due) == 0 || eq.inFlight >= q.limit || (eq.inFlight >= fair && !overReserve) {
-			continue
-		}
-		q.next = (q.next + i + 1) % len(q.ring)
-		d := eq.due[0]
-		eq.due[0] = nil
-		eq.due = eq.due[1:]
-		if len(eq.due) == 0 {
-			eq.due = eq.due[:0:0]
-		}
-		q.ready--
-		return d, eq
-	}
-	return nil, nil
-}
-
-func (q *MemoryQueue) stopping() bool {
-	if q.aborting {
-		return true
-	}
-	select {
-	case <-q.drained:
-		return true
-	default:
-		return false
-	}
-}
-
-func (q *MemoryQueue) worker() {
-	defer q.wg.Done()
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for {
-		if q.aborting {
-			return // abort collects what is left
-		}
-		d, eq := q.take()
-		if d == nil {
-			if q.stopping() {
-				return
-			}
-			q.work.Wait()
-			continue
-		}
-		eq.inFlight++
-		q.inFlight++
-		if q.ready > 0 {
-			q.work.Signal()
-		}
-		q.mu.Unlock()
-		res := q.run(q.ctx, d)
-		q.mu.Lock()
-		eq.inFlight--
-		q.inFlight--
-		switch {
-		case res.Done:
-			q.release(eq)
-		case q.aborting:
-			q.leftovers = append(q.leftovers, d)
-			q.release(eq)
-		case res.Delay <= 0:
-			q.pushDue(eq, d)
-		default:
-			due := time.Now().Add(res.Delay)
-			heap.Push(&q.sched, scheduled{due: due, d: d, eq: eq})
-			if q.sched[0].d == d {
-				q.poke()
-			}
-		}
-	}
-}
-
-// scheduler moves retries whose time has come to their endpoint's FIFO.
-func (q *MemoryQueue) scheduler() {
-	defer q.wg.Done()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		q.mu.Lock()
-		if q.stopping() {
-			q.mu.Unlock()
-			return
-		}
-		now := time.Now()
-		for len(q.sched) > 0 && !q.sched[0].due.After(now) {
-			s := heap.Pop(&q.sched).(scheduled)
-			q.pushDue(s.eq, s.d)
-		}
-		wait := time.Hour
-		if len(q.sched) > 0 {
-			wait = q.sched[0].due.Sub(now)
-		}
-		q.mu.Unlock()
-		timer.Reset(wait)
-		select {
-		case <-timer.C:
-		case <-q.wake:
-			if !timer.Stop() {
-				select {
-				case <-timer.C:
-				default:
-				}
-			}
-		}
-	}
-}
-
-// Close implements Queue.
-func (q *MemoryQueue) Close(ctx context.Context) ([]*Delivery, error) {
-	q.mu.Lock()
-	if q.closing {
-		q.mu.Unlock()
-		return nil, ErrClosed
-	}
-	q.closing = true
-	close(q.done)
-	if q.total == 0 {
-		q.markDrained()
-	}
-	started := q.run != nil
-	q.mu.Unlock()
-	if !started {
-		return nil, nil
-	}
-	select {
-	case <-q.drained:
-	default:
-		select {
-		case <-q.drained:
-		case <-ctx.Done():
-			return q.abort(ctx)
-		}
-	}
-	q.wg.Wait()
-	q.cancel()
-	return nil, nil
-}
-
-// abort ends a Close whose ctx ended first: attempts under way are
-// cancelled and what is not finished is returned.
-func (q *MemoryQueue) abort(ctx context.Context) ([]*Delivery, error) {
-	q.mu.Lock()
-	q.aborting = true
-	q.work.Broadcast()
-	q.poke()
-	q.mu.Unlock()
-	q.cancel()
-	q.wg.Wait()
-
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	left := q.leftovers
-	q.leftovers = nil
-	for _, eq := range q.ring {
-		left = append(left, eq.due...)
-		eq.due = nil
-		eq.count, eq.inFlight = 0, 0
-	}
-	for _, s := range q.sched {
-		left = append(left, s.d)
-	}
-	q.sched = nil
-	q.total, q.ready, q.inFlight = 0, 0, 0
-	return left, ctx.Err()
-}
-
-// Stats implements Queue.
-func (q *MemoryQueue) Stats() QueueStats {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	st := QueueStats{
-		Queued:    q.total - q.inFlight,
-		InFlight:  q.inFlight,
-		Endpoints: make(map[string]EndpointQueueStats, len(q.eps)),
-	}
-	for name, eq := range q.eps {
-		st.Endpoints[name] = EndpointQueueStats{Queued: eq.count - eq.inFlight, InFlight: eq.inFlight}
-	}
-	return st
-}
-
-// scheduled is a delivery waiting for its retry time.
-type scheduled struct {
-	due time.Time
-	d   *Delivery
-	eq  *endpointQueue
-}
-
-// schedHeap is a min-heap of scheduled retries by due time.
-type schedHeap []scheduled
-
-func (h schedHeap) Len() int           { return len(h) }
-func (h schedHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
-func (h schedHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *schedHeap) Push(x any)        { *h = append(*h, x.(scheduled)) }
-func (h *schedHeap) Pop() any {
-	old := *h
-	s := old[len(old)-1]
-	old[len(old)-1] = scheduled{}
-	*h = old[:len(old)-1]
-	return s
+	return errs
 }

@@ -8,6 +8,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The memory queue's own promises, beyond the queuetest suite: equal
@@ -26,6 +29,12 @@ func mqtWait(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
+// mqtStats returns q's stats.
+func mqtStats(q *MemoryQueue) QueueStats {
+	st, _ := q.Stats(context.Background())
+	return st
+}
+
 // mqtDelivery returns a delivery for endpoint ep.
 func mqtDelivery(ep string, i int) *Delivery {
 	return &Delivery{
@@ -37,19 +46,63 @@ func mqtDelivery(ep string, i int) *Delivery {
 	}
 }
 
-// mqtStart starts q with run and closes it at cleanup (after release,
-// which unblocks the runs).
-func mqtStart(t *testing.T, q *MemoryQueue, run AttemptFunc, endpoints ...string) {
-	t.Helper()
-	if err := q.Start(run, endpoints); err != nil {
-		t.Fatalf("Start: %v", err)
+// testRunner is a Runner whose attempts run attempt and whose give-ups
+// are recorded.
+type testRunner struct {
+	endpoints []string
+	attempt   func(ctx context.Context, d *Delivery) Result
+
+	mu      sync.Mutex
+	givenUp map[string]error // by delivery ID
+}
+
+func (r *testRunner) Endpoints() []string                             { return r.endpoints }
+func (r *testRunner) Attempt(ctx context.Context, d *Delivery) Result { return r.attempt(ctx, d) }
+func (r *testRunner) NextRetry(*Delivery, int) (time.Duration, bool)  { return time.Millisecond, true }
+func (r *testRunner) Prepare(context.Context, Event) ([]*Delivery, error) {
+	return nil, errors.New("not used")
+}
+
+func (r *testRunner) GiveUp(d *Delivery, err error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.givenUp == nil {
+		r.givenUp = map[string]error{}
 	}
+	r.givenUp[d.ID] = err
+	return fmt.Errorf("given up %s: %w", d.ID, err)
+}
+
+// gaveUp returns the IDs given up, sorted.
+func (r *testRunner) gaveUp() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ids := make([]string, 0, len(r.givenUp))
+	for id := range r.givenUp {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// mqtStart starts q with attempt and closes it at cleanup (after release,
+// which unblocks the runs).
+func mqtStart(t *testing.T, q *MemoryQueue, attempt func(context.Context, *Delivery) Result, endpoints ...string) *testRunner {
+	t.Helper()
+	r := &testRunner{endpoints: endpoints, attempt: attempt}
+	require.NoError(t, q.Start(r))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_, _ = q.Close(ctx)
+		_ = q.Close(ctx)
 	})
+	return r
 }
+
+var (
+	delivered = Result{Outcome: OutcomeDelivered}
+	cut       = Result{Outcome: OutcomeInterrupted}
+)
 
 // mqtGate is a channel closed once, by the test or at cleanup.
 type mqtGate struct {
@@ -70,9 +123,9 @@ func (g *mqtGate) open() { g.once.Do(func() { close(g.ch) }) }
 func (g *mqtGate) hold(ctx context.Context) Result {
 	select {
 	case <-g.ch:
-		return Result{Done: true}
+		return delivered
 	case <-ctx.Done():
-		return Result{}
+		return cut
 	}
 }
 
@@ -82,9 +135,7 @@ func mqtDrain(t *testing.T, q *MemoryQueue, want string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if left, err := q.Close(ctx); err != nil || len(left) != 0 {
-		t.Fatalf("Close = %d leftovers, %v; want %s", len(left), err, want)
-	}
+	require.NoError(t, q.Close(ctx), want)
 }
 
 // mqtEnqueue enqueues d with a generous context and fails on error.
@@ -92,9 +143,7 @@ func mqtEnqueue(t *testing.T, q *MemoryQueue, d *Delivery) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := q.Enqueue(ctx, d); err != nil {
-		t.Fatalf("Enqueue(%s): %v", d.ID, err)
-	}
+	require.NoError(t, q.Enqueue(ctx, []*Delivery{d}), "Enqueue(%s)", d.ID)
 }
 
 // TestMemoryQueueShares: Size is split equally between the endpoints; a
@@ -114,7 +163,7 @@ func TestMemoryQueueShares(t *testing.T) {
 	const wait = 150 * time.Millisecond
 	start := time.Now() // before the deadline is set: took ≥ wait when ctx ends it
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	err := q.Enqueue(ctx, mqtDelivery("a", 3))
+	err := q.Enqueue(ctx, []*Delivery{mqtDelivery("a", 3)})
 	took := time.Since(start)
 	cancel()
 	if !errors.Is(err, ErrQueueFull) || !errors.Is(err, context.DeadlineExceeded) {
@@ -128,7 +177,7 @@ func TestMemoryQueueShares(t *testing.T) {
 	for i := range 2 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		start := time.Now()
-		err := q.Enqueue(ctx, mqtDelivery("b", i))
+		err := q.Enqueue(ctx, []*Delivery{mqtDelivery("b", i)})
 		cancel()
 		if err != nil {
 			t.Fatalf("Enqueue to b while a is full = %v, want nil", err)
@@ -138,13 +187,13 @@ func TestMemoryQueueShares(t *testing.T) {
 		}
 	}
 	ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
-	err = q.Enqueue(ctx, mqtDelivery("b", 3))
+	err = q.Enqueue(ctx, []*Delivery{mqtDelivery("b", 3)})
 	cancel()
 	if !errors.Is(err, ErrQueueFull) {
 		t.Fatalf("third Enqueue to b = %v, want ErrQueueFull", err)
 	}
 
-	st := q.Stats()
+	st, _ := q.Stats(context.Background())
 	for _, ep := range []string{"a", "b"} {
 		if s := st.Endpoints[ep]; s.Queued+s.InFlight != 2 {
 			t.Errorf("Stats for %s = %+v, want 2 held", ep, s)
@@ -159,7 +208,7 @@ func TestMemoryQueueShares(t *testing.T) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		waited <- q.Enqueue(ctx, mqtDelivery("a", 4))
+		waited <- q.Enqueue(ctx, []*Delivery{mqtDelivery("a", 4)})
 	}()
 	time.Sleep(20 * time.Millisecond)
 	gate.open()
@@ -260,7 +309,7 @@ func TestMemoryQueueSlowEndpointLeavesWorkers(t *testing.T) {
 	mqtStart(t, q, func(ctx context.Context, d *Delivery) Result {
 		if d.Endpoint == "fast" {
 			fast <- d.ID
-			return Result{Done: true}
+			return delivered
 		}
 		return gate.hold(ctx)
 	}, "slow", "fast")
@@ -295,13 +344,13 @@ func TestMemoryQueueRoundRobin(t *testing.T) {
 		mu.Lock()
 		order = append(order, d.Endpoint)
 		mu.Unlock()
-		return Result{Done: true}
+		return delivered
 	}, "a", "b", "gate")
 
 	// The one worker waits in the gate delivery while the backlog builds,
 	// so every delivery below is due when it is freed.
 	mqtEnqueue(t, q, mqtDelivery("gate", 0))
-	mqtWait(t, 10*time.Second, "the gate delivery to be under way", func() bool { return q.Stats().InFlight == 1 })
+	mqtWait(t, 10*time.Second, "the gate delivery to be under way", func() bool { return mqtStats(q).InFlight == 1 })
 	for i := range 100 {
 		mqtEnqueue(t, q, mqtDelivery("a", i))
 	}
@@ -350,16 +399,16 @@ func TestMemoryQueueRetryHoldsNoWorker(t *testing.T) {
 	q := NewMemoryQueue(MemoryQueueConfig{Workers: 1})
 	mqtStart(t, q, func(ctx context.Context, d *Delivery) Result {
 		r := run{id: d.ID, at: time.Now()}
-		d.Attempts++
-		res := Result{Done: true}
-		if d.Endpoint == "a" && d.Attempts == 1 {
-			res = Result{Delay: delay}
+		first := d.Endpoint == "a" && d.Attempts == 0
+		res := delivered
+		if first {
+			res = Result{Outcome: OutcomeRetry, Delay: delay}
 		}
 		r.end = time.Now()
 		mu.Lock()
 		runs = append(runs, r)
 		mu.Unlock()
-		if d.Endpoint == "a" && d.Attempts == 1 {
+		if first {
 			close(firstDone)
 		}
 		return res
@@ -395,22 +444,22 @@ func TestMemoryQueueRetryHoldsNoWorker(t *testing.T) {
 }
 
 // TestMemoryQueueCloseLeftovers: when Close's ctx ends, the attempt under
-// way is cancelled and every delivery not finished (under way, due, or
-// waiting for a retry) is returned once, with ctx.Err().
+// way is interrupted and every delivery not finished (under way, due, or
+// waiting for a retry) is given up once, with ErrClosed and ctx.Err(), and
+// Close returns ctx.Err().
 func TestMemoryQueueCloseLeftovers(t *testing.T) {
 	t.Parallel()
 	gate := mqtNewGate(t)
-	var cancelled sync.WaitGroup
-	cancelled.Add(1)
+	interrupted := make(chan struct{})
 	var once sync.Once
 	q := NewMemoryQueue(MemoryQueueConfig{Workers: 1})
-	mqtStart(t, q, func(ctx context.Context, d *Delivery) Result {
+	r := mqtStart(t, q, func(ctx context.Context, d *Delivery) Result {
 		if d.Endpoint == "later" {
-			return Result{Delay: time.Hour}
+			return Result{Outcome: OutcomeRetry, Delay: time.Hour}
 		}
 		res := gate.hold(ctx)
-		if !res.Done {
-			once.Do(cancelled.Done)
+		if res.Outcome == OutcomeInterrupted {
+			once.Do(func() { close(interrupted) })
 		}
 		return res
 	}, "a", "later")
@@ -420,7 +469,7 @@ func TestMemoryQueueCloseLeftovers(t *testing.T) {
 	want = append(want, later.ID)
 	mqtEnqueue(t, q, later)
 	mqtWait(t, 10*time.Second, "the retry to be scheduled", func() bool {
-		st := q.Stats()
+		st := mqtStats(q)
 		return st.InFlight == 0 && st.Endpoints["later"].Queued == 1
 	})
 	for i := range 5 {
@@ -428,42 +477,32 @@ func TestMemoryQueueCloseLeftovers(t *testing.T) {
 		want = append(want, d.ID)
 		mqtEnqueue(t, q, d)
 	}
-	mqtWait(t, 10*time.Second, "an attempt under way", func() bool { return q.Stats().InFlight == 1 })
+	mqtWait(t, 10*time.Second, "an attempt under way", func() bool { return mqtStats(q).InFlight == 1 })
 
 	const closeAfter = 200 * time.Millisecond
 	start := time.Now() // before the deadline is set: took ≥ closeAfter when ctx ends it
 	ctx, cancel := context.WithTimeout(context.Background(), closeAfter)
 	defer cancel()
-	left, err := q.Close(ctx)
+	err := q.Close(ctx)
 	took := time.Since(start)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Close error = %v, want context.DeadlineExceeded", err)
-	}
-	if took < closeAfter || took > 10*time.Second {
-		t.Errorf("Close took %s with ctx ending at %s", took, closeAfter)
-	}
-	got := make([]string, len(left))
-	for i, d := range left {
-		got[i] = d.ID
-	}
-	slices.Sort(got)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.True(t, took >= closeAfter && took < 10*time.Second, "Close took %s with ctx ending at %s", took, closeAfter)
 	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		t.Errorf("Close returned %v, want %v (under way, due and scheduled, once each)", got, want)
+	assert.Equal(t, want, r.gaveUp(), "given up: under way, due and scheduled, once each")
+	for id, err := range r.givenUp {
+		assert.ErrorIs(t, err, ErrClosed, id)
+		assert.ErrorIs(t, err, context.DeadlineExceeded, id)
 	}
-	done := make(chan struct{})
-	go func() { cancelled.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-interrupted:
 	case <-time.After(5 * time.Second):
-		t.Error("the attempt under way was not cancelled")
+		t.Error("the attempt under way was not interrupted")
 	}
-	if st := q.Stats(); st.Queued != 0 || st.InFlight != 0 {
-		t.Errorf("Stats after Close = %+v, want empty", st)
-	}
-	if err := q.Enqueue(context.Background(), mqtDelivery("a", 99)); !errors.Is(err, ErrClosed) {
-		t.Errorf("Enqueue after Close = %v, want ErrClosed", err)
-	}
+	st := mqtStats(q)
+	assert.Zero(t, st.Queued+st.InFlight, "Stats after Close")
+	late := mqtDelivery("a", 99)
+	assert.ErrorIs(t, q.Enqueue(context.Background(), []*Delivery{late}), ErrClosed, "Enqueue after Close")
+	assert.Contains(t, r.gaveUp(), late.ID, "a delivery refused after Close is given up")
 }
 
 // TestMemoryQueueCloseIdleWithEndedContext: a drained queue has nothing
@@ -473,11 +512,9 @@ func TestMemoryQueueCloseIdleWithEndedContext(t *testing.T) {
 	t.Parallel()
 	for i := range 64 {
 		q := NewMemoryQueue(MemoryQueueConfig{Workers: 2})
-		mqtStart(t, q, func(context.Context, *Delivery) Result { return Result{Done: true} }, "a")
+		mqtStart(t, q, func(context.Context, *Delivery) Result { return delivered }, "a")
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		if left, err := q.Close(ctx); err != nil || len(left) != 0 {
-			t.Fatalf("Close (try %d) of an idle queue with an ended ctx = %d leftovers, %v; want none, nil", i, len(left), err)
-		}
+		require.NoError(t, q.Close(ctx), "Close (try %d) of an idle queue with an ended ctx", i)
 	}
 }

@@ -25,8 +25,11 @@ import (
 //   - 409 with Retry-After, without calling next, while another request
 //     for the same event is being processed (the sender retries later);
 //   - otherwise next's answer. A 2xx from next records the event as
-//     processed; any other answer (or a panic) releases it so that the
-//     sender's retry is processed.
+//     processed; so does a handler that writes nothing (an implicit 200)
+//     while the request is still live. Any other answer, a panic, or a
+//     handler that writes nothing after the request's context has ended
+//     (the sender timed out) releases it, so that the sender's retry is
+//     processed.
 type Receiver struct {
 	// Verifier checks signatures; set its Secrets (and Scheme for
 	// Standard Webhooks).
@@ -127,11 +130,11 @@ func (rc *Receiver) Middleware(next http.Handler) http.Handler {
 			_ = rc.Dedup.Complete(ctx, id, ok)
 		}()
 		next.ServeHTTP(sw, r)
-		code := sw.code
-		if code == 0 {
-			code = http.StatusOK
-		}
-		ok = code >= 200 && code < 300
+		// A handler that answered 2xx processed the event. One that wrote
+		// nothing answers 200 by default, but if the request had ended by
+		// then (the sender gave up waiting) it most likely gave up too:
+		// release the claim so that the sender's retry is processed.
+		ok = sw.code >= 200 && sw.code < 300 || sw.code == 0 && r.Context().Err() == nil
 	})
 }
 

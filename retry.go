@@ -11,7 +11,8 @@ import (
 )
 
 // RetryConfig says when a failed delivery is tried again. A nil
-// *RetryConfig (on an Endpoint or the Config) means the seed's defaults:
+// *RetryConfig (on an Endpoint or the Config) means the defaults of Rail
+// Django's settings:
 // 3 retries, a first delay of 60 s doubling up to 1 h, on statuses 429,
 // 500, 502, 503 and 504. In a RetryConfig you write, MaxRetries is taken as
 // written and each other zero field takes its default.
@@ -47,7 +48,7 @@ type RetryConfig struct {
 	NoJitter bool
 }
 
-// The seed's retry defaults.
+// The retry defaults (those of Rail Django's settings).
 const (
 	DefaultMaxRetries    = 3
 	DefaultRetryDelay    = 60 * time.Second
@@ -118,22 +119,39 @@ func resolveRetry(rc *RetryConfig) (retryPolicy, error) {
 // backoff returns the delay before retry n (1 for the first retry), with
 // retryAfter (0: none) as a floor.
 func (p *retryPolicy) backoff(n int, retryAfter time.Duration) time.Duration {
-	d := float64(p.delay) * math.Pow(p.factor, float64(n-1))
-	if d > float64(p.maxDelay) {
-		d = float64(p.maxDelay)
-	}
+	d := p.base(n)
 	if p.jitter {
 		d *= 1 + jitterFraction*(2*rand.Float64()-1)
-		d = min(d, float64(p.maxDelay))
 	}
-	delay := p.maxDelay // d ≤ maxDelay; converting a float near 2^63 overflows
-	if d < float64(p.maxDelay) {
-		delay = time.Duration(d)
-	}
+	delay := p.capped(d)
 	if ra := min(retryAfter, p.maxDelay); ra > delay {
 		delay = ra
 	}
 	return delay
+}
+
+// longest returns the longest delay backoff can give before retry n
+// without a Retry-After.
+func (p *retryPolicy) longest(n int) time.Duration {
+	d := p.base(n)
+	if p.jitter {
+		d *= 1 + jitterFraction
+	}
+	return p.capped(d)
+}
+
+// base returns the delay before retry n without jitter, in nanoseconds.
+func (p *retryPolicy) base(n int) float64 {
+	return min(float64(p.delay)*math.Pow(p.factor, float64(n-1)), float64(p.maxDelay))
+}
+
+// capped converts a delay in nanoseconds to a Duration of at most
+// maxDelay (converting a float near 2^63 would overflow).
+func (p *retryPolicy) capped(d float64) time.Duration {
+	if d < float64(p.maxDelay) {
+		return time.Duration(d)
+	}
+	return p.maxDelay
 }
 
 // retryAfter parses a Retry-After header: delay-seconds or an HTTP date.

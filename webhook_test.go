@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/hookrail/webhook"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // ---- helpers (prefixed "wh" to stay clear of other test files) ----
@@ -645,9 +647,14 @@ func TestEmitterPanicsAreContained(t *testing.T) {
 		failures := newFailureLog()
 		e := newEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{boom, whEndpoint("ok", okRecv.URL)}, OnFailure: failures.record})
 		for i := range 2 {
-			if err := e.Emit(testCtx(t, whStep), webhook.Create(whOrder{ID: i})); err != nil {
-				t.Fatalf("Emit %d = %v, want nil (a Transform failure fails that endpoint only)", i, err)
-			}
+			// A Transform failure fails that endpoint's delivery only: Emit
+			// says so, and the other endpoint gets the event.
+			err := e.Emit(testCtx(t, whStep), webhook.Create(whOrder{ID: i}))
+			var de *webhook.DeliveryError
+			require.ErrorAs(t, err, &de, "Emit %d", i)
+			assert.Equal(t, "boom", de.Endpoint)
+			assert.ErrorIs(t, err, webhook.ErrPanic)
+			assert.NotContains(t, err.Error(), `"ok"`)
 		}
 		okRecv.wait(t, 2, whWait)
 		fs := failures.wait(t, 2, whWait)
@@ -675,38 +682,22 @@ func TestEmitterPanicsAreContained(t *testing.T) {
 			},
 			OnFailure: failures.record,
 		})
-		// ShouldSend is per model: its panic fails the event's delivery to
-		// every endpoint, and nothing else.
+		// ShouldSend describes the model: its panic is the event's error,
+		// as a panic in WebhookMeta is; nothing is sent or reported.
 		err := e.Emit(testCtx(t, whStep), webhook.Event{Type: webhook.Created, Model: "store.Secret", Object: map[string]any{"id": 1}})
-		if err != nil {
-			t.Fatalf("Emit = %v, want nil (async: reported through OnFailure)", err)
-		}
-		fs := failures.wait(t, 2, whWait)
-		eps := []string{}
-		for _, f := range fs {
-			eps = append(eps, f.Endpoint)
-			if !errors.Is(f.Err, webhook.ErrPanic) {
-				t.Errorf("Failure.Err = %v, want ErrPanic", f.Err)
-			}
-		}
-		slices.Sort(eps)
-		if !slices.Equal(eps, []string{"a", "b"}) {
-			t.Errorf("failures for %v, want a and b", eps)
-		}
+		require.ErrorIs(t, err, webhook.ErrInvalidEvent)
+		require.ErrorIs(t, err, webhook.ErrPanic)
+		assert.Contains(t, err.Error(), "should_send exploded")
 		// The emitter lives on: other models flow to both.
-		if err := e.Emit(testCtx(t, whStep), webhook.Event{Type: webhook.Created, Model: "store.Order", Object: map[string]any{"id": 2}}); err != nil {
-			t.Fatalf("Emit after the panic: %v", err)
-		}
+		require.NoError(t, e.Emit(testCtx(t, whStep), webhook.Event{Type: webhook.Created, Model: "store.Order", Object: map[string]any{"id": 2}}))
 		aRecv.wait(t, 1, whWait)
 		bRecv.wait(t, 1, whWait)
 		closeEmitter(t, e, 30*time.Second)
 		for _, rc := range []*hookReceiver{aRecv, bRecv} {
-			if n := rc.count(); n != 1 {
-				t.Errorf("receiver got %d requests, want 1 (only store.Order)", n)
-			}
+			assert.Equal(t, 1, rc.count(), "requests (only store.Order)")
 		}
-		whCheckFailedLogs(t, e, "a", 1, "panic")
-		whCheckFailedLogs(t, e, "b", 1, "panic")
+		assert.Empty(t, failures.all(), "failures reported for an event that was refused")
+		assert.Len(t, whLogs(t, e, webhook.LogQuery{}), 2, "delivery logs: the store.Order deliveries only")
 	})
 
 	t.Run("Transform in Sync mode", func(t *testing.T) {
@@ -939,7 +930,7 @@ func TestEmitterCloseDrains(t *testing.T) {
 	if fs := failures.all(); len(fs) != 0 {
 		t.Errorf("OnFailure called %d times", len(fs))
 	}
-	if st := e.Stats(); st.Queued != 0 || st.InFlight != 0 {
+	if st := statsOf(t, e); st.Queued != 0 || st.InFlight != 0 {
 		t.Errorf("Stats after Close = %+v, want empty", st)
 	}
 }
@@ -1057,7 +1048,7 @@ func TestEmitterStatsInFlight(t *testing.T) {
 	slow.wait(t, 1, whWait)
 	var st webhook.Stats
 	waitFor(t, whWait, "Stats to show slow's delivery in flight", func() bool {
-		st = e.Stats()
+		st = statsOf(t, e)
 		return st.InFlight == 1 && st.Endpoints["slow"].InFlight == 1
 	})
 	if st.Queued != 0 || st.Endpoints["slow"].Queued != 0 || st.Endpoints["slow"].Circuit != webhook.CircuitClosed {
@@ -1068,7 +1059,7 @@ func TestEmitterStatsInFlight(t *testing.T) {
 	}
 	gate.Open()
 	waitFor(t, whWait, "Stats to show nothing in flight", func() bool {
-		st = e.Stats()
+		st = statsOf(t, e)
 		return st.InFlight == 0 && st.Queued == 0 && st.Endpoints["slow"] == webhook.EndpointStats{Circuit: webhook.CircuitClosed}
 	})
 	closeEmitter(t, e, 30*time.Second)
@@ -1116,7 +1107,7 @@ func TestEmitterCloseIdleWithEndedContext(t *testing.T) {
 					t.Fatalf("Emit: %v", err)
 				}
 				waitFor(t, whWait, "the delivery", func() bool {
-					return len(whLogs(t, e, webhook.LogQuery{Status: webhook.StatusDelivered})) == 1 && e.Stats().InFlight == 0
+					return len(whLogs(t, e, webhook.LogQuery{Status: webhook.StatusDelivered})) == 1 && statsOf(t, e).InFlight == 0
 				})
 			}
 			ctx, cancel := context.WithCancel(context.Background())

@@ -39,7 +39,8 @@ func hcWatch(e *webhook.Emitter, endpoint string) *hcStateLog {
 		defer close(done)
 		var last webhook.CircuitState
 		for ctx.Err() == nil {
-			s := e.Stats().Endpoints[endpoint].Circuit
+			st, _ := e.Stats(ctx)
+			s := st.Endpoints[endpoint].Circuit
 			if s != last {
 				l.mu.Lock()
 				l.seen = append(l.seen, hcSeen{s, time.Now()})
@@ -143,7 +144,7 @@ func TestCircuitOpensAndRecovers(t *testing.T) {
 	if got := dtByEvent(reqs); len(got) != events {
 		t.Errorf("%d distinct events reached the receiver, want %d", len(got), events)
 	}
-	if s := e.Stats().Endpoints["orders"].Circuit; s != webhook.CircuitClosed {
+	if s := statsOf(t, e).Endpoints["orders"].Circuit; s != webhook.CircuitClosed {
 		t.Errorf("circuit %s after recovery, want closed", s)
 	}
 	if states.first(webhook.CircuitHalfOpen).IsZero() {
@@ -245,7 +246,7 @@ func TestCircuitSingleProbe(t *testing.T) {
 	if f := fails.all(); len(f) != 0 {
 		t.Errorf("%d deliveries failed, want none lost", len(f))
 	}
-	if s := e.Stats().Endpoints["orders"].Circuit; s != webhook.CircuitClosed {
+	if s := statsOf(t, e).Endpoints["orders"].Circuit; s != webhook.CircuitClosed {
 		t.Errorf("circuit %s after recovery, want closed", s)
 	}
 }
@@ -280,10 +281,10 @@ func TestCircuitIgnores4xx(t *testing.T) {
 	}
 	rc.wait(t, len(codes), 5*time.Second)
 	waitFor(t, 5*time.Second, "every delivery finished", func() bool {
-		st := e.Stats()
+		st := statsOf(t, e)
 		return st.Queued+st.InFlight == 0
 	})
-	if s := e.Stats().Endpoints["orders"].Circuit; s != webhook.CircuitClosed {
+	if s := statsOf(t, e).Endpoints["orders"].Circuit; s != webhook.CircuitClosed {
 		t.Fatalf("circuit %s after %v, want closed: 4xx answers must not open it", s, codes)
 	}
 	// Three down-looking failures in a row do open it.
@@ -292,7 +293,7 @@ func TestCircuitIgnores4xx(t *testing.T) {
 	}
 	rc.wait(t, len(codes)+3, 5*time.Second)
 	waitFor(t, 5*time.Second, "the circuit to open after 503, 500, 429", func() bool {
-		return e.Stats().Endpoints["orders"].Circuit == webhook.CircuitOpen
+		return statsOf(t, e).Endpoints["orders"].Circuit == webhook.CircuitOpen
 	})
 }
 

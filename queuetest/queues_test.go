@@ -10,8 +10,11 @@ import (
 // TestMemoryQueue runs the suite against the default memory queue.
 func TestMemoryQueue(t *testing.T) {
 	t.Parallel()
-	queuetest.Run(t, func(*testing.T) webhook.Queue {
+	queuetest.RunWithOptions(t, func(*testing.T) webhook.Queue {
 		return webhook.NewMemoryQueue(webhook.MemoryQueueConfig{})
+	}, queuetest.Options{
+		Parallel:        true,
+		RoomPerEndpoint: webhook.DefaultQueueSize / len(queuetest.Endpoints),
 	})
 }
 
@@ -25,5 +28,14 @@ func TestMemoryQueueSmall(t *testing.T) {
 			Workers: 1,
 			Size:    queuetest.MaxHeld * len(queuetest.Endpoints),
 		})
-	}, queuetest.Options{Parallel: true})
+	}, queuetest.Options{Parallel: true, RoomPerEndpoint: queuetest.MaxHeld})
+}
+
+// TestInlineQueue runs the suite against the inline queue of Sync mode,
+// whose Enqueue returns only when its deliveries are finished.
+func TestInlineQueue(t *testing.T) {
+	t.Parallel()
+	queuetest.RunWithOptions(t, func(*testing.T) webhook.Queue {
+		return webhook.NewInlineQueue()
+	}, queuetest.Options{Parallel: true, Inline: true})
 }

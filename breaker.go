@@ -6,8 +6,19 @@ import "time"
 // Threshold consecutive failed attempts that suggest the endpoint is down
 // (no answer, a timeout, 5xx or 429; a 4xx shows it is alive and resets the
 // count), the circuit opens: the endpoint's deliveries wait, neither
-// attempted nor lost, and after Cooldown one probe attempt is sent. Its
-// success closes the circuit; its failure opens it for another Cooldown.
+// attempted nor counted, and after Cooldown one probe attempt is sent. Its
+// success closes the circuit and the others follow; its failure opens it
+// for another Cooldown.
+//
+// A delivery waits for an open circuit until its deadline, then fails with
+// ErrCircuitOpen. The deadline is the time its retries would have taken had
+// every attempt failed: its creation, plus one endpoint Timeout per attempt
+// RetryConfig allows, plus each retry delay at its longest (jitter
+// included), and at least one Cooldown and Timeout after its creation. At
+// the defaults (3 retries from 60 s, 30 s timeouts) that is about ten
+// minutes, so a dead endpoint's backlog is given up within its retry
+// budget instead of draining one probe per Cooldown, and Close waits no
+// longer than that.
 type CircuitBreaker struct {
 	// Threshold is the number of consecutive down-looking failures that
 	// opens the circuit. 0: DefaultCircuitThreshold; negative: no breaker.
@@ -34,8 +45,8 @@ const (
 	CircuitHalfOpen CircuitState = "half-open" // one probe is under way
 )
 
-// Monitor raises an alert when an endpoint keeps failing: the seed's
-// monitoring settings.
+// Monitor raises an alert when an endpoint keeps failing (Rail Django's
+// monitoring settings).
 type Monitor struct {
 	// AlertOnConsecutiveFailures is the number of failed attempts in a row
 	// (any answer that is not 2xx, or none) after which OnAlert is called,
@@ -43,8 +54,10 @@ type Monitor struct {
 	AlertOnConsecutiveFailures int
 
 	// OnAlert receives the alert. It runs on the goroutine that made the
-	// attempt (a queue worker; Emit's in Sync mode), must not block, and a
-	// panic in it is logged.
+	// attempt (a queue worker; one of Emit's in Sync mode), must not block,
+	// and a panic in it is logged. An attempt cut short by its context
+	// (Close giving up, a Sync caller's deadline) is no failure of the
+	// endpoint: it neither alerts nor counts.
 	OnAlert func(Alert)
 }
 
@@ -167,4 +180,44 @@ func (e *Emitter) alert(n int, endpoint string, err error) {
 	if f := e.cfg.Monitor.OnAlert; f != nil {
 		e.guard("OnAlert", func() { f(Alert{Endpoint: endpoint, ConsecutiveFailures: n, Err: err}) })
 	}
+}
+
+// abandon ends an attempt that its context cut short: it says nothing
+// about the endpoint, so only a probe's turn is given back.
+func (c *endpoint) abandon(probe bool) {
+	if !probe {
+		return
+	}
+	c.mu.Lock()
+	c.health.probing = false
+	c.mu.Unlock()
+}
+
+// window returns how long after its creation a delivery may still be
+// attempted (see CircuitBreaker): a Timeout per attempt, every retry
+// delay at its longest, and at least a cooldown and a Timeout.
+func window(p *retryPolicy, timeout time.Duration, b breakerPolicy) time.Duration {
+	w := satMul(timeout, int64(p.maxRetries)+1)
+	for n := 1; n <= p.maxRetries && w < maxWindow; n++ {
+		w = satAdd(w, p.longest(n))
+	}
+	return min(max(w, satAdd(b.cooldown, timeout)), maxWindow)
+}
+
+// maxWindow caps a deadline's window: a RetryConfig of thousands of
+// hour-long retries means "for a very long time", not an overflow.
+const maxWindow = 100 * 365 * 24 * time.Hour
+
+func satAdd(a, b time.Duration) time.Duration {
+	if a > maxWindow-b {
+		return maxWindow
+	}
+	return a + b
+}
+
+func satMul(d time.Duration, n int64) time.Duration {
+	if d > 0 && n > int64(maxWindow/d) {
+		return maxWindow
+	}
+	return d * time.Duration(n)
 }

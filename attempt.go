@@ -1,0 +1,228 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// runner is the Emitter's Runner, which New hands to its Queue. Its
+// methods are the Emitter's attempt engine; they are not the Emitter's
+// own API.
+type runner struct{ e *Emitter }
+
+var _ Runner = runner{}
+
+// Endpoints implements Runner.
+func (r runner) Endpoints() []string { return slices.Clone(r.e.names) }
+
+// Attempt implements Runner.
+func (r runner) Attempt(ctx context.Context, d *Delivery) Result { return r.e.attempt(ctx, d) }
+
+// NextRetry implements Runner.
+func (r runner) NextRetry(d *Delivery, n int) (time.Duration, bool) {
+	ep := r.e.byName[d.Endpoint]
+	if ep == nil || n > ep.retry.maxRetries {
+		return 0, false
+	}
+	return ep.retry.backoff(max(n, 1), 0), true
+}
+
+// GiveUp implements Runner.
+func (r runner) GiveUp(d *Delivery, err error) error { return r.e.giveUp(d, err) }
+
+// Prepare implements Runner.
+func (r runner) Prepare(ctx context.Context, ev Event) ([]*Delivery, error) {
+	e := r.e
+	if !e.enter() {
+		return nil, errClosed
+	}
+	defer e.leave()
+	b, err := e.prepare(ctx, &ev)
+	if err != nil {
+		return nil, err
+	}
+	errs := make([]error, len(b.failed))
+	for i, f := range b.failed {
+		errs[i] = e.deliveryError(f.d, f.err)
+	}
+	return b.ready, errors.Join(errs...)
+}
+
+// attempt makes attempt number d.Attempts+1 of d, records it and decides
+// what comes next. It is the one place an attempt's outcome is decided.
+func (e *Emitter) attempt(ctx context.Context, d *Delivery) Result {
+	n := d.Attempts + 1
+	ep := e.byName[d.Endpoint]
+	err := error(ErrEndpointDisabled) // not configured: as disabled
+	if ep != nil {
+		err = ep.unavailable()
+	}
+	if err != nil {
+		return e.fail(d, e.deliveryError(d, err), "")
+	}
+	if ctx.Err() != nil {
+		// Close gave up, or a Sync caller's ctx ended, before this attempt
+		// began: nothing is sent and nothing counts.
+		return interrupted(d, n, fmt.Errorf("interrupted before it began: %w", context.Cause(ctx)))
+	}
+	wait, probe, ok := ep.admit(e.breaker)
+	if !ok {
+		left := ep.window - e.now().Sub(d.CreatedAt)
+		if left <= 0 {
+			return e.fail(d, e.deliveryError(d, ErrCircuitOpen), "")
+		}
+		return Result{Outcome: OutcomeDeferred, Delay: min(wait, left)}
+	}
+	s := e.send(ctx, ep, d)
+	if s.interrupted {
+		// The attempt's own context ended, not the endpoint: it counts
+		// for neither the breaker nor the monitor.
+		ep.abandon(probe)
+		return interrupted(d, n, s.err)
+	}
+	if s.status != 0 && s.err != nil {
+		e.answers.Store(d.ID, answer{s.status, s.response, n})
+	}
+	alert := ep.observe(e.breaker, &e.cfg.Monitor, s, probe)
+	if s.err == nil {
+		e.record(d, n, StatusDelivered, s.status, "", "")
+		return Result{Outcome: OutcomeDelivered}
+	}
+	derr := &DeliveryError{Endpoint: d.Endpoint, EventID: d.EventID, Attempt: n, StatusCode: s.status, Err: s.err}
+	if s.err == errStatus {
+		derr.Err = nil
+	}
+	e.alert(alert, d.Endpoint, derr)
+	if errors.Is(s.err, ErrEndpointGone) && ep.gone.CompareAndSwap(false, true) {
+		e.logger.Warn("webhook endpoint answered 410 Gone: disabled until EnableEndpoint", "endpoint", d.Endpoint)
+	}
+	if s.retryable && n <= ep.retry.maxRetries {
+		delay := ep.retry.backoff(n, s.retryAfter)
+		e.record(d, n, StatusRetrying, s.status, derr.Error(), s.response)
+		e.logger.Debug("webhook attempt failed; retry scheduled", "endpoint", d.Endpoint,
+			"event_id", d.EventID, "delivery_id", d.ID, "attempt", n, "retry_in", delay, "error", derr)
+		return Result{Outcome: OutcomeRetry, Delay: delay, Err: derr}
+	}
+	return e.fail(d, derr, s.response)
+}
+
+func interrupted(d *Delivery, n int, err error) Result {
+	return Result{Outcome: OutcomeInterrupted, Err: &DeliveryError{Endpoint: d.Endpoint, EventID: d.EventID, Attempt: n, Err: err}}
+}
+
+// answer is a delivery's last answer: status code, the start of the body,
+// and the attempt that got it.
+type answer struct {
+	code     int
+	response string
+	attempt  int
+}
+
+// deliveryError is the error of d given up between attempts, for err. An
+// err that is d's DeliveryError already is kept as it is.
+func (e *Emitter) deliveryError(d *Delivery, err error) *DeliveryError {
+	var de *DeliveryError
+	if errors.As(err, &de) && de.Endpoint == d.Endpoint && de.EventID == d.EventID {
+		return de
+	}
+	de = &DeliveryError{Endpoint: d.Endpoint, EventID: d.EventID, Attempt: d.Attempts, Err: err}
+	if a, ok := e.answers.Load(d.ID); ok && a.(answer).attempt == d.Attempts {
+		de.StatusCode = a.(answer).code
+	}
+	return de
+}
+
+// giveUp fails d for a reason outside any attempt and returns the error
+// it reported.
+func (e *Emitter) giveUp(d *Delivery, err error) error {
+	derr := e.deliveryError(d, err)
+	e.fail(d, derr, "")
+	return derr
+}
+
+// fail gives d up: delivery log, log line, OnFailure. Every delivery that
+// is not delivered ends here exactly once. derr.Attempt is the attempts
+// made; a delivery given up because Close gave up (derr wraps ErrClosed)
+// counts for Close's UndeliveredError.
+func (e *Emitter) fail(d *Delivery, derr *DeliveryError, response string) Result {
+	if errors.Is(derr, ErrClosed) {
+		e.abandoned.Add(1)
+	}
+	code := e.record(d, derr.Attempt, StatusFailed, derr.StatusCode, derr.Error(), response)
+	e.logger.Error("webhook delivery failed", "endpoint", d.Endpoint, "event_id", d.EventID,
+		"delivery_id", d.ID, "attempts", derr.Attempt, "status", code, "error", derr)
+	if e.cfg.OnFailure != nil {
+		f := Failure{Endpoint: d.Endpoint, EventID: d.EventID, DeliveryID: d.ID, Body: d.Body, Err: derr, Attempts: derr.Attempt, StatusCode: code}
+		e.guard("OnFailure", func() { e.cfg.OnFailure(f) })
+	}
+	return Result{Outcome: OutcomeFailed, Err: derr}
+}
+
+// record updates d's delivery log after attempts attempts and returns the
+// status code it holds. An attempt that got no answer (code 0: a timeout,
+// a refused connection, Close giving up) keeps the last answer there was,
+// as DeliveryLog and Failure document: a delivery answered 503 and then
+// timed out reports 503, not 0. The Emitter keeps that answer itself (not
+// in the LogStore, which may not read back what it stores) while the
+// delivery is under way; a durable queue's delivery resumed after a
+// restart has none.
+func (e *Emitter) record(d *Delivery, attempts int, status DeliveryStatus, code int, msg, response string) int {
+	if attempts > 0 && response == "" {
+		if a, ok := e.answers.Load(d.ID); ok && (code == 0 || code == a.(answer).code) {
+			code, response = a.(answer).code, a.(answer).response
+		}
+	}
+	var completed *time.Time
+	if finished(status) {
+		e.answers.Delete(d.ID)
+		t := e.now().UTC()
+		completed = &t
+	}
+	if e.memLogs != nil {
+		// The log shares d instead of copying its fields.
+		e.memLogs.recordDelivery(d, status, code, attempts, msg, response, completed)
+		return code
+	}
+	l := DeliveryLog{
+		ID:           d.ID,
+		EndpointName: d.Endpoint,
+		EventID:      d.EventID,
+		EventType:    d.EventType,
+		Payload:      d.Body,
+		Status:       status,
+		StatusCode:   code,
+		ErrorMessage: msg,
+		ResponseBody: response,
+		Attempts:     attempts,
+		CreatedAt:    d.CreatedAt,
+		CompletedAt:  completed,
+	}
+	if err := e.logs.Record(context.Background(), l); err != nil {
+		e.logger.Error("webhook: recording delivery log", "delivery_id", d.ID, "error", err)
+	}
+	return code
+}
+
+// protect runs user code whose panic is the caller's error (a Transform,
+// ShouldSend, an object's methods): the panic becomes an error wrapping
+// ErrPanic.
+func protect(name string, fn func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %s: %v", ErrPanic, name, r)
+		}
+	}()
+	fn()
+	return nil
+}
+
+// guard runs a user callback whose panic has nowhere else to go
+// (OnFailure, OnAlert): it is logged, never propagated.
+func (e *Emitter) guard(name string, fn func()) {
+	if err := protect(name, fn); err != nil {
+		e.logger.Error("webhook: callback panicked", "callback", name, "error", err)
+	}
+}

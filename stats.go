@@ -1,0 +1,47 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+)
+
+// Stats reports what the Emitter holds: queued and in-flight deliveries,
+// in total and per endpoint, with each endpoint's circuit state.
+type Stats struct {
+	Queued    int                      // waiting: due, scheduled for a retry, or held by an open circuit
+	InFlight  int                      // being attempted
+	Endpoints map[string]EndpointStats // by endpoint name
+}
+
+// EndpointStats is one endpoint's part of Stats.
+type EndpointStats struct {
+	Queued   int          // as Stats.Queued, for this endpoint
+	InFlight int          // as Stats.InFlight, for this endpoint
+	Circuit  CircuitState // the circuit breaker's state
+	Disabled bool         // configured disabled, or by a 410 answer
+}
+
+// Stats returns a snapshot of the Emitter's queue and endpoints, for
+// health checks and metrics. In Sync mode it counts the deliveries of the
+// Emit calls under way. It fails when the queue cannot say (a durable
+// queue's database is unreachable).
+func (e *Emitter) Stats(ctx context.Context) (Stats, error) {
+	if e.queue == nil {
+		return Stats{}, errNotNew
+	}
+	qs, err := e.queue.Stats(ctx)
+	if err != nil {
+		return Stats{}, fmt.Errorf("webhook: stats: %w", err)
+	}
+	st := Stats{Queued: qs.Queued, InFlight: qs.InFlight, Endpoints: make(map[string]EndpointStats, len(e.endpoints))}
+	for _, ep := range e.endpoints {
+		s := qs.Endpoints[ep.Name]
+		st.Endpoints[ep.Name] = EndpointStats{
+			Queued:   s.Queued,
+			InFlight: s.InFlight,
+			Circuit:  ep.circuit(),
+			Disabled: ep.unavailable() != nil,
+		}
+	}
+	return st, nil
+}
