@@ -17,8 +17,8 @@ import (
 	"github.com/hookrail/webhook/internal/yamlsub"
 )
 
-// LoadConfig reads a JSON (.json) or YAML (.yaml, .yml) file holding the
-// seed's settings (the RAIL_DJANGO_WEBHOOKS dict, its WebhookEndpoint
+// LoadConfig reads a JSON (.json) or YAML (.yaml, .yml) file holding Rail
+// Django's settings (the RAIL_DJANGO_WEBHOOKS dict, its WebhookEndpoint
 // arguments as endpoints) and returns the Config it describes, with
 // ${ENV} references expanded from the process environment. A file that
 // names callbacks or transforms needs a [ConfigLoader], which registers
@@ -91,7 +91,7 @@ import (
 //	circuit_breaker.cooldown_seconds          number   CircuitBreaker.Cooldown
 //
 // When none of max_retries, retry_delay_seconds and retry_config is given,
-// Config.Retry is nil (the seed's defaults). When any is, a field not given
+// Config.Retry is nil (Rail Django's defaults). When any is, a field not given
 // keeps its default: a missing max_retries stays 3, not 0. The same setting
 // may not be given twice (max_retries and retry_config.max_retries).
 //
@@ -121,7 +121,7 @@ import (
 //	auth.client_id         string            OAuth2.ClientID
 //	auth.client_secret     string (secret)   OAuth2.ClientSecret
 //	auth.token_url         string            OAuth2.TokenURL
-//	auth.scope             string            OAuth2.Scopes, space-separated (the seed's form)
+//	auth.scope             string            OAuth2.Scopes, space-separated (Rail Django's form)
 //	auth.scopes            list of strings   OAuth2.Scopes (instead of scope)
 //	auth.endpoint_params   string → string or list of strings   OAuth2.EndpointParams
 //
@@ -135,7 +135,7 @@ import (
 // An endpoint's retry_config starts from the top-level retry settings of
 // the file (or the defaults) and changes the fields it gives.
 //
-// The seed's async_backend values "celery", "dramatiq" and "django_q" are
+// Rail Django's async_backend values "celery", "dramatiq" and "django_q" are
 // errors: in Go, deliveries are queued in memory by default, and a durable
 // queue is a [Queue] set in code (Config.Queue).
 func LoadConfig(path string) (Config, error) {
@@ -149,7 +149,7 @@ func LoadConfig(path string) (Config, error) {
 // it, and may run at once as long as its maps are not changed meanwhile.
 type ConfigLoader struct {
 	// OnFailure holds the functions failure_callback can name, by name
-	// (the seed's dotted paths, such as "myapp.webhooks.on_webhook_failed",
+	// (Rail Django's dotted paths, such as "myapp.webhooks.on_webhook_failed",
 	// are fine names).
 	OnFailure map[string]func(Failure)
 

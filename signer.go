@@ -16,7 +16,7 @@ import (
 	"unicode/utf8"
 )
 
-// The headers of the seed's HMAC scheme ([SchemeHMAC]), in canonical form.
+// The headers of Rail Django's HMAC scheme ([SchemeHMAC]), in canonical form.
 const (
 	// HeaderSignature carries the signature: "sha256=" followed by the
 	// lowercase hex HMAC-SHA256 of "<timestamp>.<body>". While a secret is
@@ -35,7 +35,7 @@ const (
 type SignatureScheme string
 
 const (
-	// SchemeHMAC is the seed's scheme and the default: the headers
+	// SchemeHMAC is Rail Django's scheme and the default: the headers
 	// [HeaderSignature], [HeaderTimestamp] and [HeaderEventID], with
 	// "sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>".
 	SchemeHMAC SignatureScheme = "hmac-sha256"
@@ -78,7 +78,7 @@ const sigPrefix = "sha256="
 // sigHexLen is the length of one signature's hex part.
 const sigHexLen = 2 * sha256.Size
 
-// Verify checks a request signed with the seed's HMAC scheme: the headers
+// Verify checks a request signed with Rail Django's HMAC scheme: the headers
 // [HeaderSignature] and [HeaderTimestamp] and the raw, unparsed request body.
 // It accepts the request when one of the signatures in the header is the
 // HMAC-SHA256 of "<timestamp>.<body>" keyed with secret, compared in constant
@@ -93,7 +93,7 @@ func Verify(secret string, header http.Header, body []byte) error {
 	return v.Verify(header, body)
 }
 
-// Verifier checks requests signed with the seed's HMAC scheme.
+// Verifier checks requests signed with Rail Django's HMAC scheme.
 // Its zero value has no secret and rejects every request; set Secrets.
 // A Verifier is safe for concurrent use as long as its fields are not changed.
 type Verifier struct {

@@ -1,4 +1,4 @@
-// Command erp-sync is the seed's "ERP Synchronization" example in Go: one
+// Command erp-sync is Rail Django's "ERP Synchronization" example in Go: one
 // endpoint that gets created and updated events of three models, only the
 // listed fields of products and orders, and an X-API-Key header.
 //
@@ -77,7 +77,7 @@ type Customer struct {
 
 func (Customer) WebhookLabel() string { return "store.Customer" }
 
-// erpSync is the seed's WebhookEndpoint(name="erp_sync", …), field for field.
+// erpSync is Rail Django's WebhookEndpoint(name="erp_sync", …), field for field.
 func erpSync(url, secret, apiKey string) webhook.Endpoint {
 	return webhook.Endpoint{
 		Name:   "erp_sync",

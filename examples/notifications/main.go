@@ -1,4 +1,4 @@
-// Command notifications is the seed's "Notification Service" example in
+// Command notifications is Rail Django's "Notification Service" example in
 // Go: an endpoint that gets created and updated orders, with a Transform
 // that replaces the envelope by the small message the service wants:
 //
@@ -58,7 +58,7 @@ type Notification struct {
 	Status        any    `json:"status"`
 }
 
-// toNotification is the seed's transform lambda. It receives the envelope
+// toNotification is Rail Django's transform lambda. It receives the envelope
 // after field filtering and redaction; what it returns is marshalled to
 // JSON, signed and sent instead of the envelope. An error fails this
 // endpoint's delivery of the event (reported to OnFailure), nothing else.
@@ -75,7 +75,7 @@ func toNotification(p webhook.Payload) (any, error) {
 	}, nil
 }
 
-// notifications is the seed's WebhookEndpoint(name="notifications", …).
+// notifications is Rail Django's WebhookEndpoint(name="notifications", …).
 func notifications(url, secret string) webhook.Endpoint {
 	return webhook.Endpoint{
 		Name:          "notifications",

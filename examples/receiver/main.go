@@ -85,8 +85,8 @@ type app struct {
 }
 
 // handleEvent is called by the middleware with a verified, first-seen
-// event. A real service would hand it to a queue and answer at once (the
-// seed's "respond quickly"); a non-2xx answer makes the sender retry.
+// event. A real service would hand it to a queue and answer at once (Rail
+// Django's "respond quickly"); a non-2xx answer makes the sender retry.
 func (a *app) handleEvent(w http.ResponseWriter, r *http.Request) {
 	var p webhook.Payload
 	if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
@@ -277,8 +277,8 @@ func errOrOK(err error) string {
 	return err.Error()
 }
 
-// signed returns the headers of a hand-built request signed with the
-// seed's scheme: X-Webhook-Signature "sha256=<hex HMAC-SHA256(secret,
+// signed returns the headers of a hand-built request signed with Rail
+// Django's scheme: X-Webhook-Signature "sha256=<hex HMAC-SHA256(secret,
 // "<timestamp>.<body>")>" and X-Webhook-Timestamp.
 func signed(secret string, ts int64, body []byte) http.Header {
 	mac := hmac.New(sha256.New, []byte(secret))
