@@ -21,6 +21,14 @@ func (r runner) Endpoints() []string { return slices.Clone(r.e.names) }
 // Attempt implements Runner.
 func (r runner) Attempt(ctx context.Context, d *Delivery) Result { return r.e.attempt(ctx, d) }
 
+// AttemptTimeout implements Runner.
+func (r runner) AttemptTimeout(d *Delivery) time.Duration {
+	if ep := r.e.byName[d.Endpoint]; ep != nil {
+		return ep.timeout
+	}
+	return r.e.cfg.Timeout
+}
+
 // NextRetry implements Runner.
 func (r runner) NextRetry(d *Delivery, n int) (time.Duration, bool) {
 	ep := r.e.byName[d.Endpoint]
@@ -34,21 +42,13 @@ func (r runner) NextRetry(d *Delivery, n int) (time.Duration, bool) {
 func (r runner) GiveUp(d *Delivery, err error) error { return r.e.giveUp(d, err) }
 
 // Prepare implements Runner.
-func (r runner) Prepare(ctx context.Context, ev Event) ([]*Delivery, error) {
+func (r runner) Prepare(ctx context.Context, ev Event) (Prepared, error) {
 	e := r.e
 	if !e.enter() {
-		return nil, errClosed
+		return Prepared{}, errClosed
 	}
 	defer e.leave()
-	b, err := e.prepare(ctx, &ev)
-	if err != nil {
-		return nil, err
-	}
-	errs := make([]error, len(b.failed))
-	for i, f := range b.failed {
-		errs[i] = e.deliveryError(f.d, f.err)
-	}
-	return b.ready, errors.Join(errs...)
+	return e.prepare(ctx, &ev)
 }
 
 // attempt makes attempt number d.Attempts+1 of d, records it and decides
@@ -71,6 +71,9 @@ func (e *Emitter) attempt(ctx context.Context, d *Delivery) Result {
 	wait, probe, ok := ep.admit(e.breaker)
 	if !ok {
 		left := ep.window - e.now().Sub(d.CreatedAt)
+		if d.CreatedAt.IsZero() {
+			left = ep.window // a queue that lost it: from now
+		}
 		if left <= 0 {
 			return e.fail(d, e.deliveryError(d, ErrCircuitOpen), "")
 		}
@@ -83,7 +86,7 @@ func (e *Emitter) attempt(ctx context.Context, d *Delivery) Result {
 		ep.abandon(probe)
 		return interrupted(d, n, s.err)
 	}
-	if s.status != 0 && s.err != nil {
+	if s.status != 0 && s.err != nil && e.inProcess {
 		e.answers.Store(d.ID, answer{s.status, s.response, n})
 	}
 	alert := ep.observe(e.breaker, &e.cfg.Monitor, s, probe)
@@ -145,10 +148,10 @@ func (e *Emitter) giveUp(d *Delivery, err error) error {
 
 // fail gives d up: delivery log, log line, OnFailure. Every delivery that
 // is not delivered ends here exactly once. derr.Attempt is the attempts
-// made; a delivery given up because Close gave up (derr wraps ErrClosed)
-// counts for Close's UndeliveredError.
+// made; a delivery given up because the queue closed (derr wraps
+// ErrClosed, once Close has begun) counts for Close's UndeliveredError.
 func (e *Emitter) fail(d *Delivery, derr *DeliveryError, response string) Result {
-	if errors.Is(derr, ErrClosed) {
+	if e.closing.Load() && errors.Is(derr, ErrClosed) {
 		e.abandoned.Add(1)
 	}
 	code := e.record(d, derr.Attempt, StatusFailed, derr.StatusCode, derr.Error(), response)

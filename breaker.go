@@ -195,29 +195,27 @@ func (c *endpoint) abandon(probe bool) {
 
 // window returns how long after its creation a delivery may still be
 // attempted (see CircuitBreaker): a Timeout per attempt, every retry
-// delay at its longest, and at least a cooldown and a Timeout.
+// delay at its longest, and at least a cooldown and a Timeout. It is
+// worked out in floating point, capped at maxWindow: a RetryConfig of
+// millions of retries means "for a very long time", not an overflow or a
+// loop over each of them.
 func window(p *retryPolicy, timeout time.Duration, b breakerPolicy) time.Duration {
-	w := satMul(timeout, int64(p.maxRetries)+1)
-	for n := 1; n <= p.maxRetries && w < maxWindow; n++ {
-		w = satAdd(w, p.longest(n))
+	const exact = 64 // retries summed one by one; the rest at their cap
+	w := float64(timeout) * (float64(p.maxRetries) + 1)
+	n := 1
+	for ; n <= p.maxRetries && n <= exact; n++ {
+		w += float64(p.longest(n))
 	}
-	return min(max(w, satAdd(b.cooldown, timeout)), maxWindow)
+	if rest := p.maxRetries - n + 1; rest > 0 {
+		// Delays never shrink: the last one bounds every one left.
+		w += float64(rest) * float64(p.longest(p.maxRetries))
+	}
+	w = max(w, float64(b.cooldown)+float64(timeout))
+	if w >= float64(maxWindow) {
+		return maxWindow
+	}
+	return time.Duration(w)
 }
 
-// maxWindow caps a deadline's window: a RetryConfig of thousands of
-// hour-long retries means "for a very long time", not an overflow.
+// maxWindow caps a deadline's window.
 const maxWindow = 100 * 365 * 24 * time.Hour
-
-func satAdd(a, b time.Duration) time.Duration {
-	if a > maxWindow-b {
-		return maxWindow
-	}
-	return a + b
-}
-
-func satMul(d time.Duration, n int64) time.Duration {
-	if d > 0 && n > int64(maxWindow/d) {
-		return maxWindow
-	}
-	return d * time.Duration(n)
-}

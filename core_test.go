@@ -115,6 +115,7 @@ type coreQueue struct {
 // coreEnqueue is one Enqueue call: its ctx's error at the call, and the
 // deliveries.
 type coreEnqueue struct {
+	ctx    context.Context
 	ctxErr error
 	ds     []*webhook.Delivery
 }
@@ -128,7 +129,7 @@ func (q *coreQueue) Start(r webhook.Runner) error {
 
 func (q *coreQueue) Enqueue(ctx context.Context, ds []*webhook.Delivery) error {
 	q.mu.Lock()
-	q.got = append(q.got, coreEnqueue{ctxErr: ctx.Err(), ds: ds})
+	q.got = append(q.got, coreEnqueue{ctx: ctx, ctxErr: ctx.Err(), ds: ds})
 	q.mu.Unlock()
 	if err := ctx.Err(); err != nil {
 		// Not taken: given up, as the Queue contract says.
@@ -271,10 +272,13 @@ func TestEmitEnqueueHonoursContext(t *testing.T) {
 	failures := newFailureLog()
 	e := newEmitter(t, webhook.Config{Queue: q, Endpoints: []webhook.Endpoint{coreEndpoint("a", srv.URL)}, OnFailure: failures.record})
 
-	require.NoError(t, e.Emit(context.Background(), coreEvent(1)), "Emit(context.Background()) with a queue that honours ctx")
+	live, cancelLive := context.WithCancel(context.Background())
+	require.NoError(t, e.Emit(live, coreEvent(1)), "Emit with a live context and a queue that honours ctx")
 	calls := q.calls()
 	require.Len(t, calls, 1, "Enqueue calls")
 	assert.NoError(t, calls[0].ctxErr, "the context Enqueue got had ended already")
+	cancelLive()
+	assert.ErrorIs(t, calls[0].ctx.Err(), context.Canceled, "Enqueue must get the caller's context, not one detached from it")
 	require.Len(t, calls[0].ds, 1, "deliveries in the Enqueue call")
 	assert.Equal(t, "a", calls[0].ds[0].Endpoint)
 	assert.NotEmpty(t, calls[0].ds[0].Body, "the delivery's body")
@@ -318,12 +322,14 @@ func TestOAuthFetchEndsWithClose(t *testing.T) {
 	t.Parallel()
 	tokens := newCoreHang(t)
 	hook := newHookReceiver(t, nil)
+	clock := &coreTokenClock{RoundTripper: http.DefaultTransport.(*http.Transport).Clone(), host: strings.TrimPrefix(tokens.URL, "http://")}
 	e := newEmitter(t, webhook.Config{
 		Endpoints: []webhook.Endpoint{{
 			Name: "a", URL: hook.URL, Secret: coreSecret, Timeout: 10 * time.Second,
 			OAuth2: &webhook.OAuth2{ClientID: "id", ClientSecret: "secret", TokenURL: tokens.URL},
 		}},
-		Retry: &webhook.RetryConfig{MaxRetries: 0},
+		Retry:      &webhook.RetryConfig{MaxRetries: 0},
+		HTTPClient: &http.Client{Transport: clock},
 	})
 	require.NoError(t, e.Emit(context.Background(), coreEvent(1)))
 	tokens.waitReached(t, 3*time.Second)
@@ -335,12 +341,42 @@ func TestOAuthFetchEndsWithClose(t *testing.T) {
 	require.ErrorAs(t, err, &ue, "Close giving up on a delivery waiting for its token")
 	assert.Equal(t, 1, ue.Count, "UndeliveredError.Count")
 	assert.Less(t, took, 2*time.Second, "Close(200ms) took %s", took)
+	returned := clock.returned()
+	if assert.False(t, returned.IsZero(), "the token request had not returned when Close did") {
+		assert.False(t, returned.After(start.Add(took)), "the token request returned %s after Close did", returned.Sub(start.Add(took)))
+	}
 	select {
 	case <-tokens.ended:
 	case <-time.After(500 * time.Millisecond):
 		t.Errorf("the token request was still running 500ms after Close returned (endpoint timeout 10s)")
 	}
 	assert.Zero(t, hook.count(), "requests to the endpoint without a token")
+}
+
+// coreTokenClock is a transport that notes when a request to host
+// returned.
+type coreTokenClock struct {
+	http.RoundTripper
+	host string
+
+	mu   sync.Mutex
+	when time.Time
+}
+
+func (c *coreTokenClock) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := c.RoundTripper.RoundTrip(r)
+	if r.URL.Host == c.host {
+		c.mu.Lock()
+		c.when = time.Now()
+		c.mu.Unlock()
+	}
+	return resp, err
+}
+
+func (c *coreTokenClock) returned() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.when
 }
 
 // TestEmitErrorRule: Emit's error rule. What is wrong with the event as

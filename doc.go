@@ -184,7 +184,8 @@
 // concurrency limit per endpoint served round-robin, a reserve of workers
 // that endpoints past their fair share cannot take (so hanging endpoints
 // never hold them all), and retries waiting in a timer heap; but what it
-// holds is lost when the process dies. Sync mode uses an [InlineQueue].
+// holds is lost when the process dies. Sync mode runs an inline queue
+// inside Emit.
 //
 // Another store plugs in through [Config.Queue]. New hands it a [Runner],
 // the Emitter's one attempt engine: each attempt returns a [Result] whose

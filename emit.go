@@ -44,56 +44,44 @@ func (e *Emitter) Emit(ctx context.Context, ev Event) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("webhook: emit: %w", err)
 	}
-	b, err := e.prepare(ctx, &ev)
+	p, err := e.prepare(ctx, &ev)
 	if err != nil {
 		return err
 	}
-	return e.dispatch(ctx, b)
+	return e.dispatch(ctx, p)
 }
 
-// batch is an event turned into its deliveries.
-type batch struct {
-	ready  []*Delivery // with their bodies
-	failed []shapeFailure
-}
-
-// shapeFailure is a delivery whose body could not be built.
-type shapeFailure struct {
-	d   *Delivery
-	err error
-}
-
-// dispatch hands a batch on: the deliveries whose bodies could not be
-// built are given up, the others recorded as pending and enqueued, all of
-// them at once. It returns the failures, joined.
-func (e *Emitter) dispatch(ctx context.Context, b batch) error {
+// dispatch hands a prepared event on: the deliveries whose bodies could
+// not be built are given up, the others recorded as pending and enqueued,
+// all of them at once. It returns the failures, joined.
+func (e *Emitter) dispatch(ctx context.Context, p Prepared) error {
 	var errs []error
-	for _, f := range b.failed {
-		errs = append(errs, e.giveUp(f.d, f.err))
+	for _, f := range p.Failed {
+		errs = append(errs, e.giveUp(f.Delivery, f.Err))
 	}
-	if len(b.ready) == 0 {
+	if len(p.Deliveries) == 0 {
 		return errors.Join(errs...)
 	}
-	for _, d := range b.ready {
+	for _, d := range p.Deliveries {
 		e.record(d, 0, StatusPending, 0, "", "")
 	}
-	if err := e.queue.Enqueue(ctx, b.ready); err != nil {
+	if err := e.queue.Enqueue(ctx, p.Deliveries); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
 // prepare turns ev into its deliveries, with no side effect. Its error is
-// about the event as a whole; each endpoint's failure is in the batch.
-func (e *Emitter) prepare(ctx context.Context, ev *Event) (batch, error) {
+// about the event as a whole; each endpoint's failure is in Failed.
+func (e *Emitter) prepare(ctx context.Context, ev *Event) (Prepared, error) {
 	if e.cfg.Disabled {
-		return batch{}, nil
+		return Prepared{}, nil
 	}
 	if !ev.Type.valid() {
-		return batch{}, fmt.Errorf("webhook: %w: type %q unknown (want created, updated or deleted)", ErrInvalidEvent, ev.Type)
+		return Prepared{}, fmt.Errorf("webhook: %w: type %q unknown (want created, updated or deleted)", ErrInvalidEvent, ev.Type)
 	}
 	if err := checkEventID(ev.ID); err != nil {
-		return batch{}, fmt.Errorf("webhook: %w: %w", ErrInvalidEvent, err)
+		return Prepared{}, fmt.Errorf("webhook: %w: %w", ErrInvalidEvent, err)
 	}
 	// The object's own methods (WebhookLabel, WebhookMeta, MarshalJSON)
 	// and the model's ShouldSend are host code: a panic in them is the
@@ -104,15 +92,15 @@ func (e *Emitter) prepare(ctx context.Context, ev *Event) (batch, error) {
 		err = perr
 	}
 	if err != nil {
-		return batch{}, fmt.Errorf("webhook: %w: %w", ErrInvalidEvent, err)
+		return Prepared{}, fmt.Errorf("webhook: %w: %w", ErrInvalidEvent, err)
 	}
 	var meta ModelMeta
 	var ok bool
 	if perr := protect("WebhookMeta", func() { meta, ok = e.meta(ev, model.Label) }); perr != nil {
-		return batch{}, fmt.Errorf("webhook: %w: %w", ErrInvalidEvent, perr)
+		return Prepared{}, fmt.Errorf("webhook: %w: %w", ErrInvalidEvent, perr)
 	}
 	if ok && (meta.Disabled || !hasEvent(meta.Events, ev.Type)) {
-		return batch{}, nil
+		return Prepared{}, nil
 	}
 	var targets []*endpoint
 	for _, ep := range e.endpoints {
@@ -121,15 +109,15 @@ func (e *Emitter) prepare(ctx context.Context, ev *Event) (batch, error) {
 		}
 	}
 	if len(targets) == 0 {
-		return batch{}, nil
+		return Prepared{}, nil
 	}
 	if ok && meta.ShouldSend != nil {
 		send := false
 		if perr := protect("ShouldSend", func() { send = meta.ShouldSend(*ev) }); perr != nil {
-			return batch{}, fmt.Errorf("webhook: %w: %w", ErrInvalidEvent, perr)
+			return Prepared{}, fmt.Errorf("webhook: %w: %w", ErrInvalidEvent, perr)
 		}
 		if !send {
-			return batch{}, nil
+			return Prepared{}, nil
 		}
 	}
 	id, dlvIDs := e.newIDs(ev.ID, len(targets))
@@ -143,12 +131,12 @@ func (e *Emitter) prepare(ctx context.Context, ev *Event) (batch, error) {
 		err = perr
 	}
 	if err != nil {
-		return batch{}, fmt.Errorf("webhook: %w: %w", ErrInvalidEvent, err)
+		return Prepared{}, fmt.Errorf("webhook: %w: %w", ErrInvalidEvent, err)
 	}
 	defer snap.release() // every body is built by then: none refers to it
 
-	var b batch
-	b.ready = make([]*Delivery, 0, len(targets))
+	var p Prepared
+	p.Deliveries = make([]*Delivery, 0, len(targets))
 	var plain []byte // the body of every endpoint without rules or transform
 	for i, ep := range targets {
 		d := &Delivery{ID: dlvID(dlvIDs, i), EventID: id, EventType: ev.Type, Endpoint: ep.Name, CreatedAt: now}
@@ -160,13 +148,13 @@ func (e *Emitter) prepare(ctx context.Context, ev *Event) (batch, error) {
 			err = fmt.Errorf("%w: %d bytes, over the limit of %d", ErrBodyTooLarge, len(body), e.cfg.MaxBodyBytes)
 		}
 		if err != nil {
-			b.failed = append(b.failed, shapeFailure{d, err})
+			p.Failed = append(p.Failed, ShapeFailure{d, e.deliveryError(d, err)})
 			continue
 		}
 		d.Body = body
-		b.ready = append(b.ready, d)
+		p.Deliveries = append(p.Deliveries, d)
 	}
-	return b, nil
+	return p, nil
 }
 
 // meta returns the model's settings: Config.Models, else the object's
@@ -279,5 +267,5 @@ func (e *Emitter) Redeliver(ctx context.Context, id string) (string, error) {
 		return "", fmt.Errorf("webhook: redeliver %s: endpoint %q: %w%s", id, l.EndpointName, err, hint)
 	}
 	d := &Delivery{ID: e.newID("dlv_"), EventID: l.EventID, EventType: l.EventType, Endpoint: l.EndpointName, Body: l.Payload, CreatedAt: e.now().UTC()}
-	return d.ID, e.dispatch(ctx, batch{ready: []*Delivery{d}})
+	return d.ID, e.dispatch(ctx, Prepared{Deliveries: []*Delivery{d}})
 }

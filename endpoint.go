@@ -273,7 +273,7 @@ func (e *Emitter) compileEndpoint(ep Endpoint) (*endpoint, []error) {
 				bad("oauth2: token_url: want an http or https URL")
 			}
 		}
-		c.tokens = newTokens(o, e.client, c.timeout, e.life, &e.fetches)
+		c.tokens = newTokens(o, e.client, c.timeout, &e.life)
 	}
 	c.client = newClient(e.client, c)
 	c.window = window(&c.retry, c.timeout, e.breaker)

@@ -102,7 +102,11 @@ type UndeliveredError struct {
 }
 
 func (e *UndeliveredError) Error() string {
-	s := fmt.Sprintf("webhook: close: %d deliveries not delivered", e.Count)
+	noun := "deliveries"
+	if e.Count == 1 {
+		noun = "delivery"
+	}
+	s := fmt.Sprintf("webhook: close: %d %s not delivered", e.Count, noun)
 	if e.Err != nil {
 		s += ": " + e.Err.Error()
 	}

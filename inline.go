@@ -8,13 +8,12 @@ import (
 	"time"
 )
 
-// InlineQueue is the Queue of Sync mode (Config.Sync): Enqueue runs every
+// inlineQueue is the Queue of Sync mode (Config.Sync): Enqueue runs every
 // delivery of the event at once, each on a goroutine of its own, retrying
-// within the caller's ctx (a worker does sleep through a retry delay
+// within the caller's ctx (a goroutine does sleep through a retry delay
 // here: it is the caller's), and returns when all are finished, with each
-// one's failure joined. Nothing waits in it between calls. Config.Sync is
-// the same as Config.Queue = NewInlineQueue().
-type InlineQueue struct {
+// one's failure joined. Nothing waits in it between calls.
+type inlineQueue struct {
 	run  Runner
 	life context.Context // cancelled, with a cause, when Close gives up
 	stop context.CancelCauseFunc
@@ -26,17 +25,17 @@ type InlineQueue struct {
 	abandoned int            // deliveries given up because Close gave up, under mu
 }
 
-var _ Queue = (*InlineQueue)(nil)
+var _ Queue = (*inlineQueue)(nil)
 
-// NewInlineQueue returns an inline queue.
-func NewInlineQueue() *InlineQueue {
-	q := &InlineQueue{stats: QueueStats{Endpoints: map[string]EndpointQueueStats{}}}
+// newInlineQueue returns an inline queue, not started.
+func newInlineQueue() *inlineQueue {
+	q := &inlineQueue{stats: QueueStats{Endpoints: map[string]EndpointQueueStats{}}}
 	q.life, q.stop = context.WithCancelCause(context.Background())
 	return q
 }
 
 // Start implements Queue.
-func (q *InlineQueue) Start(r Runner) error {
+func (q *inlineQueue) Start(r Runner) error {
 	if q.run != nil {
 		return errors.New("inline queue: already started")
 	}
@@ -46,7 +45,10 @@ func (q *InlineQueue) Start(r Runner) error {
 
 // Enqueue implements Queue: it delivers ds before it returns: every delivery at once, each
 // attempted and retried until it is finished or ctx ends.
-func (q *InlineQueue) Enqueue(ctx context.Context, ds []*Delivery) error {
+func (q *inlineQueue) Enqueue(ctx context.Context, ds []*Delivery) error {
+	if q.run == nil {
+		return errors.New("inline queue: not started")
+	}
 	if err := ctx.Err(); err != nil {
 		return errors.Join(giveUpAll(q.run, ds, fmt.Errorf("not sent: %w", err))...)
 	}
@@ -77,7 +79,7 @@ func (q *InlineQueue) Enqueue(ctx context.Context, ds []*Delivery) error {
 
 // deliver runs d's attempts until it is finished or ctx ends, and
 // returns its failure.
-func (q *InlineQueue) deliver(ctx context.Context, d *Delivery) error {
+func (q *inlineQueue) deliver(ctx context.Context, d *Delivery) error {
 	defer q.countLocked(d.Endpoint, -1, 0)
 	for {
 		q.countLocked(d.Endpoint, -1, 1)
@@ -109,7 +111,7 @@ func (q *InlineQueue) deliver(ctx context.Context, d *Delivery) error {
 }
 
 // giveUp gives d up because ctx ended, counting it when Close ended it.
-func (q *InlineQueue) giveUp(ctx context.Context, d *Delivery, err error) error {
+func (q *inlineQueue) giveUp(ctx context.Context, d *Delivery, err error) error {
 	if q.life.Err() != nil && context.Cause(ctx) == context.Cause(q.life) {
 		q.mu.Lock()
 		q.abandoned++
@@ -120,7 +122,7 @@ func (q *InlineQueue) giveUp(ctx context.Context, d *Delivery, err error) error 
 
 // count adds to an endpoint's counts of queued (waiting for a retry, or
 // for its first attempt) and in-flight deliveries. q.mu held.
-func (q *InlineQueue) count(endpoint string, queued, inFlight int) {
+func (q *inlineQueue) count(endpoint string, queued, inFlight int) {
 	s := q.stats.Endpoints[endpoint]
 	s.Queued += queued
 	s.InFlight += inFlight
@@ -133,7 +135,7 @@ func (q *InlineQueue) count(endpoint string, queued, inFlight int) {
 	q.stats.Endpoints[endpoint] = s
 }
 
-func (q *InlineQueue) countLocked(endpoint string, queued, inFlight int) {
+func (q *inlineQueue) countLocked(endpoint string, queued, inFlight int) {
 	q.mu.Lock()
 	q.count(endpoint, queued, inFlight)
 	q.mu.Unlock()
@@ -141,7 +143,7 @@ func (q *InlineQueue) countLocked(endpoint string, queued, inFlight int) {
 
 // Close implements Queue: it waits for the calls under way; when ctx ends first, their
 // deliveries are interrupted and given up.
-func (q *InlineQueue) Close(ctx context.Context) error {
+func (q *inlineQueue) Close(ctx context.Context) error {
 	q.mu.Lock()
 	q.closed = true
 	q.mu.Unlock()
@@ -164,7 +166,7 @@ func (q *InlineQueue) Close(ctx context.Context) error {
 
 // Stats implements Queue: it counts the deliveries of the calls under way: in flight while
 // attempted, queued while they wait for a retry.
-func (q *InlineQueue) Stats(context.Context) (QueueStats, error) {
+func (q *inlineQueue) Stats(context.Context) (QueueStats, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	st := q.stats

@@ -46,6 +46,7 @@ func (e *Emitter) Close(ctx context.Context) error {
 func (e *Emitter) close(ctx context.Context) error {
 	e.mu.Lock()
 	e.closed = true
+	e.closing.Store(true)
 	e.mu.Unlock()
 	// Calls under way were accepted: let them finish, and queue what they
 	// emit, before the queue stops accepting. If ctx ends first, closing
@@ -61,8 +62,7 @@ func (e *Emitter) close(ctx context.Context) error {
 		qerr = e.queue.Close(ctx)
 		<-calls
 	}
-	e.endLife()
-	e.fetches.Wait()
+	e.life.close()
 	if e.ownTrans != nil {
 		e.ownTrans.CloseIdleConnections()
 	}
@@ -70,12 +70,12 @@ func (e *Emitter) close(ctx context.Context) error {
 	// Close succeeded, even if its ctx ended meanwhile.
 	if lost := e.abandoned.Load(); lost > 0 {
 		ue := &UndeliveredError{Count: int(lost), Err: ctx.Err()}
-		if qerr != nil && !errors.Is(qerr, ctx.Err()) {
+		if qerr != nil && (ctx.Err() == nil || !errors.Is(qerr, ctx.Err())) {
 			return errors.Join(ue, fmt.Errorf("webhook: closing the queue: %w", qerr))
 		}
 		return ue
 	}
-	if qerr != nil && (ctx.Err() == nil || !errors.Is(qerr, ctx.Err())) {
+	if qerr != nil {
 		return fmt.Errorf("webhook: closing the queue: %w", qerr)
 	}
 	return nil

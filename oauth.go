@@ -56,9 +56,9 @@ func redacted(s string) string {
 // can invalidate. clientcredentials has no invalidate call: a new
 // TokenSource forces a fetch.
 type tokens struct {
-	cfg     clientcredentials.Config
-	ctx     context.Context // the Emitter's life, with our HTTP client; kept for every refresh
-	fetches *sync.WaitGroup // the Emitter's: Close waits for every fetch
+	cfg  clientcredentials.Config
+	ctx  context.Context // the Emitter's life, with our HTTP client; kept for every refresh
+	life *lifetime       // the Emitter's: Close ends every fetch and waits for it
 
 	mu  sync.Mutex
 	src oauth2.TokenSource
@@ -67,8 +67,8 @@ type tokens struct {
 }
 
 // newTokens returns an endpoint's token source. Its fetches run under
-// life, which Close ends, and are counted in fetches.
-func newTokens(o *OAuth2, client *http.Client, timeout time.Duration, life context.Context, fetches *sync.WaitGroup) *tokens {
+// life, which Close ends.
+func newTokens(o *OAuth2, client *http.Client, timeout time.Duration, life *lifetime) *tokens {
 	// Token requests get the endpoint's timeout: the token source's own
 	// context is not a request's, and ends only with the Emitter.
 	c := *client
@@ -78,8 +78,8 @@ func newTokens(o *OAuth2, client *http.Client, timeout time.Duration, life conte
 			Scopes: o.Scopes, EndpointParams: o.EndpointParams},
 		// It carries our client so that token requests use the same
 		// transport (and SSRF guard) as deliveries.
-		ctx:     context.WithValue(life, oauth2.HTTPClient, &c),
-		fetches: fetches,
+		ctx:  context.WithValue(life.ctx, oauth2.HTTPClient, &c),
+		life: life,
 	}
 	t.src = t.cfg.TokenSource(t.ctx)
 	return t
@@ -100,18 +100,17 @@ func (t *tokens) token(ctx context.Context) (*oauth2.Token, int, error) {
 	if cur != nil && (cur.Expiry.IsZero() || time.Until(cur.Expiry) > tokenMargin) {
 		return cur, gen, nil
 	}
-	if err := t.ctx.Err(); err != nil {
-		return nil, gen, fmt.Errorf("%w: %w", ErrToken, ErrClosed)
-	}
 	type result struct {
 		tok *oauth2.Token
 		err error
 	}
 	ch := make(chan result, 1)
-	t.fetches.Go(func() {
+	if !t.life.Go(func() {
 		tok, err := src.Token()
 		ch <- result{tok, err}
-	})
+	}) {
+		return nil, gen, fmt.Errorf("%w: %w", ErrToken, ErrClosed)
+	}
 	select {
 	case r := <-ch:
 		if r.err != nil {
@@ -156,4 +155,32 @@ func tokenError(err error) error {
 		return fmt.Errorf("%w: %s", ErrToken, msg)
 	}
 	return fmt.Errorf("%w: %w", ErrToken, stripURL(err))
+}
+
+// lifetime is what may outlive an attempt but not the Emitter: OAuth2
+// token fetches, which the token source cannot cancel per call.
+type lifetime struct {
+	ctx context.Context
+	end context.CancelFunc
+	mu  sync.Mutex // orders Go against close
+	wg  sync.WaitGroup
+}
+
+// Go runs f on a goroutine of its own, unless the lifetime has ended.
+func (l *lifetime) Go(f func()) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ctx.Err() != nil {
+		return false
+	}
+	l.wg.Go(f)
+	return true
+}
+
+// close ends the lifetime and waits for what runs under it.
+func (l *lifetime) close() {
+	l.mu.Lock()
+	l.end()
+	l.mu.Unlock()
+	l.wg.Wait()
 }

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -13,8 +14,8 @@ type Delivery struct {
 	EventID   string    // the event id: the same on every attempt and every endpoint
 	EventType EventType // the event's type
 	Endpoint  string    // the endpoint's name
-	Body      []byte    // the signed body; shared, never modified
-	CreatedAt time.Time // when the event was emitted (or redelivered)
+	Body      []byte    // the body, signed afresh at each attempt; shared, never modified
+	CreatedAt time.Time // when the event was emitted (or redelivered); its deadline counts from it
 
 	// Attempts is the number of attempts counted so far: 0 when the
 	// delivery is made. The Queue keeps it: it adds one after each
@@ -44,7 +45,9 @@ const (
 	OutcomeDeferred
 
 	// OutcomeFailed: the delivery is given up for good: it has been
-	// logged, recorded and reported to OnFailure already.
+	// logged, recorded and reported to OnFailure already. (It counts,
+	// though the endpoint may have been gone and no request made: the
+	// delivery is finished either way.)
 	OutcomeFailed
 
 	// OutcomeInterrupted: the attempt's context ended (the queue is
@@ -104,8 +107,18 @@ type Runner interface {
 	// afresh, sends it, records the outcome in the delivery log, in the
 	// endpoint's circuit breaker and monitor, and, once the delivery is
 	// given up, reports it to OnFailure. It never modifies d. When ctx ends
-	// first, nothing counts and it returns OutcomeInterrupted.
+	// first, nothing counts and it returns OutcomeInterrupted: ctx is the
+	// queue's, to stop with, not a bound on the attempt (see
+	// AttemptTimeout).
 	Attempt(ctx context.Context, d *Delivery) Result
+
+	// AttemptTimeout returns the longest an attempt of d takes: its
+	// endpoint's Timeout, which bounds the whole attempt (an OAuth2 token
+	// fetch and a re-sent 401 included). A queue that bounds attempts
+	// itself (River's Worker.Timeout) must allow at least this: an attempt
+	// whose ctx ends first is interrupted, which counts against nothing,
+	// so it would be tried again and again without ever failing.
+	AttemptTimeout(d *Delivery) time.Duration
 
 	// NextRetry returns the delay the endpoint's RetryConfig puts between
 	// failed attempt number n of d and the next (jittered, without the
@@ -123,11 +136,37 @@ type Runner interface {
 	// Prepare turns ev into its deliveries, one per endpoint that wants
 	// it, with their bodies shaped and fixed, as Emit does but with no
 	// side effect: nothing is logged, recorded or reported. A durable
-	// queue inserts what it returns in the host's transaction. Its error
-	// follows Emit's rule: an error about the event (no deliveries), or
-	// one *DeliveryError per endpoint whose body could not be built,
-	// joined, beside the deliveries that could.
-	Prepare(ctx context.Context, ev Event) ([]*Delivery, error)
+	// queue inserts the deliveries in the host's transaction and, once it
+	// commits, gives up the ones in Prepared.Failed. Its error is about
+	// the event as a whole, as Emit's (no deliveries then).
+	Prepare(ctx context.Context, ev Event) (Prepared, error)
+}
+
+// Prepared is an event turned into its deliveries by [Runner.Prepare].
+type Prepared struct {
+	// Deliveries are those whose bodies were built: enqueue them.
+	Deliveries []*Delivery
+
+	// Failed are those whose bodies could not be built (a Transform
+	// error or panic, a body over MaxBodyBytes). Nothing has reported
+	// them yet: once the event is committed, give each up with
+	// Runner.GiveUp(f.Delivery, f.Err), as Emit does at once.
+	Failed []ShapeFailure
+}
+
+// ShapeFailure is a delivery whose body could not be built.
+type ShapeFailure struct {
+	Delivery *Delivery // its Body is nil
+	Err      error     // a *DeliveryError naming the endpoint
+}
+
+// Err returns the errors of Failed, joined: what Emit returns for them.
+func (p Prepared) Err() error {
+	errs := make([]error, len(p.Failed))
+	for i, f := range p.Failed {
+		errs[i] = f.Err
+	}
+	return errors.Join(errs...)
 }
 
 // Queue holds deliveries until their attempts are due and runs them
@@ -156,10 +195,12 @@ type Queue interface {
 	// queue then waits until every delivery is finished (scheduled
 	// retries included); if ctx ends first, it interrupts the attempts
 	// under way, gives up every delivery left with GiveUp (their errors
-	// wrapping ErrClosed and ctx.Err()) and returns ctx.Err(). A durable
-	// queue stops fetching, lets attempts under way finish within ctx,
-	// keeps everything else for its next start and returns nil. Either
-	// returns its own failures to close (a database pool, say).
+	// wrapping ErrClosed and ctx.Err()) and returns ctx.Err(), or nil
+	// when nothing was left. A durable queue stops fetching, lets attempts
+	// under way finish within ctx (interrupting them when it ends), keeps
+	// everything else for its next start and returns nil. Neither returns
+	// while an Attempt is under way. Either returns its own failures to
+	// close (a database pool, say).
 	Close(ctx context.Context) error
 
 	// Stats reports what the queue holds, in total and per endpoint.

@@ -59,8 +59,9 @@ type testRunner struct {
 func (r *testRunner) Endpoints() []string                             { return r.endpoints }
 func (r *testRunner) Attempt(ctx context.Context, d *Delivery) Result { return r.attempt(ctx, d) }
 func (r *testRunner) NextRetry(*Delivery, int) (time.Duration, bool)  { return time.Millisecond, true }
-func (r *testRunner) Prepare(context.Context, Event) ([]*Delivery, error) {
-	return nil, errors.New("not used")
+func (r *testRunner) AttemptTimeout(*Delivery) time.Duration          { return time.Second }
+func (r *testRunner) Prepare(context.Context, Event) (Prepared, error) {
+	return Prepared{}, errors.New("not used")
 }
 
 func (r *testRunner) GiveUp(d *Delivery, err error) error {

@@ -145,7 +145,7 @@ type statusWriter struct {
 }
 
 func (s *statusWriter) WriteHeader(code int) {
-	if s.code == 0 {
+	if s.code == 0 && code >= 200 { // 1xx answers are informational
 		s.code = code
 	}
 	s.ResponseWriter.WriteHeader(code)

@@ -166,12 +166,11 @@ type Emitter struct {
 
 	// life ends when Close is done with the queue: OAuth2 token fetches,
 	// which outlive the attempt that started them, run under it.
-	life    context.Context
-	endLife context.CancelFunc
-	fetches sync.WaitGroup // token fetches under way
+	life lifetime
 
 	mu        sync.RWMutex   // orders enter (read) against Close (write)
 	closed    bool           // under mu
+	closing   atomic.Bool    // Close has begun
 	active    sync.WaitGroup // Emit and Redeliver calls under way
 	abandoned atomic.Int64   // deliveries given up because Close gave up
 	closeOnce sync.Once
@@ -184,8 +183,12 @@ type Emitter struct {
 	// memory queue, or Sync): its logs then share the Delivery.
 	memLogs *MemoryLogStore
 	// answers holds the last answer of each delivery under way that got
-	// one, for the logs and Failures of later attempts that get none.
-	answers sync.Map // delivery id → answer
+	// one, for the logs and Failures of later attempts that get none. It
+	// is kept only when every attempt of a delivery runs here (inProcess:
+	// the memory or inline queue); with a queue shared by processes an
+	// entry could outlive its delivery.
+	answers   sync.Map // delivery id → answer
+	inProcess bool
 }
 
 // New validates cfg and returns an Emitter whose queue is running. Every
@@ -257,7 +260,7 @@ func New(cfg Config) (*Emitter, error) {
 		}
 	}
 	e.client = newHTTPClient(base)
-	e.life, e.endLife = context.WithCancel(context.Background())
+	e.life.ctx, e.life.end = context.WithCancel(context.Background())
 
 	e.byName = make(map[string]*endpoint, len(cfg.Endpoints))
 	for i, ep := range cfg.Endpoints {
@@ -283,7 +286,7 @@ func New(cfg Config) (*Emitter, error) {
 		e.names = append(e.names, ep.Name)
 	}
 	if len(errs) > 0 {
-		e.endLife()
+		e.life.end()
 		return nil, errors.Join(errs...)
 	}
 
@@ -293,20 +296,19 @@ func New(cfg Config) (*Emitter, error) {
 	}
 	switch {
 	case cfg.Sync:
-		e.queue = NewInlineQueue()
+		e.queue = newInlineQueue()
 	case cfg.Queue != nil:
 		e.queue = cfg.Queue
 	default:
 		e.queue = NewMemoryQueue(MemoryQueueConfig{Workers: cfg.Workers, Size: cfg.QueueSize})
 	}
-	if ms, ok := e.logs.(*MemoryLogStore); ok {
-		switch e.queue.(type) {
-		case *MemoryQueue, *InlineQueue:
-			e.memLogs = ms
-		}
+	switch e.queue.(type) {
+	case *MemoryQueue, *inlineQueue:
+		e.inProcess = true
+		e.memLogs, _ = e.logs.(*MemoryLogStore)
 	}
 	if err := e.queue.Start(runner{e}); err != nil {
-		e.endLife()
+		e.life.end()
 		return nil, fmt.Errorf("webhook: starting the queue: %w", err)
 	}
 	return e, nil

@@ -98,6 +98,7 @@ type harness struct {
 	unknown    []string // runs and give-ups of IDs the suite never enqueued
 	violations []string // breaches of the Runner's contract, reported at cleanup
 	closed     time.Time
+	closeBegan bool          // Close has been called: attempts may see their ctx end
 	late       []string      // runs that began after Close returned
 	calls      []*call       // Enqueue calls on goroutines of the harness
 	changed    chan struct{} // closed and replaced on every change
@@ -162,6 +163,9 @@ func (h *harness) cleanup() {
 	closed := make(chan struct{})
 	go func() {
 		defer close(closed)
+		h.mu.Lock()
+		h.closeBegan = true
+		h.mu.Unlock()
 		_ = h.q.Close(ctx) // a second Close may fail; it must return
 	}()
 	select {
@@ -206,9 +210,12 @@ func (h *harness) NextRetry(*webhook.Delivery, int) (time.Duration, bool) {
 
 // Prepare implements webhook.Runner; the suite enqueues its own
 // deliveries.
-func (h *harness) Prepare(context.Context, webhook.Event) ([]*webhook.Delivery, error) {
-	return nil, errors.New("queuetest: Prepare is not used by the suite")
+func (h *harness) Prepare(context.Context, webhook.Event) (webhook.Prepared, error) {
+	return webhook.Prepared{}, errors.New("queuetest: Prepare is not used by the suite")
 }
+
+// AttemptTimeout implements webhook.Runner.
+func (h *harness) AttemptTimeout(*webhook.Delivery) time.Duration { return h.opts.Timeout }
 
 // Attempt implements webhook.Runner: it records the run, checks what the
 // queue handed it, and runs the delivery's handler. It never modifies d.
@@ -226,6 +233,9 @@ func (h *harness) Attempt(ctx context.Context, d *webhook.Delivery) webhook.Resu
 	n := len(rs) + 1
 	if !h.closed.IsZero() {
 		h.late = append(h.late, d.ID)
+	}
+	if ctx.Err() != nil && !h.closeBegan && !h.opts.Inline {
+		h.violation("run %d of %s got a context that had ended (%v) before Close was called: attempts must run under a live context", len(h.runs[d.ID])+1, d.ID, ctx.Err())
 	}
 	if want := h.created[d.ID]; !sameFields(rec.d, want) {
 		h.violation("run %d of %s got the delivery %s; want it as enqueued, %s (only Attempts may change)", n, d.ID, describe(rec.d), describe(want))
@@ -600,6 +610,9 @@ func (h *harness) close(timeout time.Duration) (time.Duration, error) {
 func (h *harness) closeBounded(ctx context.Context, limit time.Duration) error {
 	h.t.Helper()
 	ch := make(chan error, 1)
+	h.mu.Lock()
+	h.closeBegan = true
+	h.mu.Unlock()
 	go func() { ch <- h.q.Close(ctx) }()
 	select {
 	case err := <-ch:

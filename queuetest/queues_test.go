@@ -30,12 +30,3 @@ func TestMemoryQueueSmall(t *testing.T) {
 		})
 	}, queuetest.Options{Parallel: true, RoomPerEndpoint: queuetest.MaxHeld})
 }
-
-// TestInlineQueue runs the suite against the inline queue of Sync mode,
-// whose Enqueue returns only when its deliveries are finished.
-func TestInlineQueue(t *testing.T) {
-	t.Parallel()
-	queuetest.RunWithOptions(t, func(*testing.T) webhook.Queue {
-		return webhook.NewInlineQueue()
-	}, queuetest.Options{Parallel: true, Inline: true})
-}

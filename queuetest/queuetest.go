@@ -70,7 +70,7 @@ type Options struct {
 	Reopen func(t *testing.T, closed webhook.Queue) webhook.Queue
 
 	// Inline reports that Enqueue returns only when its deliveries are
-	// finished (Sync mode, [webhook.NewInlineQueue]): it runs and retries
+	// finished (the inline queue of Sync mode): it runs and retries
 	// them within the caller's ctx, and its error joins their failures.
 	// The suite then calls Enqueue on goroutines of its own wherever a case
 	// needs the deliveries held while it looks on, and expects a Failed

@@ -380,9 +380,11 @@ func (r *runner) GiveUp(d *webhook.Delivery, err error) error {
 	return fmt.Errorf("given up %s: %w", d.ID, err)
 }
 
-func (r *runner) Prepare(context.Context, webhook.Event) ([]*webhook.Delivery, error) {
-	return nil, errors.New("not used")
+func (r *runner) Prepare(context.Context, webhook.Event) (webhook.Prepared, error) {
+	return webhook.Prepared{}, errors.New("not used")
 }
+
+func (r *runner) AttemptTimeout(*webhook.Delivery) time.Duration { return time.Minute }
 
 // ran returns the number of runs of id.
 func (r *runner) ran(id string) int {
