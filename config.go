@@ -52,7 +52,11 @@ import (
 // that wants a string takes any scalar as written (secret: 12345 is the
 // string "12345"). A redaction value keeps its YAML or JSON type: a plain
 // scalar is null, a boolean, an integer, a number or else a string (after
-// expansion), a quoted one is a string. In YAML flow collections ([...],
+// expansion), a quoted one is a string. In redact_fields, a key whose
+// value is a mapping is a model ("*", or "app.Model" with the model name
+// capitalised) or, without a dot, a field replaced by that object; any
+// other such key ("billing.card: {…}") is an error, because reading it the
+// wrong way would send the field unredacted. In YAML flow collections ([...],
 // {...}) a ${...} reference must be quoted, as braces end a plain value
 // there.
 //
@@ -108,7 +112,7 @@ import (
 //	exclude_models         list of labels                ExcludeModels
 //	include_fields         list, or label → list         IncludeFields         a list means {"*": list}
 //	exclude_fields         list, or label → list         ExcludeFields         a list means {"*": list}
-//	redact_fields          label → {field → value}       RedactFields          or field → value, meaning "*"; any JSON value
+//	redact_fields          label → {field → value}       RedactFields          or field → value, meaning "*"; any JSON value (see below)
 //	headers                string → string (secret)      Headers               static headers
 //	auth                   object                        OAuth2                keys below
 //	retry_config           object                        Retry                 keys below
@@ -1019,11 +1023,16 @@ func (m *mapper) redactMap(e entry) map[string]map[string]any {
 	out := make(map[string]map[string]any)
 	var flat []entry
 	for _, x := range members(e) {
-		if x.val.Kind != yamlsub.Mapping {
+		switch redactEntryKind(x) {
+		case redactField:
 			flat = append(flat, x)
-			continue
+		case redactModel:
+			out[x.key.Value] = m.anyValue(x).(map[string]any)
+		default:
+			m.fail(x, "ambiguous: a model label with a lowercase model name, or a field whose replacement is an object? "+
+				"Write a model as \"app.Model\" (the model name capitalised, as Django and Go models are), "+
+				"and a field with an object replacement under \"*\" or its model: {\"*\": {%q: {…}}}", x.key.Value)
 		}
-		out[x.key.Value] = m.anyValue(x).(map[string]any)
 	}
 	for _, x := range flat {
 		star := out[allModels]
@@ -1038,6 +1047,36 @@ func (m *mapper) redactMap(e entry) map[string]map[string]any {
 		star[x.key.Value] = m.anyValue(x)
 	}
 	return out
+}
+
+// The kinds of a redact_fields entry.
+const (
+	redactField     = iota // field → replacement, for every model
+	redactModel            // model label (or "*") → {field → replacement}
+	redactAmbiguous        // could be either: an error, never a guess
+)
+
+// redactEntryKind tells a redact_fields entry's form. A scalar or list
+// value is a field's replacement. A mapping is a model's fields under "*"
+// or a label whose model name is capitalised ("billing.Invoice"); under a
+// key without a dot it is a field's object replacement; under any other
+// key ("billing.card") it could be a model or a dotted field path, and
+// reading it as the wrong one would send the field unredacted.
+func redactEntryKind(x entry) int {
+	if x.val.Kind != yamlsub.Mapping {
+		return redactField
+	}
+	key := x.key.Value
+	switch {
+	case key == allModels:
+		return redactModel
+	case !strings.Contains(key, "."):
+		return redactField
+	}
+	if mi, err := parseLabel(key); err == nil && mi.Name[0] >= 'A' && mi.Name[0] <= 'Z' {
+		return redactModel
+	}
+	return redactAmbiguous
 }
 
 func (m *mapper) auth(e entry) *OAuth2 {

@@ -785,6 +785,17 @@ func TestLoadConfigFieldForms(t *testing.T) {
 		{name: "redact json", format: "json",
 			src:    `{"endpoints": [{"redact_fields": {"store.A": {"n": 12, "s": "12", "o": {"k": null}}, "pw": "***"}}]}`,
 			redact: map[string]map[string]any{"store.A": {"n": int64(12), "s": "12", "o": map[string]any{"k": nil}}, "*": {"pw": "***"}}},
+		{name: "redact field with an object replacement",
+			src:    "    redact_fields:\n      card: {number: \"****\"}\n      ssn: x\n",
+			redact: map[string]map[string]any{"*": {"card": map[string]any{"number": "****"}, "ssn": "x"}}},
+		// "billing.card" could be a model or a dotted field path: read as a
+		// model, the card number would be sent.
+		{name: "redact ambiguous dotted key",
+			src:    "    redact_fields:\n      billing.card: {number: \"****\"}\n",
+			errMsg: `webhook: line 6: endpoints[0].redact_fields["billing.card"]: ambiguous: a model label with a lowercase model name, or a field whose replacement is an object? Write a model as "app.Model" (the model name capitalised, as Django and Go models are), and a field with an object replacement under "*" or its model: {"*": {"billing.card": {…}}}`},
+		{name: "redact dotted field with an object replacement under its model",
+			src:    "    redact_fields:\n      billing.Invoice: {billing.card: {number: \"****\"}}\n",
+			redact: map[string]map[string]any{"billing.Invoice": {"billing.card": map[string]any{"number": "****"}}}},
 		{name: "redact conflict",
 			src:    "    redact_fields:\n      \"*\": {password: x}\n      password: y\n",
 			errMsg: `webhook: line 7: endpoints[0].redact_fields.password: also set under endpoints[0].redact_fields["*"]`},

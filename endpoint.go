@@ -81,6 +81,14 @@ type Endpoint struct {
 	// Include, exclude and redact rules apply to "changes" as well as
 	// "object", and run before Transform, so nothing they hide leaves the
 	// process.
+	//
+	// Rules match keys exactly as the JSON has them, case included: a
+	// struct field without a json tag keeps its Go name ("Email"), which a
+	// rule for "email" does not reach, so tag the fields rules name. A
+	// rule's dots separate path elements, and an object key that itself
+	// contains dots ("ip.country", as in a flattened map) is read as the
+	// path it spells: a rule for "ip" reaches it as it reaches the nested
+	// {"ip": {"country": …}}.
 	RedactFields map[string]map[string]any
 
 	// Headers are static headers sent with every request, for example

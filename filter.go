@@ -59,24 +59,28 @@ func (t *pathTree) add(path string, value []byte) {
 // with dots ("user.email" in a flattened map, at any level), the node its
 // elements lead to, stopping at a leaf. So a rule never misses a field
 // because of how its key is written. Nil: no rule reaches the key.
-func (t *pathTree) child(key string) *pathTree {
+func (t *pathTree) child(key []byte) *pathTree {
 	// Most of an object's keys start with a byte no child's key starts
 	// with: neither they nor, spelled with dots, their first elements
 	// can lead anywhere, and they are turned away without a map lookup.
-	if key != "" && !t.firsts.has(key[0]) {
+	if len(key) > 0 && !t.firsts.has(key[0]) {
 		return nil
 	}
-	if c := t.children[key]; c != nil || !strings.Contains(key, ".") {
+	if c := t.children[string(key)]; c != nil || bytes.IndexByte(key, '.') < 0 {
 		return c
 	}
 	n := t
-	for elem := range strings.SplitSeq(key, ".") {
-		if n = n.children[elem]; n == nil || n.leaf {
+	for len(key) > 0 {
+		elem, rest, _ := bytes.Cut(key, dot)
+		if n = n.children[string(elem)]; n == nil || n.leaf {
 			return n
 		}
+		key = rest
 	}
 	return n
 }
+
+var dot = []byte(".")
 
 // checkPath reports a dotted path with an empty element.
 func checkPath(path string) error {

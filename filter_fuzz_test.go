@@ -254,7 +254,7 @@ func ffCheck(t *testing.T, label string, eff ffEffective, s *snapshot, obj []raw
 			if !json.Valid(v.b) {
 				fail("change %q: %s is not valid JSON: %q", c.key, v.what, v.b)
 			}
-			sides = append(sides, side{fmt.Sprintf("change %q %s", c.key, v.what), &ffJSON{kind: 'o', keys: []string{c.key}, vals: []*ffJSON{ffMustDecode(t, v.b)}}})
+			sides = append(sides, side{fmt.Sprintf("change %q %s", c.key, v.what), &ffJSON{kind: 'o', keys: []string{string(c.key)}, vals: []*ffJSON{ffMustDecode(t, v.b)}}})
 		}
 	}
 
@@ -343,7 +343,7 @@ func ffCheckDiff(t *testing.T, cur []rawjson.Field, changes []change, old map[st
 func ffRenderRef(t *testing.T, changes []change) string {
 	var parts []string
 	for _, c := range changes {
-		parts = append(parts, c.key+": "+ffMustDecode(t, c.old).String()+" -> "+ffMustDecode(t, c.new).String())
+		parts = append(parts, string(c.key)+": "+ffMustDecode(t, c.old).String()+" -> "+ffMustDecode(t, c.new).String())
 	}
 	return strings.Join(parts, "; ")
 }
@@ -778,7 +778,7 @@ func (e ffEffective) refChanges(t *testing.T, changes []change) string {
 	for _, c := range changes {
 		old, nw := ffMustDecode(t, c.old), ffMustDecode(t, c.new)
 		if include != nil {
-			n := include.kidOf(c.key)
+			n := include.kidOf(string(c.key))
 			if n == nil {
 				continue
 			}
@@ -798,7 +798,7 @@ func (e ffEffective) refChanges(t *testing.T, changes []change) string {
 			}
 			old, nw = o, w
 		}
-		if n := edit.kidOf(c.key); n != nil {
+		if n := edit.kidOf(string(c.key)); n != nil {
 			switch {
 			case n.drop:
 				continue
@@ -812,7 +812,7 @@ func (e ffEffective) refChanges(t *testing.T, changes []change) string {
 				old, nw = refEdit(old, n, false, true), refEdit(nw, n, false, true)
 			}
 		}
-		parts = append(parts, c.key+": "+old.String()+" -> "+nw.String())
+		parts = append(parts, string(c.key)+": "+old.String()+" -> "+nw.String())
 	}
 	return strings.Join(parts, "; ")
 }

@@ -187,7 +187,7 @@ func ftChanges(t *testing.T, specs ...string) []change {
 		if !ok || !json.Valid([]byte(old)) || !json.Valid([]byte(nw)) {
 			t.Fatalf("bad change spec %q", s)
 		}
-		out = append(out, change{key: key, old: []byte(old), new: []byte(nw)})
+		out = append(out, change{key: []byte(key), old: []byte(old), new: []byte(nw)})
 	}
 	return out
 }
@@ -199,7 +199,7 @@ func ftRenderChanges(cs []change) string {
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		b.WriteString(c.key + ": " + string(c.old) + " -> " + string(c.new))
+		b.WriteString(string(c.key) + ": " + string(c.old) + " -> " + string(c.new))
 	}
 	return b.String()
 }

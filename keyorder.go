@@ -179,7 +179,7 @@ type keyHorizon struct {
 func newKeyHorizon(order *keyOrder, t *pathTree) *keyHorizon {
 	h := &keyHorizon{order: order, last: -1}
 	for i, name := range order.names {
-		if t.child(name) != nil {
+		if t.child([]byte(name)) != nil {
 			h.last = i
 		}
 	}
@@ -220,13 +220,13 @@ type keyCursor struct {
 // beyond moves the cursor to key and reports whether key, and so every
 // key after it, is past the horizon: no rule reaches it. A key the order
 // does not list turns the shortcut off.
-func (c *keyCursor) beyond(key string) bool {
+func (c *keyCursor) beyond(key []byte) bool {
 	if c.h == nil {
 		return false
 	}
 	names := c.h.order.names
 	i := c.pos
-	for i < len(names) && names[i] != key {
+	for i < len(names) && names[i] != string(key) {
 		i++
 	}
 	if i == len(names) {

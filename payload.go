@@ -152,7 +152,10 @@ func modelLabel(ev *Event) (ModelInfo, error) {
 	return parseLabel(label)
 }
 
-// labelOf derives "pkg.Type" from a value's Go type; "" if it has none.
+// labelOf derives "pkg.Type" from a value's Go type: its package's name
+// (as declared in its package clause, not its import path's last element:
+// package store in folder internal/rvmodels is store) and its type name;
+// "" if it has none.
 func labelOf(v any) string {
 	t := reflect.TypeOf(v)
 	for t != nil && t.Kind() == reflect.Pointer {
@@ -161,27 +164,7 @@ func labelOf(v any) string {
 	if t == nil || t.Name() == "" || t.PkgPath() == "" {
 		return ""
 	}
-	return pkgName(t.PkgPath()) + "." + t.Name()
-}
-
-// pkgName guesses a package's name from its import path: the last element,
-// skipping a major-version suffix ("…/store/v2" is store) and a "go-"
-// prefix ("…/go-store" is store).
-func pkgName(path string) string {
-	elems := strings.Split(path, "/")
-	name := elems[len(elems)-1]
-	if len(elems) > 1 && len(name) > 1 && name[0] == 'v' && strings.Trim(name[1:], "0123456789") == "" {
-		name = elems[len(elems)-2]
-	}
-	name = strings.TrimPrefix(name, "go-")
-	// gopkg.in/yaml.v3 is package yaml.
-	if i := strings.LastIndex(name, ".v"); i > 0 && strings.Trim(name[i+2:], "0123456789") == "" && len(name) > i+2 {
-		name = name[:i]
-	}
-	if i := strings.LastIndexAny(name, ".-"); i >= 0 {
-		name = name[i+1:]
-	}
-	return name
+	return t.String() // reflect writes the package's name, not its path
 }
 
 // parseLabel checks that label is "app.Name", two identifiers.
@@ -208,9 +191,10 @@ func isIdent(s string) bool {
 	return true
 }
 
-// change is one entry of "changes" as raw JSON.
+// change is one entry of "changes" as raw JSON. Its key and values may
+// alias the snapshot's pooled buffers: copy what outlives the Emit.
 type change struct {
-	key      string
+	key      []byte
 	rawKey   []byte
 	old, new []byte
 }
@@ -362,7 +346,7 @@ func marshalChanges(m map[string]Change) ([]change, error) {
 		if err != nil {
 			return nil, fmt.Errorf("event changes: %q: new value: %w", k, err)
 		}
-		out = append(out, change{key: k, old: old, new: nw})
+		out = append(out, change{key: []byte(k), old: old, new: nw})
 	}
 	return out, nil
 }
@@ -380,28 +364,45 @@ func diff(old any, cur []rawjson.Field) ([]change, error) {
 	if err != nil {
 		return nil, fmt.Errorf("update: old object: %w", err)
 	}
-	before := make(map[string][]byte, len(prev))
-	for _, p := range prev {
-		before[p.Key] = p.Value
-	}
+	// Where each key of prev is in cur: objects have few fields and
+	// usually the same order, so a scan from the last match beats a map.
+	seen := make([]bool, len(prev))
 	changes := []change{}
+	next := 0
 	for _, f := range cur {
-		ov, ok := before[f.Key]
-		if !ok {
-			ov = rawjson.Null
+		ov := rawjson.Null
+		if i := indexKey(prev, f.Key, next); i >= 0 {
+			ov, seen[i], next = prev[i].Value, true, i+1
 		}
-		delete(before, f.Key)
 		if !bytes.Equal(ov, f.Value) {
 			changes = append(changes, change{key: f.Key, rawKey: f.RawKey, old: ov, new: f.Value})
 		}
 	}
-	for _, p := range prev {
+	for i, p := range prev {
 		// A field gone from the new object changed to null, unless it was null.
-		if _, gone := before[p.Key]; gone && !bytes.Equal(p.Value, rawjson.Null) {
+		if !seen[i] && !bytes.Equal(p.Value, rawjson.Null) {
 			changes = append(changes, change{key: p.Key, rawKey: p.RawKey, old: p.Value, new: rawjson.Null})
 		}
 	}
 	return changes, nil
+}
+
+// indexKey returns the index of the field of fs whose key is key, looking
+// from from onwards and then before it; -1 if there is none. (A key
+// twice in an object: the first from from, as a map's last-wins would
+// not be either; duplicate keys are not valid input anyway.)
+func indexKey(fs []rawjson.Field, key []byte, from int) int {
+	for i := from; i < len(fs); i++ {
+		if bytes.Equal(fs[i].Key, key) {
+			return i
+		}
+	}
+	for i := 0; i < from && i < len(fs); i++ {
+		if bytes.Equal(fs[i].Key, key) {
+			return i
+		}
+	}
+	return -1
 }
 
 // plainBody is the envelope with the object and changes as they are.
@@ -479,7 +480,7 @@ func (s *snapshot) appendTail(b []byte, changes []change) []byte {
 			if c.rawKey != nil {
 				b = append(b, c.rawKey...)
 			} else {
-				b = rawjson.AppendString(b, c.key)
+				b = rawjson.AppendString(b, string(c.key))
 			}
 			b = append(b, `:{"old":`...)
 			b = append(b, c.old...)
@@ -512,7 +513,7 @@ func (s *snapshot) payload(object []rawjson.Field, changes []change) (Payload, e
 		if err != nil {
 			return Payload{}, err
 		}
-		p.Object[strings.Clone(f.Key)] = v // keys alias the pooled buffer: the Transform may keep p
+		p.Object[string(f.Key)] = v // a copy: keys alias the pooled buffer, and the Transform may keep p
 	}
 	if changes != nil {
 		p.Changes = make(map[string]Change, len(changes))
@@ -525,7 +526,7 @@ func (s *snapshot) payload(object []rawjson.Field, changes []change) (Payload, e
 			if err != nil {
 				return Payload{}, err
 			}
-			p.Changes[strings.Clone(c.key)] = Change{Old: o, New: n}
+			p.Changes[string(c.key)] = Change{Old: o, New: n}
 		}
 	}
 	if p.User != nil {

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/hookrail/webhook/internal/rawjson"
+	store "github.com/hookrail/webhook/internal/testmodels/rvmodels"
+	billing "github.com/hookrail/webhook/internal/testmodels/v2"
 )
 
 type ptOrder struct {
@@ -18,31 +20,6 @@ type ptOrder struct {
 type ptAttrs map[string]any
 
 var ptNow = time.Date(2026, 1, 16, 12, 0, 0, 0, time.UTC)
-
-func TestPkgName(t *testing.T) {
-	t.Parallel()
-	for path, want := range map[string]string{
-		"store":                        "store",
-		"main":                         "main",
-		"example.com/x/store":          "store",
-		"example.com/x/store/v2":       "store",
-		"example.com/x/store/v10":      "store",
-		"example.com/x/go-store":       "store",
-		"example.com/x/go-store/v3":    "store",
-		"github.com/hookrail/webhook":  "webhook",
-		"example.com/x/v2":             "x",
-		"example.com/x/v":              "v",   // not a version: no digits
-		"example.com/x/vx2":            "vx2", // not a version
-		"example.com/x/store_test":     "store_test",
-		"gopkg.in/yaml.v3":             "yaml", // gopkg.in's ".vN" suffix is a version, like "/vN"
-		"gopkg.in/check.v1":            "check",
-		"example.com/x/go-store/vault": "vault",
-	} {
-		if got := pkgName(path); got != want {
-			t.Errorf("pkgName(%q) = %q, want %q", path, got, want)
-		}
-	}
-}
 
 func TestLabelOf(t *testing.T) {
 	t.Parallel()
@@ -63,6 +40,10 @@ func TestLabelOf(t *testing.T) {
 		{"nil pointer", (*ptOrder)(nil), "webhook.ptOrder"},
 		{"builtin", 42, ""},
 		{"stdlib type", strings.Builder{}, "strings.Builder"},
+		// The package clause's name, not the folder's.
+		{"package store in folder rvmodels", store.Customer{}, "store.Customer"},
+		{"package billing in folder v2", &billing.Invoice{}, "billing.Invoice"},
+		{"internal package", rawjson.Field{}, "rawjson.Field"},
 	} {
 		if got := labelOf(c.v); got != c.want {
 			t.Errorf("%s: labelOf(%T) = %q, want %q", c.name, c.v, got, c.want)

@@ -15,7 +15,6 @@ import (
 	"errors"
 	"math/bits"
 	"unicode/utf8"
-	"unsafe"
 )
 
 // ErrSyntax reports input that is not the JSON value the caller asked for.
@@ -23,7 +22,7 @@ var ErrSyntax = errors.New("rawjson: malformed JSON")
 
 // Field is one member of a JSON object.
 type Field struct {
-	Key    string // decoded key
+	Key    []byte // the decoded key: a sub-slice of the input unless it had escapes
 	RawKey []byte // the key as it appeared, quotes included
 	Value  []byte // the value, compact as it appeared
 }
@@ -42,8 +41,8 @@ func Kind(v []byte) byte {
 }
 
 // Fields splits a JSON object into its members, in order. The returned
-// slices, and the keys, alias obj: obj must not be modified while they
-// are in use.
+// slices, keys included, alias obj: obj must not be modified while they
+// are in use, and a key kept longer must be copied.
 func Fields(obj []byte) ([]Field, error) {
 	it := ObjectIter(obj)
 	fields := make([]Field, 0, min(len(obj)/24+1, 64))
@@ -91,7 +90,7 @@ func AppendObject(dst []byte, fields []Field) []byte {
 		if f.RawKey != nil {
 			dst = append(dst, f.RawKey...)
 		} else {
-			dst = AppendString(dst, f.Key)
+			dst = AppendString(dst, string(f.Key))
 		}
 		dst = append(dst, ':')
 		dst = append(dst, f.Value...)
@@ -121,7 +120,7 @@ func ObjectSize(fields []Field) int {
 		if f.RawKey != nil {
 			n += len(f.RawKey)
 		} else {
-			n += StringSize(f.Key)
+			n += StringSize(string(f.Key))
 		}
 		n += 1 + len(f.Value)
 	}
@@ -426,20 +425,18 @@ func isASCII(b []byte) bool {
 	return true
 }
 
-func unquote(raw []byte, escaped bool) (string, error) {
+// unquote returns the key a quoted JSON string holds: the bytes between
+// the quotes when they need no decoding (a sub-slice of raw, so that a
+// walk allocates nothing), else a decoded copy.
+func unquote(raw []byte, escaped bool) ([]byte, error) {
 	if !escaped && (isASCII(raw) || utf8.Valid(raw)) {
-		if len(raw) == 2 {
-			return "", nil
-		}
-		// The key is the bytes between the quotes, which the caller
-		// promises not to modify: alias them rather than copy.
-		return unsafe.String(&raw[1], len(raw)-2), nil
+		return raw[1 : len(raw)-1 : len(raw)-1], nil
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", ErrSyntax
+		return nil, ErrSyntax
 	}
-	return s, nil
+	return []byte(s), nil
 }
 
 // Iter walks the members of an object or the elements of an array
@@ -489,9 +486,9 @@ func (it *Iter) Used() int { return it.i }
 // NextKey returns the key of the next member of an object walk and stops
 // at its value, which Value or Skip must then move past; ok is false at
 // the end or on an error (see Err).
-func (it *Iter) NextKey() (key string, rawKey []byte, ok bool) {
+func (it *Iter) NextKey() (key, rawKey []byte, ok bool) {
 	if it.done {
-		return "", nil, false
+		return nil, nil, false
 	}
 	b, i := it.b, it.i
 	if i >= len(b) || b[i] != '"' {
@@ -565,7 +562,7 @@ func (it *Iter) advance(end int) bool {
 	return true
 }
 
-func (it *Iter) fail() (string, []byte, bool) {
+func (it *Iter) fail() ([]byte, []byte, bool) {
 	it.done, it.err = true, ErrSyntax
-	return "", nil, false
+	return nil, nil, false
 }

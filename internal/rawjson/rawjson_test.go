@@ -49,7 +49,7 @@ func TestFields(t *testing.T) {
 		}
 		got := []kv{}
 		for _, f := range fs {
-			got = append(got, kv{f.Key, string(f.RawKey), string(f.Value)})
+			got = append(got, kv{string(f.Key), string(f.RawKey), string(f.Value)})
 		}
 		if !reflect.DeepEqual(got, c.want) {
 			t.Errorf("Fields(%q)\n got: %q\nwant: %q", c.in, got, c.want)
@@ -150,7 +150,7 @@ func TestAppendObjectRoundTrip(t *testing.T) {
 		}
 	}
 	// Fields without RawKey: the key is escaped.
-	fs := []Field{{Key: "a\"<b>", Value: []byte(`1`)}, {Key: "é", Value: []byte(`"x"`)}}
+	fs := []Field{{Key: []byte("a\"<b>"), Value: []byte(`1`)}, {Key: []byte("é"), Value: []byte(`"x"`)}}
 	out := AppendObject(nil, fs)
 	if want := `{"a\"\u003cb\u003e":1,"é":"x"}`; string(out) != want {
 		t.Errorf("AppendObject = %s, want %s", out, want)
@@ -169,7 +169,7 @@ func TestAppendObjectRoundTrip(t *testing.T) {
 func TestObjectSizeEscapedKey(t *testing.T) {
 	t.Parallel()
 	for _, key := range []string{"a", "é", `a"b`, "<b>", "\n\x00", "\u2028", "\xff"} {
-		fs := []Field{{Key: key, Value: []byte(`1`)}}
+		fs := []Field{{Key: []byte(key), Value: []byte(`1`)}}
 		if n, out := ObjectSize(fs), AppendObject(nil, fs); n != len(out) {
 			t.Errorf("ObjectSize(key %q) = %d, AppendObject adds %d bytes (%s)", key, n, len(out), out)
 		}
@@ -231,9 +231,9 @@ func checkObject(t *testing.T, in []byte) {
 	}
 	got := make(map[string]json.RawMessage, len(fs))
 	for _, fl := range fs {
-		got[fl.Key] = fl.Value // the last duplicate wins, as in encoding/json
+		got[string(fl.Key)] = fl.Value // the last duplicate wins, as in encoding/json
 		var raw string
-		if err := json.Unmarshal(fl.RawKey, &raw); err != nil || raw != fl.Key {
+		if err := json.Unmarshal(fl.RawKey, &raw); err != nil || raw != string(fl.Key) {
 			t.Fatalf("Fields(%q): key %q does not decode from its raw key %q", in, fl.Key, fl.RawKey)
 		}
 		checkValue(t, fl.Value)
@@ -316,7 +316,7 @@ func TestFieldsInvalidUTF8Key(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Fields(%q): %v", in, err)
 		}
-		if _, ok := want[fs[0].Key]; !ok {
+		if _, ok := want[string(fs[0].Key)]; !ok {
 			t.Errorf("Fields(%q): Key = %q, encoding/json decodes the key as %q", in, fs[0].Key, keysOfAny(want))
 		}
 	}
@@ -437,5 +437,27 @@ func TestIsASCII(t *testing.T) {
 				t.Fatalf("isASCII(%q) = true", c)
 			}
 		}
+	}
+}
+
+// TestKeysAreBytes: a key that needs no decoding is a sub-slice of the
+// input, visibly (a []byte, not a string that would pass for immutable
+// while the input is reused), capped so that appending to it cannot write
+// into the input; an escaped key is a copy.
+func TestKeysAreBytes(t *testing.T) {
+	in := []byte(`{"plain":1,"esc\u0061ped":2}`)
+	fs, err := Fields(in)
+	if err != nil || len(fs) != 2 {
+		t.Fatalf("Fields = %v, %v", fs, err)
+	}
+	if &fs[0].Key[0] != &in[2] || cap(fs[0].Key) != len("plain") {
+		t.Errorf("plain key: not the capped sub-slice of the input")
+	}
+	_ = append(fs[0].Key, 'X')
+	if string(in[2:8]) != `plain"` {
+		t.Errorf("appending to a key changed the input: %s", in)
+	}
+	if string(fs[1].Key) != "escaped" || &fs[1].Key[0] == &in[12] {
+		t.Errorf("escaped key = %q, want a decoded copy", fs[1].Key)
 	}
 }
