@@ -1,6 +1,6 @@
 package webhook_test
 
-// End-to-end tests of health.go: the per-endpoint circuit breaker (opens
+// End-to-end tests of breaker.go: the per-endpoint circuit breaker (opens
 // after Threshold down-looking failures, holds every attempt for the
 // cooldown, lets one probe through, closes on its success, loses nothing)
 // and the failure monitor (one alert per streak).

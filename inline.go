@@ -50,12 +50,12 @@ func (q *inlineQueue) Enqueue(ctx context.Context, ds []*Delivery) error {
 		return errors.New("inline queue: not started")
 	}
 	if err := ctx.Err(); err != nil {
-		return errors.Join(giveUpAll(q.run, ds, fmt.Errorf("not sent: %w", err))...)
+		return giveUpAll(q.run, ds, fmt.Errorf("not sent: %w", err))
 	}
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
-		return errors.Join(giveUpAll(q.run, ds, ErrClosed)...)
+		return giveUpAll(q.run, ds, ErrClosed)
 	}
 	q.active.Add(1)
 	defer q.active.Done()

@@ -149,13 +149,13 @@ func (q *MemoryQueue) Enqueue(ctx context.Context, ds []*Delivery) error {
 		return errors.New("memory queue: not started")
 	}
 	if err := ctx.Err(); err != nil {
-		return errors.Join(giveUpAll(q.run, ds, fmt.Errorf("not queued: %w", err))...)
+		return giveUpAll(q.run, ds, fmt.Errorf("not queued: %w", err))
 	}
 	var full []*Delivery
 	q.mu.Lock()
 	if q.closing {
 		q.mu.Unlock()
-		return errors.Join(giveUpAll(q.run, ds, ErrClosed)...)
+		return giveUpAll(q.run, ds, ErrClosed)
 	}
 	for _, d := range ds {
 		if !q.add(d) {

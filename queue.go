@@ -227,10 +227,10 @@ func closedBeforeDelivery(ctx context.Context) error {
 }
 
 // giveUpAll gives up every delivery of ds and returns the errors joined.
-func giveUpAll(r Runner, ds []*Delivery, err error) []error {
+func giveUpAll(r Runner, ds []*Delivery, err error) error {
 	errs := make([]error, 0, len(ds))
 	for _, d := range ds {
 		errs = append(errs, r.GiveUp(d, err))
 	}
-	return errs
+	return errors.Join(errs...)
 }
