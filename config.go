@@ -119,6 +119,7 @@ import (
 //	timeout_seconds        number                        Timeout               default: the top-level one
 //	transform              name                          Transform             a name in ConfigLoader.Transforms
 //	scheme                 string                        Scheme                "hmac-sha256" (default) or "standard-webhooks"
+//	send_filtered_updates  bool                          SendFilteredUpdates   default false
 //	enabled                bool                          Disabled = !enabled   default true
 //
 //	auth.type              "oauth2"          required: the client-credentials grant is the only type
@@ -279,7 +280,7 @@ var (
 	endpointKeys = []string{"name", "url", "secret", "previous_secret", "previous_secret_until",
 		"events", "include_models", "exclude_models", "include_fields", "exclude_fields",
 		"redact_fields", "headers", "auth", "retry_config", "timeout_seconds", "transform",
-		"scheme", "enabled"}
+		"scheme", "send_filtered_updates", "enabled"}
 	retryKeys      = []string{"max_retries", "retry_delay", "backoff_factor", "max_delay", "retry_on_status", "no_jitter"}
 	monitoringKeys = []string{"enabled", "alert_on_consecutive_failures", "alert_callback"}
 	breakerKeys    = []string{"threshold", "cooldown_seconds"}
@@ -394,7 +395,7 @@ func suggest(key string, known []string, hint func(string) string) string {
 	best, bestDist := "", 0
 	lower := strings.ToLower(key)
 	for _, k := range known {
-		d := editDistance(lower, k)
+		d := foldEditDistance(lower, k)
 		if len(key) >= 4 && (strings.HasPrefix(k, lower) || strings.HasPrefix(lower, k)) {
 			d = min(d, 2)
 		}
@@ -409,26 +410,6 @@ func suggest(key string, known []string, hint func(string) string) string {
 		return " (want one of " + strings.Join(known, ", ") + ")"
 	}
 	return ""
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func topHint(key string) string {
@@ -983,6 +964,7 @@ func (m *mapper) endpoint(f map[string]entry, base *RetryConfig) Endpoint {
 		s, _ := m.text(e)
 		ep.Scheme = SignatureScheme(s)
 	}
+	set(f, "send_filtered_updates", &ep.SendFilteredUpdates, m.boolean)
 	if e, ok := f["enabled"]; ok {
 		if v, ok := m.boolean(e); ok {
 			ep.Disabled = !v

@@ -200,6 +200,7 @@ func configSamples() []configSample {
 						URL:                 "https://billing.example.com/hooks",
 						Secret:              testEnv["BILLING_SECRET"],
 						Scheme:              webhook.SchemeStandard,
+						SendFilteredUpdates: true,
 						PreviousSecret:      testEnv["BILLING_OLD_SECRET"],
 						PreviousSecretUntil: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC),
 						Events:              []webhook.EventType{webhook.Created},

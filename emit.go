@@ -71,82 +71,48 @@ func (e *Emitter) dispatch(ctx context.Context, p Prepared) error {
 	return errors.Join(errs...)
 }
 
-// prepare turns ev into its deliveries, with no side effect. Its error is
-// about the event as a whole; each endpoint's failure is in Failed.
+// prepare turns ev into its deliveries, with no side effect (but for the
+// warnings logged once when a model's type is first met, see noticeType).
+// Its error is about the event as a whole; each endpoint's failure is in
+// Failed.
 func (e *Emitter) prepare(ctx context.Context, ev *Event) (Prepared, error) {
 	if e.cfg.Disabled {
 		return Prepared{}, nil
 	}
-	if !ev.Type.valid() {
-		return Prepared{}, fmt.Errorf("webhook: %w: type %q unknown (want created, updated or deleted)", ErrInvalidEvent, ev.Type)
-	}
-	if err := checkEventID(ev.ID); err != nil {
-		return Prepared{}, fmt.Errorf("webhook: %w: %w", ErrInvalidEvent, err)
-	}
-	// The object's own methods (WebhookLabel, WebhookMeta, MarshalJSON)
-	// and the model's ShouldSend are host code: a panic in them is the
-	// event's error, not the host's.
-	var model ModelInfo
-	var err error
-	if perr := protect("WebhookLabel", func() { model, err = modelLabel(ev) }); perr != nil {
-		err = perr
-	}
-	if err != nil {
-		return Prepared{}, fmt.Errorf("webhook: %w: %w", ErrInvalidEvent, err)
-	}
-	var meta ModelMeta
-	var ok bool
-	if perr := protect("WebhookMeta", func() { meta, ok = e.meta(ev, model.Label) }); perr != nil {
-		return Prepared{}, fmt.Errorf("webhook: %w: %w", ErrInvalidEvent, perr)
-	}
-	if ok && (meta.Disabled || !hasEvent(meta.Events, ev.Type)) {
-		return Prepared{}, nil
+	model, meta, err := e.check(ev)
+	if err != nil || !meta.wants(ev.Type) {
+		return Prepared{}, err
 	}
 	var targets []*endpoint
 	for _, ep := range e.endpoints {
-		if ep.wants(ev.Type, model.Label) {
+		if ep.pass(ev.Type, model.Label) == wanted {
 			targets = append(targets, ep)
 		}
 	}
 	if len(targets) == 0 {
 		return Prepared{}, nil
 	}
-	if ok && meta.ShouldSend != nil {
-		send := false
-		if perr := protect("ShouldSend", func() { send = meta.ShouldSend(*ev) }); perr != nil {
-			return Prepared{}, fmt.Errorf("webhook: %w: %w", ErrInvalidEvent, perr)
-		}
-		if !send {
-			return Prepared{}, nil
-		}
+	if send, err := shouldSend(&meta, ev); !send || err != nil {
+		return Prepared{}, err
 	}
 	id, dlvIDs := e.newIDs(ev.ID, len(targets))
 	now := e.now().UTC()
-	var user *Actor
-	if a, ok := actorFrom(ctx, ev); ok {
-		user = &a
-	}
-	var snap *snapshot
-	if perr := protect("MarshalJSON", func() { snap, err = newSnapshot(ev, model, id, now.Truncate(time.Second), user) }); perr != nil {
-		err = perr
-	}
+	snap, err := e.snapshot(ctx, ev, model, id, now)
 	if err != nil {
-		return Prepared{}, fmt.Errorf("webhook: %w: %w", ErrInvalidEvent, err)
+		return Prepared{}, err
 	}
 	defer snap.release() // every body is built by then: none refers to it
+	e.noticeType(model.Label, snap.rawType)
 
 	var p Prepared
 	p.Deliveries = make([]*Delivery, 0, len(targets))
 	var plain []byte // the body of every endpoint without rules or transform
 	for i, ep := range targets {
-		d := &Delivery{ID: dlvID(dlvIDs, i), EventID: id, EventType: ev.Type, Endpoint: ep.Name, CreatedAt: now}
-		body, err := e.shape(snap, ep, &plain)
-		switch {
-		case err != nil:
-			err = fmt.Errorf("shaping the body: %w", err)
-		case e.cfg.MaxBodyBytes > 0 && len(body) > e.cfg.MaxBodyBytes:
-			err = fmt.Errorf("%w: %d bytes, over the limit of %d", ErrBodyTooLarge, len(body), e.cfg.MaxBodyBytes)
+		body, pass, err := e.build(snap, ep, &plain)
+		if pass != wanted {
+			continue
 		}
+		d := &Delivery{ID: dlvID(dlvIDs, i), EventID: id, EventType: ev.Type, Endpoint: ep.Name, CreatedAt: now}
 		if err != nil {
 			p.Failed = append(p.Failed, ShapeFailure{d, e.deliveryError(d, err)})
 			continue
@@ -157,78 +123,144 @@ func (e *Emitter) prepare(ctx context.Context, ev *Event) (Prepared, error) {
 	return p, nil
 }
 
+// check validates ev and resolves its model label and settings (the
+// zero ModelMeta when the model has none). The object's own methods
+// (WebhookLabel, WebhookMeta) are host code: a panic in them is the
+// event's error, not the host's.
+func (e *Emitter) check(ev *Event) (ModelInfo, ModelMeta, error) {
+	if !ev.Type.valid() {
+		return ModelInfo{}, ModelMeta{}, fmt.Errorf("webhook: %w: type %q unknown (want created, updated or deleted)", ErrInvalidEvent, ev.Type)
+	}
+	if err := checkEventID(ev.ID); err != nil {
+		return ModelInfo{}, ModelMeta{}, fmt.Errorf("webhook: %w: %w", ErrInvalidEvent, err)
+	}
+	var model ModelInfo
+	var err error
+	if perr := protect("WebhookLabel", func() { model, err = modelLabel(ev) }); perr != nil {
+		err = perr
+	}
+	if err != nil {
+		return ModelInfo{}, ModelMeta{}, fmt.Errorf("webhook: %w: %w", ErrInvalidEvent, err)
+	}
+	var meta ModelMeta
+	if perr := protect("WebhookMeta", func() { meta = e.meta(ev, model.Label) }); perr != nil {
+		return ModelInfo{}, ModelMeta{}, fmt.Errorf("webhook: %w: %w", ErrInvalidEvent, perr)
+	}
+	return model, meta, nil
+}
+
+// wants reports whether the model's settings let events of type t out.
+func (m *ModelMeta) wants(t EventType) bool {
+	return !m.Disabled && hasEvent(m.Events, t)
+}
+
+// shouldSend asks the model's ShouldSend, if it has one.
+func shouldSend(meta *ModelMeta, ev *Event) (send bool, _ error) {
+	if meta.ShouldSend == nil {
+		return true, nil
+	}
+	if perr := protect("ShouldSend", func() { send = meta.ShouldSend(*ev) }); perr != nil {
+		return false, fmt.Errorf("webhook: %w: %w", ErrInvalidEvent, perr)
+	}
+	return send, nil
+}
+
+// snapshot marshals the event's object (and, for an update, its changes)
+// once, for every endpoint's body. A panic in MarshalJSON is the event's
+// error.
+func (e *Emitter) snapshot(ctx context.Context, ev *Event, model ModelInfo, id string, now time.Time) (*snapshot, error) {
+	var user *Actor
+	if a, ok := actorFrom(ctx, ev); ok {
+		user = &a
+	}
+	var snap *snapshot
+	var err error
+	if perr := protect("MarshalJSON", func() { snap, err = newSnapshot(ev, model, id, now.Truncate(time.Second), user) }); perr != nil {
+		err = perr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("webhook: %w: %w", ErrInvalidEvent, err)
+	}
+	return snap, nil
+}
+
+// build makes ep's body of the snapshot: shape, then the size limit. pass
+// is passFiltered when ep does not get the update (see
+// Endpoint.SendFilteredUpdates).
+func (e *Emitter) build(s *snapshot, ep *endpoint, plain *[]byte) (_ []byte, _ passReason, err error) {
+	body, send, err := e.shape(s, ep, plain)
+	switch {
+	case err != nil:
+		return nil, wanted, fmt.Errorf("shaping the body: %w", err)
+	case !send:
+		return nil, passFiltered, nil
+	case e.cfg.MaxBodyBytes > 0 && len(body) > e.cfg.MaxBodyBytes:
+		return nil, wanted, fmt.Errorf("%w: %d bytes, over the limit of %d", ErrBodyTooLarge, len(body), e.cfg.MaxBodyBytes)
+	}
+	return body, wanted, nil
+}
+
 // meta returns the model's settings: Config.Models, else the object's
-// MetaProvider. ok is false when there are none.
-func (e *Emitter) meta(ev *Event, label string) (ModelMeta, bool) {
+// MetaProvider, else the zero ModelMeta, which lets every event out.
+func (e *Emitter) meta(ev *Event, label string) ModelMeta {
 	if m, ok := e.cfg.Models[label]; ok {
-		return m, true
+		return m
 	}
 	if p, ok := ev.Object.(MetaProvider); ok {
-		return p.WebhookMeta(), true
+		return p.WebhookMeta()
 	}
-	return ModelMeta{}, false
+	return ModelMeta{}
 }
+
+// hasEvent reports whether types, empty meaning all, holds t.
 func hasEvent(types []EventType, t EventType) bool {
 	return len(types) == 0 || slices.Contains(types, t)
 }
 
 // shape builds ep's body from the snapshot: field rules, then Transform.
-// Endpoints without either share one body, built once.
-func (e *Emitter) shape(s *snapshot, ep *endpoint, plain *[]byte) ([]byte, error) {
+// Endpoints without either share one body, built once. send is false for
+// an update whose changes ep's rules all hide, unless ep asks for those.
+func (e *Emitter) shape(s *snapshot, ep *endpoint, plain *[]byte) (body []byte, send bool, _ error) {
 	rules := ep.rules.forModel(s.model.Label)
 	if rules == nil && ep.Transform == nil {
 		if *plain == nil {
 			*plain = s.plainBody()
 		}
-		return *plain, nil
+		return *plain, true, nil
 	}
-	if rules != nil && rules.include == nil && ep.Transform == nil {
-		// Edit rules only: filter the object in one pass over its bytes.
-		changes := s.changes
-		if changes != nil {
-			if s.splits == nil {
-				s.splits = make(splits)
-			}
-			var err error
-			if changes, err = rules.editChanges(changes, s.splits); err != nil {
-				return nil, err
-			}
-		}
-		h := rules.horizon.get(e.keyOrders.of(s.rawType), rules.edit)
-		return s.streamBody(rules.edit, h, changes)
-	}
-	obj, err := s.fields()
-	if err != nil {
-		return nil, err
-	}
-	changes := s.changes
+	changes, obj := s.changes, s.raw
 	if rules != nil {
-		if s.splits == nil {
-			s.splits = make(splits)
+		var err error
+		if changes, err = rules.changes(changes); err != nil {
+			return nil, false, err
 		}
-		if obj, changes, err = rules.apply(obj, changes, s.splits); err != nil {
-			return nil, err
+		if len(changes) == 0 && len(s.changes) > 0 && !ep.SendFilteredUpdates {
+			return nil, false, nil
 		}
-	}
-	if ep.Transform == nil {
-		return s.body(obj, changes), nil
+		if ep.Transform == nil {
+			body, err := s.filteredBody(rules, changes)
+			return body, err == nil, err
+		}
+		if obj, err = rules.appendObject(nil, s.raw); err != nil {
+			return nil, false, fmt.Errorf("event object: %w", err)
+		}
 	}
 	p, err := s.payload(obj, changes)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var out any
 	if perr := protect("Transform", func() { out, err = ep.Transform(p) }); perr != nil {
-		return nil, perr
+		return nil, false, perr
 	}
 	if err != nil {
-		return nil, fmt.Errorf("transform: %w", err)
+		return nil, false, fmt.Errorf("transform: %w", err)
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
-		return nil, fmt.Errorf("transform: result of type %T cannot be serialised: %w", out, err)
+		return nil, false, fmt.Errorf("transform: result of type %T cannot be serialised: %w", out, err)
 	}
-	return b, nil
+	return b, true, nil
 }
 
 // Redeliver sends a finished delivery again: a new delivery (a new

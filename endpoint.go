@@ -121,6 +121,14 @@ type Endpoint struct {
 	// X-Webhook-Signature headers.
 	Scheme SignatureScheme
 
+	// SendFilteredUpdates sends an update to this endpoint even when its
+	// field rules hide every change the update made: the receiver then
+	// gets "changes": {} and an object that may look as it was. By default
+	// such an update is not sent to this endpoint, which would learn from
+	// it only that something it may not see has changed. An update whose
+	// object did not change at all is sent either way.
+	SendFilteredUpdates bool
+
 	// Disabled stops deliveries to this endpoint; events are not queued
 	// for it. Defaults to false.
 	Disabled bool
@@ -362,15 +370,55 @@ func (c *endpoint) unavailable() error {
 	return nil
 }
 
-// wants reports whether the endpoint gets events of this type and model.
-func (c *endpoint) wants(t EventType, label string) bool {
-	if c.unavailable() != nil || c.events&maskOf(t) == 0 {
-		return false
+// passReason is why an endpoint does not get an event.
+type passReason int
+
+const (
+	wanted       passReason = iota // it gets the event
+	passDisabled                   // Disabled, or a 410 answer disabled it
+	passEvents                     // the event type is not in Events
+	passIncluded                   // the model is not in IncludeModels
+	passExcluded                   // the model is in ExcludeModels
+	passFiltered                   // an update whose changes the field rules all hide
+	passModel                      // the model is disabled, not for this type, or ShouldSend said no
+	passEmitter                    // Config.Disabled
+)
+
+// explain says why an endpoint passes on an event of type t and model label.
+func (r passReason) explain(t EventType, label string) string {
+	switch r {
+	case passDisabled:
+		return "the endpoint is disabled"
+	case passEvents:
+		return fmt.Sprintf("events does not list %s", t)
+	case passIncluded:
+		return fmt.Sprintf("include_models does not list %s", label)
+	case passExcluded:
+		return fmt.Sprintf("exclude_models lists %s", label)
+	case passFiltered:
+		return "the field rules hide every change of the update (see send_filtered_updates)"
+	case passModel:
+		return fmt.Sprintf("the settings of model %s (disabled, events or ShouldSend) leave the %s event out", label, t)
+	case passEmitter:
+		return "webhooks are disabled (Config.Disabled)"
 	}
-	if c.includeModels != nil && !c.includeModels[label] {
-		return false
+	return ""
+}
+
+// pass reports why the endpoint does not get events of this type and
+// model; wanted when it does.
+func (c *endpoint) pass(t EventType, label string) passReason {
+	switch {
+	case c.unavailable() != nil:
+		return passDisabled
+	case c.events&maskOf(t) == 0:
+		return passEvents
+	case c.includeModels != nil && !c.includeModels[label]:
+		return passIncluded
+	case c.excludeModels[label]:
+		return passExcluded
 	}
-	return !c.excludeModels[label]
+	return wanted
 }
 
 // LogValue keeps the endpoint's secrets (Secret, PreviousSecret, header

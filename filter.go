@@ -55,6 +55,13 @@ func (t *pathTree) add(path string, value []byte) {
 	t.leaf, t.children, t.firsts, t.value = true, nil, byteSet{}, value
 }
 
+// mayReach reports whether t may have a child for key: false for most
+// keys no rule reaches, at the cost of one bit test (see child); t may
+// be nil.
+func (t *pathTree) mayReach(key []byte) bool {
+	return t != nil && (len(key) == 0 || t.firsts.has(key[0]))
+}
+
 // child returns the node a key leads to: its child, or, for a key spelled
 // with dots ("user.email" in a flattened map, at any level), the node its
 // elements lead to, stopping at a leaf. So a rule never misses a field
@@ -63,7 +70,7 @@ func (t *pathTree) child(key []byte) *pathTree {
 	// Most of an object's keys start with a byte no child's key starts
 	// with: neither they nor, spelled with dots, their first elements
 	// can lead anywhere, and they are turned away without a map lookup.
-	if len(key) > 0 && !t.firsts.has(key[0]) {
+	if !t.mayReach(key) {
 		return nil
 	}
 	if c := t.children[string(key)]; c != nil || bytes.IndexByte(key, '.') < 0 {
@@ -95,251 +102,293 @@ func checkPath(path string) error {
 	return nil
 }
 
-// pathOp is what a tree does to the fields its paths reach.
-type pathOp int
-
-const (
-	opKeep   pathOp = iota // include: keep only what the paths reach
-	opEdit                 // exclude and redact: drop (nil value) or replace what the paths reach
-	opDrop                 // only the dropping leaves of an edit tree
-	opRedact               // only the replacing leaves of an edit tree
-)
-
-// acts reports whether leaf l drops or replaces a value under op: every
-// leaf of an edit tree (opEdit), only dropping or only replacing ones
-// (opDrop, opRedact); none under opKeep, whose leaves keep.
-func (op pathOp) acts(l *pathTree) bool {
-	switch op {
-	case opDrop:
-		return l.value == nil
-	case opRedact:
-		return l.value != nil
-	default:
-		return op == opEdit
-	}
-}
-
 // fieldRules are one endpoint's field rules for one model, resolved from
 // the "*" entries and the model's own.
 type fieldRules struct {
 	include *pathTree // nil: every field
 	edit    *pathTree // exclude and redact, merged; nil: none
-	horizon horizonCache
 }
 
-// apply filters and redacts an object's fields and its changes. The result
-// shares unmodified values with the input; nothing is changed in place.
-// The object takes one pass per tree. Changes take the edit tree in two
-// passes, so that a change that only dropped fields made (what changed was
-// hidden) can be told from one that redaction made equal.
-func (r *fieldRules) apply(obj []rawjson.Field, changes []change, sc splits) ([]rawjson.Field, []change, error) {
-	var err error
-	if r.include != nil {
-		if obj, _, err = editFields(obj, r.include, opKeep, sc); err != nil {
-			return nil, nil, err
-		}
-		if changes, err = applyChanges(changes, r.include, opKeep, sc); err != nil {
-			return nil, nil, err
-		}
-	}
-	if r.edit != nil {
-		if obj, _, err = editFields(obj, r.edit, opEdit, sc); err != nil {
-			return nil, nil, err
-		}
-		if changes, err = r.editChanges(changes, sc); err != nil {
-			return nil, nil, err
-		}
-	}
-	return obj, changes, nil
+// appendObject appends obj, a JSON object, with the rules applied: the
+// endpoint's view of the event's object. It reads obj once.
+func (r *fieldRules) appendObject(dst, obj []byte) ([]byte, error) {
+	w := walk{redact: true}
+	dst, _, err := w.appendObject(dst, obj, r.include, r.edit)
+	return dst, err
 }
 
-// editChanges applies the edit tree to changes: drops first, then
-// redactions (see apply).
-func (r *fieldRules) editChanges(changes []change, sc splits) ([]change, error) {
-	changes, err := applyChanges(changes, r.edit, opDrop, sc)
-	if err != nil {
-		return nil, err
-	}
-	return applyChanges(changes, r.edit, opRedact, sc)
-}
-
-// editFields applies t to fields. When nothing changes it returns fields
-// itself and changed false; otherwise a new slice.
-func editFields(fields []rawjson.Field, t *pathTree, op pathOp, sc splits) (out []rawjson.Field, changed bool, _ error) {
-	for i, f := range fields {
-		keep, edited := true, false
-		c := t.child(f.Key)
-		switch {
-		case c == nil:
-			keep = op != opKeep
-		case c.leaf:
-			if op.acts(c) {
-				if c.value == nil {
-					keep = false
-				} else {
-					f.Value, edited = c.value, true
-				}
-			}
-		default:
-			v, ok, vchanged, err := applyValue(f.Value, c, op, sc)
-			if err != nil {
-				return nil, false, err
-			}
-			if !ok {
-				keep = false
-			} else if vchanged {
-				f.Value, edited = v, true
-			}
-		}
-		same := keep && !edited
-		if !changed {
-			if same {
-				continue
-			}
-			changed = true
-			out = make([]rawjson.Field, i, len(fields))
-			copy(out, fields[:i])
-		}
-		if keep {
-			out = append(out, f)
-		}
-	}
-	if !changed {
-		return fields, false, nil
-	}
-	return out, true, nil
-}
-
-// applyValue applies the subtree t to a nested value. ok is false when an
-// include rule selects nothing of it (a scalar where fields were named);
-// changed is false when v comes back as it was.
-func applyValue(v []byte, t *pathTree, op pathOp, sc splits) (_ []byte, ok, changed bool, _ error) {
-	switch rawjson.Kind(v) {
-	case '{':
-		fields, err := sc.fields(v)
-		if err != nil {
-			return nil, false, false, err
-		}
-		out, changed, err := editFields(fields, t, op, sc)
-		if err != nil || !changed {
-			return v, err == nil, false, err
-		}
-		return rawjson.AppendObject(make([]byte, 0, rawjson.ObjectSize(out)), out), true, true, nil
-	case '[':
-		els, err := sc.elements(v)
-		if err != nil {
-			return nil, false, false, err
-		}
-		var out [][]byte
-		for i, el := range els {
-			nv, ok, elChanged, err := applyValue(el, t, op, sc)
-			if err != nil {
-				return nil, false, false, err
-			}
-			if !changed && (!ok || elChanged) {
-				changed = true
-				out = make([][]byte, i, len(els))
-				copy(out, els[:i])
-			}
-			if changed && ok {
-				out = append(out, nv)
-			}
-		}
-		if !changed {
-			return v, true, false, nil
-		}
-		return rawjson.AppendArray(make([]byte, 0, len(v)), out), true, true, nil
-	case 'n':
-		return v, true, false, nil
-	default:
-		return v, op != opKeep, false, nil
-	}
-}
-
-// applyChanges applies a tree to the changes of an update (nil: not an
-// update). A change that include or exclude rules (opKeep, opDrop) leave
-// with equal old and new values is dropped: what changed was hidden, and
-// an empty change would hint at it. A redacted change (opRedact) stays,
-// with the replacement as old and new.
-func applyChanges(changes []change, t *pathTree, op pathOp, sc splits) ([]change, error) {
+// changes applies the rules to the changes of an update (nil: not an
+// update). The result shares unmodified values with the input.
+//
+// A change is dropped when the rules leave its old and new values equal,
+// unless a redaction made them equal: an empty change would hint at what
+// the rules hide, while a redacted field that changed is announced with
+// the replacement as old and new, as it would be in the object.
+func (r *fieldRules) changes(changes []change) ([]change, error) {
 	if changes == nil {
 		return nil, nil
 	}
 	out := make([]change, 0, len(changes))
 	for _, c := range changes {
-		n := t.child(c.key)
-		switch {
-		case n == nil:
-			if op == opKeep {
-				continue
-			}
-		case n.leaf:
-			if op.acts(n) {
-				if n.value == nil {
-					continue
-				}
-				c.old, c.new = n.value, n.value
-			}
-		default:
-			old, okOld, _, err := applyValue(c.old, n, op, sc)
-			if err != nil {
-				return nil, err
-			}
-			nw, okNew, _, err := applyValue(c.new, n, op, sc)
-			if err != nil {
-				return nil, err
-			}
-			if !okOld && !okNew {
-				continue
-			}
-			if !okOld {
-				old = rawjson.Null
-			}
-			if !okNew {
-				nw = rawjson.Null
-			}
-			if op != opRedact && bytes.Equal(old, nw) {
-				continue
-			}
-			c.old, c.new = old, nw
+		kept, ok, reached, err := r.change(c, walk{redact: true})
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, c)
+		if ok && reached && bytes.Equal(kept.old, kept.new) {
+			// Equal after the rules: what the drops alone leave tells
+			// whether the change was hidden or redacted.
+			dropped, dok, dreached, err := r.change(c, walk{})
+			if err != nil {
+				return nil, err
+			}
+			ok = dok && (!dreached || !bytes.Equal(dropped.old, dropped.new))
+		}
+		if ok {
+			out = append(out, kept)
+		}
 	}
 	return out, nil
 }
 
-// splits caches the splitting of nested values during one Emit: every
-// endpoint's rules reach into the same bytes of the same snapshot. A nil
-// splits caches nothing. The cached slices are never modified.
-type splits map[splitKey]any // []rawjson.Field or [][]byte
-
-type splitKey struct {
-	p *byte
-	n int
+// change applies the rules to one change as w does; ok is false when they
+// drop its key, or drop both of its values (a scalar where include rules
+// name fields inside: it becomes null when only one side is one). reached
+// is false when no rule reaches into or replaces its values: c comes back
+// as it was (a hand-written change may have equal old and new).
+//
+// A value both replaced and reached into by include rules takes the
+// include rules first, as the object does: if they leave nothing, or
+// leave old and new equal, the change is gone; otherwise the replacement
+// is its old and new.
+func (r *fieldRules) change(c change, w walk) (_ change, ok, reached bool, _ error) {
+	s, ok := w.step(r.include, r.edit, c.key)
+	if !ok || (s.include == nil && s.edit == nil && s.replace == nil) {
+		return c, ok, false, nil
+	}
+	replace := s.replace
+	s.replace = nil
+	if s.include != nil || s.edit != nil {
+		old, okOld, err := w.appendValue(nil, c.old, s)
+		if err != nil {
+			return c, false, true, err
+		}
+		nw, okNew, err := w.appendValue(nil, c.new, s)
+		if err != nil {
+			return c, false, true, err
+		}
+		if !okOld && !okNew {
+			return c, false, true, nil
+		}
+		if !okOld {
+			old = rawjson.Null
+		}
+		if !okNew {
+			nw = rawjson.Null
+		}
+		if replace != nil && bytes.Equal(old, nw) {
+			return c, false, true, nil
+		}
+		c.old, c.new = old, nw
+	}
+	if replace != nil {
+		c.old, c.new = replace, replace
+	}
+	return c, true, true, nil
 }
 
-func (sc splits) fields(v []byte) ([]rawjson.Field, error) {
-	k := splitKey{&v[0], len(v)}
-	if f, ok := sc[k].([]rawjson.Field); ok {
-		return f, nil
-	}
-	f, err := rawjson.Fields(v)
-	if err == nil && sc != nil {
-		sc[k] = f
-	}
-	return f, err
+// A walk applies an include tree (what stays; nil keeps everything) and an
+// edit tree (what is dropped or replaced; nil: nothing) to a JSON value,
+// in one pass over its bytes, appending the result. Rules reach into
+// nested objects and into every element of arrays. A walk without redact
+// applies only the edit tree's drops, leaving what it would replace as it
+// is.
+type walk struct {
+	redact bool
 }
 
-func (sc splits) elements(v []byte) ([][]byte, error) {
-	k := splitKey{&v[0], len(v)}
-	if e, ok := sc[k].([][]byte); ok {
-		return e, nil
+// step is what the rules make of one member's value, found by its key.
+type step struct {
+	include *pathTree // the include rules inside the value; nil: all of it stays
+	edit    *pathTree // the edit rules inside the value; nil: none
+	replace []byte    // not nil: the value is replaced by it
+}
+
+// step finds what include and edit make of the member with key; ok is
+// false when the member is dropped.
+func (w walk) step(include, edit *pathTree, key []byte) (s step, ok bool) {
+	if include != nil {
+		c := include.child(key)
+		if c == nil {
+			return s, false
+		}
+		if !c.leaf {
+			s.include = c
+		}
 	}
-	e, err := rawjson.Elements(v)
-	if err == nil && sc != nil {
-		sc[k] = e
+	if edit != nil {
+		switch c := edit.child(key); {
+		case c == nil:
+		case !c.leaf:
+			s.edit = c
+		case c.value == nil:
+			return s, false
+		case w.redact:
+			s.replace = c.value
+		}
 	}
-	return e, err
+	return s, true
+}
+
+// appendValue appends the whole value v as s leaves it; ok is false when
+// it is dropped (see keeps).
+func (w walk) appendValue(dst, v []byte, s step) (_ []byte, ok bool, _ error) {
+	k := rawjson.Kind(v)
+	switch {
+	case !s.keeps(k):
+		return dst, false, nil
+	case s.replace != nil:
+		return append(dst, s.replace...), true, nil
+	case (k == '{' || k == '[') && (s.include != nil || s.edit != nil):
+		dst, _, err := w.appendNested(dst, v, s.include, s.edit)
+		return dst, err == nil, err
+	}
+	return append(dst, v...), true, nil
+}
+
+// keeps reports whether a value of kind k survives s: include rules that
+// name fields inside a value select nothing of a scalar. Null stays null.
+func (s step) keeps(k byte) bool {
+	return s.include == nil || k == '{' || k == '[' || k == 'n'
+}
+
+// appendNested appends the object or array at the start of v with the
+// rules applied; used is its length in v, which may run on past it.
+func (w walk) appendNested(dst, v []byte, include, edit *pathTree) (_ []byte, used int, _ error) {
+	if rawjson.Kind(v) == '{' {
+		return w.appendObject(dst, v, include, edit)
+	}
+	it := rawjson.ArrayIter(v)
+	dst = append(dst, '[')
+	first := true
+	for it.More() {
+		if k := rawjson.Kind(it.Rest()); k == '{' || k == '[' {
+			var ok bool
+			var err error
+			if dst, ok, err = w.appendNestedAt(separate(dst, &first), &it, include, edit); err != nil {
+				return nil, 0, err
+			} else if !ok {
+				break
+			}
+			continue
+		}
+		el, ok := it.Value() // a scalar or null: rules reach into objects only
+		if !ok {
+			break
+		}
+		if (step{include: include}).keeps(rawjson.Kind(el)) {
+			dst = append(separate(dst, &first), el...)
+		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, 0, err
+	}
+	return append(dst, ']'), it.Used(), nil
+}
+
+// appendNestedAt appends the object or array the walk stopped at, with the
+// rules applied, and moves the walk past it; ok is false when the walk
+// cannot go on (see it.Err).
+func (w walk) appendNestedAt(dst []byte, it *rawjson.Iter, include, edit *pathTree) (_ []byte, ok bool, _ error) {
+	dst, n, err := w.appendNested(dst, it.Rest(), include, edit)
+	if err != nil {
+		return nil, false, err
+	}
+	return dst, it.Skip(n), nil
+}
+
+// appendObject appends the object at the start of obj with the rules
+// applied; used is its length in obj, which may run on past it.
+func (w walk) appendObject(dst, obj []byte, include, edit *pathTree) (_ []byte, used int, _ error) {
+	it := rawjson.ObjectIter(obj)
+	dst = append(dst, '{')
+	first := true
+	// obj[runStart:runEnd] are members kept as they are, with the commas
+	// between them, not yet appended: compact input is copied a run of
+	// members at a time rather than a key, colon and value at a time.
+	runStart, runEnd := 0, 0
+	for {
+		keyStart := len(obj) - len(it.Rest())
+		key, rawKey, ok := it.NextKey()
+		if !ok {
+			break
+		}
+		if include != nil || edit.mayReach(key) {
+			if s, keep := w.step(include, edit, key); !keep || s.include != nil || s.edit != nil || s.replace != nil {
+				// A rule drops, replaces or reaches into the value.
+				dst, first = appendMembers(dst, first, obj[runStart:runEnd])
+				runStart, runEnd = 0, 0
+				var err error
+				if dst, ok, first, err = w.appendMember(dst, &it, rawKey, s, keep, first); err != nil {
+					return nil, 0, err
+				} else if !ok {
+					break
+				}
+				continue
+			}
+		}
+		// No rule reaches the member: it goes as it is.
+		valueStart := len(obj) - len(it.Rest())
+		v, ok := it.Value()
+		if !ok {
+			break
+		}
+		if valueStart == keyStart+len(rawKey)+1 { // no white space around the colon
+			if runEnd > runStart && keyStart == runEnd+1 && obj[runEnd] == ',' {
+				runEnd = valueStart + len(v) // the member right after the run
+				continue
+			}
+			dst, first = appendMembers(dst, first, obj[runStart:runEnd])
+			runStart, runEnd = keyStart, valueStart+len(v)
+			continue
+		}
+		dst, first = appendMembers(dst, first, obj[runStart:runEnd])
+		runStart, runEnd = 0, 0
+		dst = append(separate(dst, &first), rawKey...)
+		dst = append(dst, ':')
+		dst = append(dst, v...)
+	}
+	if err := it.Err(); err != nil {
+		return nil, 0, err
+	}
+	dst, _ = appendMembers(dst, first, obj[runStart:runEnd])
+	return append(dst, '}'), it.Used(), nil
+}
+
+// appendMember appends the member with rawKey whose value the object walk
+// it stopped at, as s and keep (from step) leave it, and moves the walk
+// past the value; ok is false when the walk cannot go on (see it.Err).
+// first is as in separate.
+func (w walk) appendMember(dst []byte, it *rawjson.Iter, rawKey []byte, s step, keep, first bool) (_ []byte, ok, stillFirst bool, _ error) {
+	k := rawjson.Kind(it.Rest())
+	if keep && s.replace == nil && (k == '{' || k == '[') {
+		// Reach into the value, walking it once: its end is where the
+		// nested walk stops.
+		dst = append(separate(dst, &first), rawKey...)
+		dst = append(dst, ':')
+		dst, ok, err := w.appendNestedAt(dst, it, s.include, s.edit)
+		return dst, ok, first, err
+	}
+	v, ok := it.Value()
+	if !ok || !keep || !s.keeps(k) {
+		return dst, ok, first, nil
+	}
+	if s.replace != nil {
+		v = s.replace
+	}
+	// Else nested rules meet a scalar or null: it stays.
+	dst = append(separate(dst, &first), rawKey...)
+	dst = append(dst, ':')
+	return append(dst, v...), true, first, nil
 }
 
 // allModels is the key of field rules that apply to every model.
@@ -456,96 +505,6 @@ func uniq(a, b string) []string {
 	return []string{a, b}
 }
 
-// appendFiltered appends the object at the start of obj with the edit
-// tree t applied (opEdit) in one pass over its bytes: what editFields and
-// AppendObject make together, without splitting obj into fields first.
-// The body of an endpoint with edit rules only is built this way. obj may
-// run on past the object (the rest of an enclosing value); used is the
-// length of the object in it.
-func appendFiltered(dst, obj []byte, t *pathTree) (_ []byte, used int, _ error) {
-	return appendFilteredObject(dst, obj, t, nil)
-}
-
-// appendFilteredObject is appendFiltered, for a whole compact object obj
-// (nothing after its closing brace) when h is not nil: from the first key
-// past h's horizon on, the rest of obj is copied without being walked.
-func appendFilteredObject(dst, obj []byte, t *pathTree, h *keyHorizon) (_ []byte, used int, _ error) {
-	cur := keyCursor{h: h}
-	it := rawjson.ObjectIter(obj)
-	dst = append(dst, '{')
-	first := true
-	// obj[runStart:runEnd] are members kept as they are, with the commas
-	// between them, not yet appended: compact input is copied a run of
-	// members at a time rather than a key, colon and value at a time.
-	runStart, runEnd := 0, 0
-	for {
-		keyStart := len(obj) - len(it.Rest())
-		key, rawKey, ok := it.NextKey()
-		if !ok {
-			break
-		}
-		if cur.beyond(key) {
-			// No rule reaches this key or any after it: the rest of the
-			// object, up to its closing brace, goes as it is.
-			dst, first = appendMembers(dst, first, obj[runStart:runEnd])
-			dst, _ = appendMembers(dst, first, obj[keyStart:len(obj)-1])
-			return append(dst, '}'), len(obj), nil
-		}
-		c := t.child(key)
-		if c != nil && !c.leaf {
-			if k := rawjson.Kind(it.Rest()); k == '{' || k == '[' {
-				// Reach into the value, walking it once: its end is
-				// where the nested walk stops.
-				dst, first = appendMembers(dst, first, obj[runStart:runEnd])
-				runStart, runEnd = 0, 0
-				dst = append(separate(dst, &first), rawKey...)
-				dst = append(dst, ':')
-				var ok bool
-				var err error
-				if dst, ok, err = appendNestedAt(dst, &it, c); err != nil {
-					return nil, 0, err
-				} else if !ok {
-					break
-				}
-				continue
-			}
-		}
-		valueStart := len(obj) - len(it.Rest())
-		v, ok := it.Value()
-		if !ok {
-			break
-		}
-		// A key no rule reaches, or one whose nested rules meet a scalar
-		// or null, keeps its value; a leaf drops or replaces it.
-		asIs := true
-		if c != nil && c.leaf {
-			if c.value == nil {
-				continue
-			}
-			v, asIs = c.value, false
-		}
-		if asIs && valueStart == keyStart+len(rawKey)+1 { // no white space around the colon
-			if runEnd > runStart && keyStart == runEnd+1 && obj[runEnd] == ',' {
-				runEnd = valueStart + len(v) // the member right after the run
-				continue
-			}
-			dst, first = appendMembers(dst, first, obj[runStart:runEnd])
-			runStart, runEnd = keyStart, valueStart+len(v)
-			continue
-		}
-		dst, first = appendMembers(dst, first, obj[runStart:runEnd])
-		runStart, runEnd = 0, 0
-		dst = append(separate(dst, &first), rawKey...)
-		dst = append(dst, ':')
-		dst = append(dst, v...)
-	}
-	if err := it.Err(); err != nil {
-		return nil, 0, err
-	}
-	dst, _ = appendMembers(dst, first, obj[runStart:runEnd])
-	return append(dst, '}'), it.Used(), nil
-}
-
 // appendMembers appends members, compact object members joined by commas,
 // after a comma unless first; first is false after it unless members is
 // empty.
@@ -557,39 +516,6 @@ func appendMembers(dst []byte, first bool, members []byte) (_ []byte, stillFirst
 	return dst, first
 }
 
-// appendFilteredValue appends the object or array at the start of v with
-// t applied; used is its length in v (see appendFiltered).
-func appendFilteredValue(dst, v []byte, t *pathTree) (_ []byte, used int, _ error) {
-	if rawjson.Kind(v) == '{' {
-		return appendFiltered(dst, v, t)
-	}
-	it := rawjson.ArrayIter(v)
-	dst = append(dst, '[')
-	first := true
-	for it.More() {
-		k := rawjson.Kind(it.Rest())
-		if k == '{' || k == '[' {
-			var ok bool
-			var err error
-			if dst, ok, err = appendNestedAt(separate(dst, &first), &it, t); err != nil {
-				return nil, 0, err
-			} else if !ok {
-				break
-			}
-			continue
-		}
-		el, ok := it.Value() // a scalar or null: rules reach into objects only
-		if !ok {
-			break
-		}
-		dst = append(separate(dst, &first), el...)
-	}
-	if err := it.Err(); err != nil {
-		return nil, 0, err
-	}
-	return append(dst, ']'), it.Used(), nil
-}
-
 // separate appends the comma that goes before a member or element, unless
 // it is the first, which it no longer is afterwards.
 func separate(dst []byte, first *bool) []byte {
@@ -598,15 +524,4 @@ func separate(dst []byte, first *bool) []byte {
 		return dst
 	}
 	return append(dst, ',')
-}
-
-// appendNestedAt appends the object or array the walk stopped at, with t
-// applied, and moves the walk past it; ok is false when the walk cannot go
-// on (see it.Err).
-func appendNestedAt(dst []byte, it *rawjson.Iter, t *pathTree) (_ []byte, ok bool, _ error) {
-	dst, n, err := appendFilteredValue(dst, it.Rest(), t)
-	if err != nil {
-		return nil, false, err
-	}
-	return dst, it.Skip(n), nil
 }

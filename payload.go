@@ -210,9 +210,8 @@ type snapshot struct {
 	actor   Actor
 	raw     []byte          // the object as marshalled
 	rawType reflect.Type    // the type raw was marshalled from
-	object  []rawjson.Field // raw split into fields: by fields(), when rules need it
+	object  []rawjson.Field // raw split into fields: by fields(), for the changes of an update
 	changes []change        // nil unless Updated
-	splits  splits          // nested values split by field rules, shared by endpoints
 	buf     *bytes.Buffer   // holds raw, from marshalBufs; nil: raw is not pooled
 }
 
@@ -407,12 +406,20 @@ func indexKey(fs []rawjson.Field, key []byte, from int) int {
 
 // plainBody is the envelope with the object and changes as they are.
 func (s *snapshot) plainBody() []byte {
-	return s.appendBody(make([]byte, 0, s.bodySize(len(s.raw), s.changes)), nil, s.changes)
+	b := s.appendHead(make([]byte, 0, s.bodySize(len(s.raw), s.changes)))
+	b = append(b, s.raw...)
+	return s.appendTail(b, s.changes)
 }
 
-// body is the envelope with a filtered object and changes.
-func (s *snapshot) body(object []rawjson.Field, changes []change) []byte {
-	return s.appendBody(make([]byte, 0, s.bodySize(rawjson.ObjectSize(object), changes)), object, changes)
+// filteredBody is the envelope with the object filtered by r, in one pass
+// over its bytes, and changes already filtered by r.
+func (s *snapshot) filteredBody(r *fieldRules, changes []change) ([]byte, error) {
+	b := s.appendHead(make([]byte, 0, s.bodySize(len(s.raw), changes)))
+	b, err := r.appendObject(b, s.raw)
+	if err != nil {
+		return nil, fmt.Errorf("event object: %w", err)
+	}
+	return s.appendTail(b, changes), nil
 }
 
 func (s *snapshot) bodySize(objectSize int, changes []change) int {
@@ -424,29 +431,6 @@ func (s *snapshot) bodySize(objectSize int, changes []change) int {
 		n += len(c.key) + len(c.old) + len(c.new) + len(`"":{"old":,"new":},`) + 8
 	}
 	return n
-}
-
-// appendBody appends the envelope; object nil means the raw object.
-func (s *snapshot) appendBody(b []byte, object []rawjson.Field, changes []change) []byte {
-	b = s.appendHead(b)
-	if object == nil {
-		b = append(b, s.raw...)
-	} else {
-		b = rawjson.AppendObject(b, object)
-	}
-	return s.appendTail(b, changes)
-}
-
-// streamBody is the envelope with the object filtered by an edit tree in
-// one pass (no include rules, no transform); h, if not nil, is the
-// horizon of the object's type through the tree.
-func (s *snapshot) streamBody(edit *pathTree, h *keyHorizon, changes []change) ([]byte, error) {
-	b := s.appendHead(make([]byte, 0, s.bodySize(len(s.raw), changes)))
-	b, _, err := appendFilteredObject(b, s.raw, edit, h)
-	if err != nil {
-		return nil, fmt.Errorf("event object: %w", err)
-	}
-	return s.appendTail(b, changes), nil
 }
 
 // appendHead appends the envelope up to the object.
@@ -503,17 +487,17 @@ func (s *snapshot) appendTail(b []byte, changes []change) []byte {
 	return append(b, '}')
 }
 
-// payload decodes the (filtered) object and changes into the Payload a
-// Transform receives.
-func (s *snapshot) payload(object []rawjson.Field, changes []change) (Payload, error) {
+// payload decodes the (filtered) object, given as JSON, and changes into
+// the Payload a Transform receives. Nothing in it aliases the snapshot.
+func (s *snapshot) payload(object []byte, changes []change) (Payload, error) {
 	p := Payload{ID: s.id, Event: s.typ, Timestamp: s.ts, Model: s.model, User: s.user}
-	p.Object = make(map[string]any, len(object))
-	for _, f := range object {
-		v, err := decode(f.Value)
-		if err != nil {
-			return Payload{}, err
-		}
-		p.Object[string(f.Key)] = v // a copy: keys alias the pooled buffer, and the Transform may keep p
+	v, err := decode(object)
+	if err != nil {
+		return Payload{}, err
+	}
+	var ok bool
+	if p.Object, ok = v.(map[string]any); !ok {
+		return Payload{}, fmt.Errorf("event object: %s, want a JSON object", kindName(rawjson.Kind(object)))
 	}
 	if changes != nil {
 		p.Changes = make(map[string]Change, len(changes))
@@ -547,19 +531,47 @@ func decode(raw []byte) (any, error) {
 }
 
 // appendTimestamp appends t, a UTC time in whole seconds, as RFC 3339
-// ("2026-01-16T12:00:00Z"), as time.Time.AppendFormat would, digit by digit.
+// ("2026-01-16T12:00:00Z"), as time.Time.AppendFormat would, digit by
+// digit: the date from the count of days since 1970 (the civil-from-days
+// algorithm of Howard Hinnant), a few divisions where Date and Clock
+// would each work out the calendar again.
 func appendTimestamp(b []byte, t time.Time) []byte {
-	year, month, day := t.Date()
-	if year < 0 || year > 9999 || t.Location() != time.UTC {
+	const minSec, maxSec = -62135596800, 253402300799 // 0001-01-01 and 9999-12-31T23:59:59, UTC
+	sec := t.Unix()
+	if sec < minSec || sec > maxSec || t.Location() != time.UTC {
 		return t.AppendFormat(b, time.RFC3339)
 	}
-	hour, minute, sec := t.Clock()
-	two := func(b []byte, n int) []byte { return append(b, byte('0'+n/10), byte('0'+n%10)) }
+	days, rem := floorDiv(sec, 86400)
+	// Days since 0000-03-01, in eras of 400 years (146097 days).
+	z := days + 719468
+	era, doe := floorDiv(z, 146097)
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365 // year of era, from March
+	doy := doe - (365*yoe + yoe/4 - yoe/100)               // day of that year, from March 1
+	mp := (5*doy + 2) / 153                                // month from March: 0 to 11
+	day := doy - (153*mp+2)/5 + 1
+	month := mp + 3
+	if mp >= 10 {
+		month = mp - 9
+	}
+	year := yoe + era*400
+	if month <= 2 {
+		year++
+	}
+	two := func(b []byte, n int64) []byte { return append(b, byte('0'+n/10), byte('0'+n%10)) }
 	b = two(two(b, year/100), year%100)
-	b = two(append(b, '-'), int(month))
+	b = two(append(b, '-'), month)
 	b = two(append(b, '-'), day)
-	b = two(append(b, 'T'), hour)
-	b = two(append(b, ':'), minute)
-	b = two(append(b, ':'), sec)
+	b = two(append(b, 'T'), rem/3600)
+	b = two(append(b, ':'), rem/60%60)
+	b = two(append(b, ':'), rem%60)
 	return append(b, 'Z')
+}
+
+// floorDiv divides a by b > 0, rounding down: a = q*b + r with 0 <= r < b.
+func floorDiv(a, b int64) (q, r int64) {
+	q, r = a/b, a%b
+	if r < 0 {
+		q, r = q-1, r+b
+	}
+	return q, r
 }

@@ -311,9 +311,21 @@ func TestAppendTimestamp(t *testing.T) {
 		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
 		time.Date(2026, 7, 4, 9, 8, 7, 0, time.FixedZone("X", 3600)),
 		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(0, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2000, 2, 29, 1, 2, 3, 0, time.UTC),
+		time.Date(2100, 3, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1600, 2, 29, 0, 0, 0, 0, time.UTC),
 	} {
 		if got, want := string(appendTimestamp(nil, tm)), tm.Format(time.RFC3339); got != want {
 			t.Errorf("appendTimestamp(%v) = %s, want %s", tm, got, want)
+		}
+	}
+	// Every fifth day or so of 0001 to 9999, at a time of day that moves.
+	for tm := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC); tm.Year() < 10000; tm = tm.Add(5*24*time.Hour + 3661*time.Second) {
+		if got, want := string(appendTimestamp(nil, tm)), tm.Format(time.RFC3339); got != want {
+			t.Fatalf("appendTimestamp(%v) = %s, want %s", tm, got, want)
 		}
 	}
 }

@@ -963,7 +963,7 @@ func TestDottedPaths(t *testing.T) {
 		},
 		{
 			name:        "exclude customer.email: an email-only change disappears",
-			ep:          webhook.Endpoint{ExcludeFields: map[string][]string{"store.Order": {"customer.email"}}},
+			ep:          webhook.Endpoint{ExcludeFields: map[string][]string{"store.Order": {"customer.email"}}, SendFilteredUpdates: true},
 			ev:          emailChanged,
 			wantChanges: `{}`,
 		},
@@ -982,7 +982,7 @@ func TestDottedPaths(t *testing.T) {
 		},
 		{
 			name:        "include customer.name: an email-only change disappears",
-			ep:          webhook.Endpoint{IncludeFields: map[string][]string{"store.Order": {"id", "customer.name"}}},
+			ep:          webhook.Endpoint{IncludeFields: map[string][]string{"store.Order": {"id", "customer.name"}}, SendFilteredUpdates: true},
 			ev:          emailChanged,
 			wantObject:  `{"id":"42","customer":{"name":"John Doe"}}`,
 			wantChanges: `{}`,
@@ -1002,13 +1002,13 @@ func TestDottedPaths(t *testing.T) {
 		},
 		{
 			name:        "exclude a top-level field: its change disappears",
-			ep:          webhook.Endpoint{ExcludeFields: map[string][]string{"store.Order": {"status"}}},
+			ep:          webhook.Endpoint{ExcludeFields: map[string][]string{"store.Order": {"status"}}, SendFilteredUpdates: true},
 			ev:          statusChanged,
 			wantChanges: `{}`,
 		},
 		{
 			name:        "exclude items.price: a price-only change disappears",
-			ep:          webhook.Endpoint{ExcludeFields: map[string][]string{"store.Order": {"items.price"}}},
+			ep:          webhook.Endpoint{ExcludeFields: map[string][]string{"store.Order": {"items.price"}}, SendFilteredUpdates: true},
 			ev:          priceChanged,
 			wantChanges: `{}`,
 		},

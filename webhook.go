@@ -163,6 +163,7 @@ type Emitter struct {
 	breaker   breakerPolicy
 	logger    *slog.Logger
 	now       func() time.Time
+	lint      ruleLint // the rules that cannot match, logged once
 
 	// life ends when Close is done with the queue: OAuth2 token fetches,
 	// which outlive the attempt that started them, run under it.
@@ -175,8 +176,7 @@ type Emitter struct {
 	abandoned atomic.Int64   // deliveries given up because Close gave up
 	closeOnce sync.Once
 	closeErr  error
-	ids       idClock   // for newID
-	keyOrders keyOrders // of the object types seen, for the field filters
+	ids       idClock // for newID
 
 	// memLogs is the LogStore when it is a MemoryLogStore and every
 	// Delivery it sees is one this Emitter made and nobody reuses (the
