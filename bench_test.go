@@ -187,7 +187,7 @@ var benchModes = []string{"shared", "rules"}
 func benchEndpoints(n int, mode string) []webhook.Endpoint {
 	eps := make([]webhook.Endpoint, n)
 	for i := range eps {
-		eps[i] = webhook.Endpoint{Name: fmt.Sprintf("ep%d", i), URL: fmt.Sprintf("http://127.0.0.1:1/ep%d", i), Secret: "s"}
+		eps[i] = webhook.Endpoint{Name: fmt.Sprintf("ep%d", i), URL: fmt.Sprintf("http://127.0.0.1:1/ep%d", i), Secret: "secret_123"}
 		if mode == "shared" {
 			continue
 		}
@@ -348,7 +348,7 @@ func BenchmarkQueuedMemory(b *testing.B) {
 	for b.Loop() {
 		e, err := webhook.New(webhook.Config{
 			Workers: 1, QueueSize: 2 * n, Timeout: time.Minute, Logger: slog.New(slog.DiscardHandler),
-			Endpoints: []webhook.Endpoint{{Name: "held", URL: srv.URL, Secret: "s"}},
+			Endpoints: []webhook.Endpoint{{Name: "held", URL: srv.URL, Secret: "secret_123"}},
 		})
 		if err != nil {
 			b.Fatal(err)

@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"time"
 
@@ -11,16 +12,45 @@ import (
 
 // noCloseIdle hides CloseIdleConnections from retryablehttp, which calls
 // it on every failed request and would drop the keep-alive connections of
-// every healthy endpoint with it.
-type noCloseIdle struct{ http.RoundTripper }
+// every healthy endpoint with it. For a transport an SSRFGuard lets use a
+// proxy, it gives every request the route the guard's dialer reads.
+type noCloseIdle struct {
+	http.RoundTripper
+	routed bool
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t noCloseIdle) RoundTrip(r *http.Request) (*http.Response, error) {
+	if t.routed {
+		r = withRoute(r)
+	}
+	return t.RoundTripper.RoundTrip(r)
+}
 
 // newTransport is the default transport: http.DefaultTransport's settings
-// with enough idle connections per host for every worker.
+// with enough idle connections per host for every worker. It dials with a
+// defaultDialer, by which an SSRFGuard knows it may replace the dialer.
 func newTransport(workers int) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&defaultDialer{net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}}).dial
 	t.MaxIdleConnsPerHost = workers
 	t.MaxIdleConns = max(t.MaxIdleConns, 4*workers)
 	return t
+}
+
+// defaultDialer is the dialer of the transport New makes, with
+// http.DefaultTransport's settings. Its dial method values are how an
+// SSRFGuard tells that transport from a user's, whose dialer it must not
+// drop.
+type defaultDialer struct{ net.Dialer }
+
+func (d *defaultDialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	return d.DialContext(ctx, network, addr)
+}
+
+// isDefaultDial reports whether f is a defaultDialer's dial method.
+func isDefaultDial(f func(context.Context, string, string) (net.Conn, error)) bool {
+	return f != nil && sameFunc(f, (&defaultDialer{}).dial)
 }
 
 // newHTTPClient copies base for deliveries: redirects are never
@@ -33,7 +63,8 @@ func newHTTPClient(base *http.Client) *http.Client {
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
-	c.Transport = noCloseIdle{rt}
+	tr, _ := rt.(*http.Transport)
+	c.Transport = noCloseIdle{rt, tr != nil && tr.Proxy != nil && isGuardDial(tr.DialContext)}
 	return &c
 }
 

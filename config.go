@@ -3,6 +3,7 @@ package webhook
 import (
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"os"
@@ -35,15 +36,20 @@ import (
 // one), and so is a value of the wrong type. Secrets (secret,
 // previous_secret, auth.client_secret, header values) never appear in an
 // error, nor do values taken from the environment. A file that cannot be
-// read gives the os error, wrapped.
+// read gives the os error, wrapped. A file over 1 MiB is an error, found
+// before it is read (ConfigLoader.MaxBytes changes the limit), and so is
+// a string that is not valid UTF-8, in JSON too (where a decoder would
+// silently put U+FFFD in its place, in a secret as anywhere).
 //
 // # Values
 //
 // In scalar values (not keys) ${VAR} is replaced by the environment
 // variable VAR, and ${VAR:-default} by VAR or, when VAR is unset or empty,
-// by default; $$ is a literal $, and a $ before anything else stays as it
-// is. A variable that is unset or empty, without a default, is an error
-// naming the key and line: a file never yields an empty secret by accident.
+// by default; $$ is a literal $, in a default too (${VAR:-a$$b} gives a$b),
+// and a $ before anything else stays as it is. A default ends at the first
+// } and may not hold a reference (${A:-${B}} is an error). A variable that
+// is unset or empty, without a default, is an error naming the key and
+// line: a file never yields an empty secret by accident.
 // A value that is null (~, null, or nothing after the colon) is treated as
 // absent. Numbers are decimal, and durations are given in seconds as
 // numbers that may be fractional (2.5). Numbers and booleans may be quoted,
@@ -62,9 +68,26 @@ import (
 //
 // The YAML accepted is the subset configuration files use: block and flow
 // mappings and sequences, plain and quoted scalars, comments. Anchors,
-// aliases, tags, block scalars (| and >), several documents and tabs used
-// for indentation are rejected with their line and column, and so are
-// duplicate keys, in YAML and in JSON.
+// aliases, tags, block scalars (| and >), several documents and tabs
+// outside quoted strings and comments are rejected with their line and
+// column, and so are duplicate keys, in YAML and in JSON.
+//
+// A file means what other YAML readers (PyYAML, go-yaml, YAML 1.2 readers)
+// read in it, or it is refused: a plain scalar on which they disagree is
+// an error naming its key, with what to write instead (quoting a value
+// always keeps it as text). Refused are numbers with a leading zero (010,
+// 07: octal or decimal), hexadecimal, octal and binary numbers (0x1F,
+// 0o17, 0b101), digit separators (1_000), base-60 numbers (1:30), an
+// exponent without a '.' and a signed exponent (1e3, 1.5e3; 1.5e+3 is
+// fine), signed numbers without a digit before the '.' (-.5), integers
+// beyond 64 bits, numbers beyond the range of a float, .inf and .nan, the
+// YAML 1.1 booleans (yes, no, on, off, y, n, in any of their cases),
+// true, false and null in other cases (tRUE), <<, =, and dates PyYAML
+// cannot build (2026-02-30). A key must be text to every reader: a plain
+// key that is a number, a boolean, null or a date (404: x) is an error;
+// quote it. Null is ~, null, Null, NULL or nothing; booleans are true,
+// false (also True, TRUE, …); a date or time (2026-03-01T00:00:00Z) is
+// kept as written.
 //
 // # Top-level keys
 //
@@ -167,6 +190,32 @@ type ConfigLoader struct {
 	// LookupEnv looks up the variables of ${VAR} references. Nil:
 	// os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+
+	// MaxBytes bounds the size of the file Load reads (checked before it
+	// is read) and of the data Parse is given: a larger one is an error,
+	// as parsing costs memory in proportion. Zero: DefaultMaxConfigBytes
+	// (1 MiB); negative: no limit.
+	MaxBytes int64
+}
+
+// DefaultMaxConfigBytes is the size limit of a configuration file when
+// ConfigLoader.MaxBytes is zero: 1 MiB, far above what settings need.
+const DefaultMaxConfigBytes = 1 << 20
+
+// maxBytes returns the size limit of l's files, 0 for none.
+func (l *ConfigLoader) maxBytes() int64 {
+	switch {
+	case l == nil || l.MaxBytes == 0:
+		return DefaultMaxConfigBytes
+	case l.MaxBytes < 0:
+		return 0
+	}
+	return l.MaxBytes
+}
+
+// tooLarge is the error of a file or data over the limit.
+func tooLarge(file, what string, size, limit int64) *ConfigError {
+	return &ConfigError{File: file, Msg: fmt.Sprintf("%s is %d bytes, more than the limit of %d (ConfigLoader.MaxBytes)", what, size, limit)}
 }
 
 // Load reads the file at path, JSON (.json) or YAML (.yaml, .yml), as
@@ -181,15 +230,46 @@ func (l *ConfigLoader) Load(path string) (Config, error) {
 	default:
 		return Config{}, &ConfigError{File: path, Msg: fmt.Sprintf("unknown file extension %q (want .json, .yaml or .yml)", ext)}
 	}
-	data, err := os.ReadFile(path)
+	data, err := l.read(path)
 	if err != nil {
-		return Config{}, fmt.Errorf("webhook: reading config: %w", err)
+		return Config{}, err
 	}
 	return l.parse(data, format, path)
 }
 
+// read reads the file at path, refusing one over l's size limit before
+// reading it when its size is known, and after reading one byte more than
+// the limit otherwise (a pipe, a file that grows).
+func (l *ConfigLoader) read(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: reading config: %w", err)
+	}
+	defer f.Close()
+	limit := l.maxBytes()
+	if limit == 0 {
+		data, err := io.ReadAll(f)
+		if err != nil {
+			return nil, fmt.Errorf("webhook: reading config: %w", err)
+		}
+		return data, nil
+	}
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > limit {
+		return nil, tooLarge(path, "the file", fi.Size(), limit)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("webhook: reading config: %w", err)
+	}
+	if int64(len(data)) > limit {
+		return nil, &ConfigError{File: path, Msg: fmt.Sprintf("the file is more than the limit of %d bytes (ConfigLoader.MaxBytes)", limit)}
+	}
+	return data, nil
+}
+
 // Parse reads a configuration from data, in format "json" or "yaml", as
-// Load does. Its errors carry lines but no file name.
+// Load does, within the same size limit. Its errors carry lines but no
+// file name.
 func (l *ConfigLoader) Parse(data []byte, format string) (Config, error) {
 	return l.parse(data, format, "")
 }
@@ -238,6 +318,9 @@ func (l *ConfigLoader) parse(data []byte, format, file string) (Config, error) {
 	if l == nil {
 		l = &ConfigLoader{}
 	}
+	if limit := l.maxBytes(); limit > 0 && int64(len(data)) > limit {
+		return Config{}, tooLarge(file, "the data", int64(len(data)), limit)
+	}
 	var root *yamlsub.Node
 	var err error
 	switch format {
@@ -260,6 +343,9 @@ func (l *ConfigLoader) parse(data []byte, format, file string) (Config, error) {
 		m.env = os.LookupEnv
 	}
 	cfg := m.config(root)
+	if hasProblem(root) {
+		m.unreported(root, "")
+	}
 	if len(m.errs) > 0 {
 		sort.SliceStable(m.errs, func(i, j int) bool { return m.errs[i].Line < m.errs[j].Line })
 		errs := make([]error, len(m.errs))
@@ -293,6 +379,9 @@ type mapper struct {
 	file string
 	env  func(string) (string, bool)
 	errs []*ConfigError
+	// reported holds the nodes an error was reported at, so that
+	// unreported does not report their Problem again.
+	reported map[*yamlsub.Node]bool
 }
 
 // entry is a value with the key it is under (nil for list items and the
@@ -305,6 +394,61 @@ type entry struct {
 
 func (m *mapper) failAt(n *yamlsub.Node, path, format string, args ...any) {
 	m.errs = append(m.errs, &ConfigError{File: m.file, Line: n.Line, Key: path, Msg: fmt.Sprintf(format, args...)})
+	if m.reported == nil {
+		m.reported = make(map[*yamlsub.Node]bool)
+	}
+	m.reported[n] = true
+}
+
+// problem reports the Problem of n, a scalar or a key at path (see
+// yamlsub.Node.Problem), with its text unless hide is set or the text is
+// not UTF-8.
+func (m *mapper) problem(n *yamlsub.Node, path string, hide bool) {
+	if hide || n.Problem == yamlsub.NotUTF8 {
+		m.failAt(n, path, "%s", n.Problem)
+		return
+	}
+	m.failAt(n, path, "%s: %s", quote(n.Value), n.Problem)
+}
+
+// unreported reports the Problems of the nodes under n (at path) that
+// the mapping did not read, such as the values of unknown keys or what a
+// value of the wrong type holds, without their text (they may be under a
+// secret's key): no node with a Problem is ever accepted.
+func (m *mapper) unreported(n *yamlsub.Node, path string) {
+	if n.Problem != "" && !m.reported[n] {
+		m.failAt(n, path, "%s", n.Problem)
+	}
+	for i, v := range n.Values {
+		if n.Kind != yamlsub.Mapping {
+			m.unreported(v, fmt.Sprintf("%s[%d]", path, i))
+			continue
+		}
+		k := n.Keys[i]
+		p := keyPath(path, k.Value)
+		if k.Problem != "" && !m.reported[k] {
+			m.problem(k, p, true)
+		}
+		m.unreported(v, p)
+	}
+}
+
+// hasProblem reports whether n or a node under it has a Problem.
+func hasProblem(n *yamlsub.Node) bool {
+	if n.Problem != "" {
+		return true
+	}
+	for _, k := range n.Keys {
+		if k.Problem != "" {
+			return true
+		}
+	}
+	for _, v := range n.Values {
+		if hasProblem(v) {
+			return true
+		}
+	}
+	return false
 }
 
 // fail reports a problem with e's value: at the value when it is a scalar,
@@ -365,7 +509,7 @@ func (m *mapper) fields(e entry, known []string, hint func(string) string) map[s
 		return nil
 	}
 	out := make(map[string]entry, len(e.val.Keys))
-	for _, x := range members(e) {
+	for _, x := range m.members(e) {
 		if !slices.Contains(known, x.key.Value) {
 			m.failAt(x.key, x.path, "unknown key%s", suggest(x.key.Value, known, hint))
 			continue
@@ -439,8 +583,10 @@ func endpointHint(key string) string {
 // envName matches the name in a ${...} reference.
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// expand replaces ${VAR} and ${VAR:-default} in s and $$ by $. The error
-// message never holds s's text when secret is set.
+// expand replaces ${VAR} and ${VAR:-default} in s and $$ by $, in a
+// default too; a $ before anything else stays as it is. A default ends at
+// the first }, and may not hold a reference. The error message never
+// holds s's text when secret is set.
 func (m *mapper) expand(s string, secret bool) (string, error) {
 	if !strings.Contains(s, "$") {
 		return s, nil
@@ -458,25 +604,28 @@ func (m *mapper) expand(s string, secret bool) (string, error) {
 			i += 2
 			continue
 		}
-		end := strings.IndexByte(s[i+2:], '}')
-		if end < 0 {
+		end, nested := refEnd(s, i+2)
+		if end < 0 && !nested {
 			return "", errors.New("unterminated ${ (a literal $ is written $$)")
 		}
-		ref := s[i+2 : i+2+end]
-		i += 2 + end + 1
+		ref := s[i+2:]
+		if j := strings.IndexByte(ref, '}'); j >= 0 {
+			ref = ref[:j]
+		}
 		name, def, hasDef := strings.Cut(ref, ":-")
-		if !envName.MatchString(name) || strings.Contains(def, "${") {
+		if nested || !envName.MatchString(name) {
 			if secret {
 				return "", errors.New("invalid ${...} reference: want ${NAME} or ${NAME:-default} (a literal $ is written $$)")
 			}
 			return "", fmt.Errorf("invalid reference %s: want ${NAME} or ${NAME:-default} (a literal $ is written $$)", quote("${"+ref+"}"))
 		}
+		i = end + 1
 		v, ok := m.env(name)
 		switch {
 		case ok && v != "":
 			b.WriteString(v)
 		case hasDef:
-			b.WriteString(def)
+			b.WriteString(strings.ReplaceAll(def, "$$", "$"))
 		case !ok:
 			return "", fmt.Errorf("environment variable %s is not set", name)
 		default:
@@ -486,11 +635,32 @@ func (m *mapper) expand(s string, secret bool) (string, error) {
 	return b.String(), nil
 }
 
+// refEnd returns the offset of the } that ends the reference whose text
+// starts at from (after "${"), skipping $$; nested reports a ${ before
+// it, which a reference may not hold. It returns -1 when there is none.
+func refEnd(s string, from int) (end int, nested bool) {
+	for j := from; j < len(s); j++ {
+		switch {
+		case s[j] == '}':
+			return j, false
+		case s[j] == '$' && j+1 < len(s) && s[j+1] == '$':
+			j++
+		case s[j] == '$' && j+1 < len(s) && s[j+1] == '{':
+			return -1, true
+		}
+	}
+	return -1, false
+}
+
 // scalar returns e's text with ${...} expanded, or reports that e is not a
 // scalar (wanting want). raw is the text before expansion.
 func (m *mapper) scalar(e entry, want string, secret bool) (text, raw string, ok bool) {
 	if e.val.Kind != yamlsub.Scalar {
 		m.fail(e, "want %s, got %s", want, describe(e.val, secret))
+		return "", "", false
+	}
+	if e.val.Problem != "" {
+		m.problem(e.val, e.path, secret)
 		return "", "", false
 	}
 	raw = e.val.Value
@@ -610,11 +780,17 @@ func (m *mapper) list(e entry, want string) ([]entry, bool) {
 	return items, true
 }
 
-// members returns the entries of the mapping e holds.
-func members(e entry) []entry {
-	out := make([]entry, len(e.val.Keys))
+// members returns the entries of the mapping e holds, leaving out (and
+// reporting) those whose key has a Problem.
+func (m *mapper) members(e entry) []entry {
+	out := make([]entry, 0, len(e.val.Keys))
 	for i, k := range e.val.Keys {
-		out[i] = entry{key: k, val: e.val.Values[i], path: keyPath(e.path, k.Value)}
+		x := entry{key: k, val: e.val.Values[i], path: keyPath(e.path, k.Value)}
+		if k.Problem != "" {
+			m.problem(k, x.path, false)
+			continue
+		}
+		out = append(out, x)
 	}
 	return out
 }
@@ -652,7 +828,7 @@ func (m *mapper) strMap(e entry, secret bool) map[string]string {
 		return nil
 	}
 	out := make(map[string]string, len(e.val.Keys))
-	for _, x := range members(e) {
+	for _, x := range m.members(e) {
 		if s, ok := m.str(x, secret); ok {
 			out[x.key.Value] = s
 		}
@@ -674,34 +850,25 @@ func (m *mapper) anyValue(e entry) any {
 		return out
 	case yamlsub.Mapping:
 		out := make(map[string]any, len(e.val.Keys))
-		for _, x := range members(e) {
+		for _, x := range m.members(e) {
 			out[x.key.Value] = m.anyValue(x)
 		}
 		return out
 	}
-	s, _, ok := m.scalar(e, "a value", false)
-	if !ok || e.val.Quoted {
+	s, raw, ok := m.scalar(e, "a value", false)
+	switch {
+	case !ok || e.val.Quoted:
 		return s
+	case s == raw:
+		return e.val.Data() // typed as YAML readers (or JSON) agree
 	}
-	switch s {
-	case "~", "null", "Null", "NULL":
+	// Expanded: typed as the plain scalar it would have been.
+	v, problem := yamlsub.Resolve(s)
+	if problem != "" {
+		m.fail(e, "%s: %s", shown(s, raw), problem)
 		return nil
-	case "true", "True", "TRUE":
-		return true
-	case "false", "False", "FALSE":
-		return false
 	}
-	if intSyntax.MatchString(s) {
-		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return n
-		}
-	}
-	if floatSyntax.MatchString(s) {
-		if f, err := strconv.ParseFloat(s, 64); err == nil {
-			return f
-		}
-	}
-	return s
+	return v
 }
 
 // lookup resolves a registered name.
@@ -982,7 +1149,7 @@ func (m *mapper) fieldMap(e entry) map[string][]string {
 		return map[string][]string{allModels: l}
 	case yamlsub.Mapping:
 		out := make(map[string][]string, len(e.val.Keys))
-		for _, x := range members(e) {
+		for _, x := range m.members(e) {
 			if x.val.Kind != yamlsub.Sequence {
 				m.fail(x, "want a list of field names, got %s", describe(x.val, false))
 				continue
@@ -1004,7 +1171,7 @@ func (m *mapper) redactMap(e entry) map[string]map[string]any {
 	}
 	out := make(map[string]map[string]any)
 	var flat []entry
-	for _, x := range members(e) {
+	for _, x := range m.members(e) {
 		switch redactEntryKind(x) {
 		case redactField:
 			flat = append(flat, x)
@@ -1092,7 +1259,7 @@ func (m *mapper) auth(e entry) *OAuth2 {
 			m.fail(x, "want a mapping of parameter names to strings or lists of strings, got %s", describe(x.val, false))
 		} else {
 			o.EndpointParams = make(map[string][]string, len(x.val.Keys))
-			for _, p := range members(x) {
+			for _, p := range m.members(x) {
 				if p.val.Kind == yamlsub.Sequence {
 					o.EndpointParams[p.key.Value], _ = m.strList(p)
 				} else if s, ok := m.text(p); ok {

@@ -581,11 +581,12 @@ func TestLoadConfigUnknownKeys(t *testing.T) {
 func TestLoadConfigWrongTypes(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ name, format, src, want string }{
-		{"bool", "yaml", "enabled: yes\n", `webhook: line 1: enabled: want true or false, got "yes"`},
+		{"bool", "yaml", "enabled: maybe\n", `webhook: line 1: enabled: want true or false, got "maybe"`},
+		{"bool 1.1", "yaml", "enabled: yes\n", `webhook: line 1: enabled: "yes": YAML 1.1 readers (PyYAML) read it as a boolean, YAML 1.2 readers as text: write true or false, or quote it`},
 		{"integer", "yaml", "workers: 1.5\n", `webhook: line 1: workers: want an integer, got "1.5"`},
-		{"integer range", "yaml", "queue_size: 99999999999999999999\n", `webhook: line 1: queue_size: "99999999999999999999" is out of range`},
+		{"integer range", "yaml", "queue_size: '99999999999999999999'\n", `webhook: line 1: queue_size: "99999999999999999999" is out of range`},
 		{"number", "yaml", "timeout_seconds: 30s\n", `webhook: line 1: timeout_seconds: want a number, got "30s"`},
-		{"duration range", "yaml", "timeout_seconds: 1e12\n", `webhook: line 1: timeout_seconds: out of range: want at most 9223372036 seconds`},
+		{"duration range", "yaml", "timeout_seconds: 1000000000000\n", `webhook: line 1: timeout_seconds: out of range: want at most 9223372036 seconds`},
 		{"number from env", "yaml", "timeout_seconds: ${NOTIF_SECRET}\n", `webhook: line 1: timeout_seconds: want a number, got "${NOTIF_SECRET}" (as expanded)`},
 		{"mapping for number", "yaml", "timeout_seconds:\n  a: 1\n", `webhook: line 1: timeout_seconds: want a number, got a mapping`},
 		{"list", "yaml", endpointHead + "    events: created\n", `webhook: line 5: endpoints[0].events: want a list of strings, got "created"`},
@@ -781,8 +782,8 @@ func TestLoadConfigFieldForms(t *testing.T) {
 			src:    "    redact_fields:\n      password: \"[redacted]\"\n      score: 1.5\n",
 			redact: map[string]map[string]any{"*": {"password": "[redacted]", "score": 1.5}}},
 		{name: "redact mixed",
-			src:    "    redact_fields:\n      password: x\n      \"*\": {token: y}\n      store.A: {b: [1, \"2\"]}\n",
-			redact: map[string]map[string]any{"*": {"password": "x", "token": "y"}, "store.A": {"b": []any{int64(1), "2"}}}},
+			src:    "    redact_fields:\n      password: x\n      \"*\": {token: z}\n      store.A: {b: [1, \"2\"]}\n",
+			redact: map[string]map[string]any{"*": {"password": "x", "token": "z"}, "store.A": {"b": []any{int64(1), "2"}}}},
 		{name: "redact json", format: "json",
 			src:    `{"endpoints": [{"redact_fields": {"store.A": {"n": 12, "s": "12", "o": {"k": null}}, "pw": "***"}}]}`,
 			redact: map[string]map[string]any{"store.A": {"n": int64(12), "s": "12", "o": map[string]any{"k": nil}}, "*": {"pw": "***"}}},
@@ -1042,6 +1043,10 @@ func FuzzLoadConfig(f *testing.F) {
 		"endpoints: [{name: a, secret: ${FUZZ_SECRET}, events: [created]}]",
 		`{"endpoints": [{"redact_fields": {"a": 1, "b.C": {"d": [1, null]}}}]}`,
 		"on_failure: raise\nasync_delivery: true\nmonitoring: {enabled: true}\n",
+		"timeout_seconds: 010\nworkers: 1e3\nhttps_only: yes\n404: x\n",
+		"endpoints:\n\t- secret: 0x1F\n",
+		"{\"endpoints\": [{\"secret\": \"\\ud800\", \"headers\": {\"X\": \"\xff\"}}]}",
+		endpointHead + "    redact_fields: {a: \"${NOPE:-$$x}\", b: \"${NOPE:-${X}}\"}\n",
 	} {
 		f.Add([]byte(s))
 	}

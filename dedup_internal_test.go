@@ -16,14 +16,15 @@ func TestMemoryDedupOrderStaysBounded(t *testing.T) {
 	ctx := context.Background()
 	// A processed id at the front: sweeping stops at it, so the removed
 	// entries behind it are left to compaction.
-	m.Claim(ctx, "evt_first")
-	m.Complete(ctx, "evt_first", true)
+	first, _ := m.Acquire(ctx, "evt_first")
+	m.Finish(ctx, first, true)
 	for i := range 20000 {
 		id := fmt.Sprintf("evt_%d", i%10)
-		if st, _ := m.Claim(ctx, id); st != ClaimNew {
-			t.Fatalf("step %d: Claim(%s) = %v, want new (the claim was released)", i, id, st)
+		c, _ := m.Acquire(ctx, id)
+		if c.State != ClaimNew {
+			t.Fatalf("step %d: Acquire(%s) = %v, want new (the claim was released)", i, id, c.State)
 		}
-		m.Complete(ctx, id, false)
+		m.Finish(ctx, c, false)
 		if held := len(m.order) - m.head; held > len(m.ids)+1024+2 {
 			t.Fatalf("after %d steps the order holds %d entries for %d ids", i, held, len(m.ids))
 		}

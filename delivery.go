@@ -13,7 +13,8 @@ import (
 )
 
 // maxResponseBody is how much of a failed attempt's answer is kept for the
-// log; maxDrain is how much more is read so the connection can be reused.
+// log (nothing with an SSRFGuard, unless its LogResponseBodies); maxDrain
+// is how much more is read so the connection can be reused.
 const (
 	maxResponseBody = 1 << 10
 	maxDrain        = 64 << 10
@@ -30,7 +31,7 @@ var (
 type sent struct {
 	status     int
 	retryAfter time.Duration
-	response   string // the start of a failed attempt's answer
+	response   string // the start of a failed attempt's answer, if kept
 	err        error  // nil: delivered
 	retryable  bool
 	down       bool // the failure suggests the endpoint is down (breaker)
@@ -81,9 +82,11 @@ func (e *Emitter) send(ctx context.Context, ep *endpoint, d *Delivery) sent {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
 		return s
 	}
-	buf := make([]byte, maxResponseBody)
-	n, _ := io.ReadFull(resp.Body, buf)
-	s.response = string(buf[:n])
+	if e.cfg.SSRFGuard.keepsResponseBodies() {
+		buf := make([]byte, maxResponseBody)
+		n, _ := io.ReadFull(resp.Body, buf)
+		s.response = string(buf[:n])
+	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
 
 	s.retryable = ep.retry.statuses[resp.StatusCode]

@@ -61,7 +61,8 @@
 // # Receiving
 //
 // A receiver checks each request with [Verify], on the raw body before
-// any JSON decoding, and deduplicates on the event id:
+// any JSON decoding, and deduplicates on what the signature covers (the
+// body's "id"; the X-Webhook-Event-Id header is not signed):
 //
 //	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 //	if err != nil { … }
@@ -69,7 +70,7 @@
 //		http.Error(w, "invalid signature", http.StatusUnauthorized)
 //		return
 //	}
-//	id := r.Header.Get(webhook.HeaderEventID) // already seen? answer 200
+//	var p webhook.Payload // decode the verified body; p.ID seen? answer 200
 //
 // Verify accepts a timestamp within [DefaultTolerance] (5 minutes) of the
 // receiver's clock and compares signatures in constant time; its errors
@@ -78,7 +79,8 @@
 // several secrets (rotation), another tolerance, a fixed clock or a scheme.
 //
 // [Receiver] does all of it as http middleware: it reads the body with a
-// size limit, verifies it, deduplicates by event id through a [DedupStore]
+// size limit, verifies it, deduplicates on what the signature covers
+// through a [DedupStore]
 // ([NewMemoryDedup] in memory) and calls the next handler once per event,
 // with the verified body in r.Body:
 //
@@ -144,7 +146,8 @@
 // line or an error.
 //
 // Delivery is at least once: a receiver may get an event more than once
-// and must deduplicate on the event id, which is the same on every
+// and must deduplicate on the event id (the body's, which the signature
+// covers), which is the same on every
 // attempt (set [Event.ID] to make re-emitted events recognisable). The
 // memory queue promises no order between events; receivers order by
 // "timestamp" and "id". Retries are scheduled for their due time, never

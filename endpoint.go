@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -18,6 +19,14 @@ import (
 
 // Endpoint is one receiver of webhooks and the rules for what it gets.
 // Only Name, URL and Secret are required.
+//
+// However it is printed (String, fmt.Formatter for every verb), logged
+// (slog.LogValuer) or encoded (MarshalJSON, MarshalText), an Endpoint
+// shows its name, its URL without query or user information, the names of
+// its headers and its other settings, and never Secret, PreviousSecret, a
+// header's value or the OAuth2 client secret. Only fmt's %p, which has no
+// pointer to print for a value, and a %w given a non-error, print the
+// fields as they are.
 type Endpoint struct {
 	// Name identifies the endpoint in logs, errors, Failure values and
 	// delivery logs. Required and unique.
@@ -28,15 +37,16 @@ type Endpoint struct {
 	URL string
 
 	// Secret is the key the body is signed with. Required. With
-	// SchemeStandard it is a "whsec_…" secret or a "whsk_…" ed25519
-	// signing key.
+	// SchemeHMAC (the default) it must be at least 8 bytes long; 32 random
+	// bytes are recommended. With SchemeStandard it is a "whsec_…" secret
+	// or a "whsk_…" ed25519 signing key.
 	Secret string
 
-	// PreviousSecret is the secret being rotated out. Until
-	// PreviousSecretUntil, every request carries two signatures, one per
-	// secret (space-separated in the signature header, the current one
-	// first), so receivers can switch secrets at their own pace. Empty: no
-	// rotation.
+	// PreviousSecret is the secret being rotated out, under the same rules
+	// as Secret. Until PreviousSecretUntil, every request carries two
+	// signatures, one per secret (space-separated in the signature header,
+	// the current one first), so receivers can switch secrets at their own
+	// pace. Empty: no rotation.
 	//
 	// To rotate: give the receiver the new secret as well as the old
 	// (Verifier.Secrets accepts several); set Secret to the new one,
@@ -93,7 +103,8 @@ type Endpoint struct {
 
 	// Headers are static headers sent with every request, for example
 	// Authorization or X-API-Key. They cannot replace Content-Type or the
-	// signature headers.
+	// signature headers. Names must be HTTP tokens, and values must not
+	// hold control characters other than tab (CR, LF and NUL included).
 	Headers map[string]string
 
 	// OAuth2, if set, fetches a client-credentials token, caches it across
@@ -226,8 +237,11 @@ func (e *Emitter) compileEndpoint(ep Endpoint) (*endpoint, []error) {
 	if !schemeOK {
 		bad("scheme: %q unknown (want %q or %q)", ep.Scheme, SchemeHMAC, SchemeStandard)
 	}
+	hmacScheme := ep.Scheme == "" || ep.Scheme == SchemeHMAC
 	if ep.Secret != "" && schemeOK {
-		if c.signer, err = newSigner(ep.Scheme, ep.Secret); err != nil {
+		if hmacScheme && len(ep.Secret) < minHMACSecret {
+			bad("secret: %s", shortSecret(len(ep.Secret)))
+		} else if c.signer, err = newSigner(ep.Scheme, ep.Secret); err != nil {
 			bad("secret: %v", err)
 		}
 	}
@@ -240,7 +254,9 @@ func (e *Emitter) compileEndpoint(ep Endpoint) (*endpoint, []error) {
 		}
 		// When the secret or the scheme is wrong, that is reported already;
 		// otherwise an error can only be the previous secret's.
-		if c.signer != nil {
+		if hmacScheme && schemeOK && len(ep.PreviousSecret) < minHMACSecret {
+			bad("previous_secret: %s", shortSecret(len(ep.PreviousSecret)))
+		} else if c.signer != nil {
 			if rotating, err := newSigner(ep.Scheme, ep.Secret, ep.PreviousSecret); err != nil {
 				bad("previous_secret: %v", err)
 			} else {
@@ -281,12 +297,17 @@ func (e *Emitter) compileEndpoint(ep Endpoint) (*endpoint, []error) {
 	if o := ep.OAuth2; o != nil {
 		switch {
 		case o.ClientID == "":
-			bad("oauth2: client_id: empty")
+			bad("oauth2.client_id: empty")
 		case o.TokenURL == "":
-			bad("oauth2: token_url: empty")
+			bad("oauth2.token_url: empty")
 		default:
+			// The client secret goes to the token URL: it gets the URL's
+			// rules, and the parser's message, which may quote a
+			// credential, is not shown.
 			if u, err := url.Parse(o.TokenURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				bad("oauth2: token_url: want an http or https URL")
+				bad("oauth2.token_url: want an http or https URL")
+			} else if cfg.HTTPSOnly && u.Scheme != "https" {
+				bad("oauth2.token_url: scheme %q not allowed: https_only is set (the client secret would travel in clear text)", u.Scheme)
 			}
 		}
 		c.tokens = newTokens(o, e.client, c.timeout, &e.life)
@@ -310,9 +331,25 @@ func labelSet(field string, labels []string) (map[string]bool, error) {
 	return set, nil
 }
 
+// minHMACSecret is the shortest secret SchemeHMAC accepts, in bytes.
+const minHMACSecret = 8
+
+// shortSecret says why an HMAC secret of n bytes is refused.
+func shortSecret(n int) string {
+	unit := "bytes"
+	if n == 1 {
+		unit = "byte"
+	}
+	return fmt.Sprintf("%d %s is too short: an HMAC secret needs at least %d bytes (32 random bytes are recommended)", n, unit, minHMACSecret)
+}
+
+// staticHeaders checks the Headers of an endpoint, in the order of their
+// names, and returns them with canonical keys. Errors name the header,
+// never its value.
 func staticHeaders(h map[string]string) (http.Header, error) {
 	out := make(http.Header, len(h))
-	for k, v := range h {
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		v := h[k]
 		ck := http.CanonicalHeaderKey(k)
 		if !validHeaderName(k) {
 			return nil, fmt.Errorf("headers: %q is not a valid header name", k)
@@ -320,13 +357,17 @@ func staticHeaders(h map[string]string) (http.Header, error) {
 		if slices.Contains(reservedHeaders, ck) {
 			return nil, fmt.Errorf("headers: %q is set by the library and cannot be overridden", k)
 		}
-		if strings.ContainsAny(v, "\r\n\x00") {
-			return nil, fmt.Errorf("headers: %q: value contains a control character", k)
+		if i := strings.IndexFunc(v, isControl); i >= 0 {
+			return nil, fmt.Errorf("headers: %q: value contains control character %U (only tab is allowed)", k, v[i])
 		}
 		out[ck] = []string{v}
 	}
 	return out, nil
 }
+
+// isControl reports whether r may not appear in a header value: the C0
+// controls but tab, and DEL (RFC 9110, section 5.5).
+func isControl(r rune) bool { return (r < 0x20 && r != '\t') || r == 0x7f }
 
 func validHeaderName(s string) bool {
 	if s == "" {
@@ -422,7 +463,8 @@ func (c *endpoint) pass(t EventType, label string) passReason {
 }
 
 // LogValue keeps the endpoint's secrets (Secret, PreviousSecret, header
-// values, the OAuth2 client secret) out of logs.
+// values, the OAuth2 client secret, the query and user information of the
+// URLs) out of logs.
 func (ep Endpoint) LogValue() slog.Value {
 	attrs := []slog.Attr{
 		slog.String("name", ep.Name),
@@ -432,9 +474,11 @@ func (ep Endpoint) LogValue() slog.Value {
 	if ep.PreviousSecret != "" {
 		attrs = append(attrs, slog.String("previous_secret", redacted(ep.PreviousSecret)))
 	}
+	if len(ep.Events) > 0 {
+		attrs = append(attrs, slog.Any("events", ep.Events))
+	}
 	if len(ep.Headers) > 0 {
-		names := slices.Sorted(maps.Keys(ep.Headers))
-		attrs = append(attrs, slog.Any("headers", names))
+		attrs = append(attrs, slog.Any("headers", headerNames(ep.Headers)))
 	}
 	if ep.OAuth2 != nil {
 		attrs = append(attrs, slog.Any("oauth2", *ep.OAuth2))
@@ -442,23 +486,133 @@ func (ep Endpoint) LogValue() slog.Value {
 	return slog.GroupValue(attrs...)
 }
 
-// String describes the endpoint without its secrets, for fmt's %v and %+v.
+// String describes the endpoint without its secrets: name, URL without
+// query or user information, which secrets are set, events, header names
+// and the OAuth2 settings.
 func (ep Endpoint) String() string {
-	s := fmt.Sprintf("{Name:%s URL:%s Secret:%s", ep.Name, redactURL(ep.URL), redacted(ep.Secret))
+	var b strings.Builder
+	fmt.Fprintf(&b, "{Name:%s URL:%s Secret:%s", ep.Name, redactURL(ep.URL), redacted(ep.Secret))
 	if ep.PreviousSecret != "" {
-		s += " PreviousSecret:" + redacted(ep.PreviousSecret)
+		b.WriteString(" PreviousSecret:" + redacted(ep.PreviousSecret))
+	}
+	if len(ep.Events) > 0 {
+		fmt.Fprintf(&b, " Events:%v", []EventType(ep.Events))
 	}
 	if len(ep.Headers) > 0 {
-		s += fmt.Sprintf(" Headers:%v", slices.Sorted(maps.Keys(ep.Headers)))
+		fmt.Fprintf(&b, " Headers:%v", headerNames(ep.Headers))
 	}
 	if ep.OAuth2 != nil {
-		s += " OAuth2:" + ep.OAuth2.String()
+		b.WriteString(" OAuth2:" + ep.OAuth2.String())
 	}
-	return s + "}"
+	if ep.Scheme != "" {
+		fmt.Fprintf(&b, " Scheme:%s", string(ep.Scheme))
+	}
+	if ep.Disabled {
+		b.WriteString(" Disabled:true")
+	}
+	b.WriteString("}")
+	return b.String()
 }
 
 // GoString describes the endpoint without its secrets, for fmt's %#v.
 func (ep Endpoint) GoString() string { return "webhook.Endpoint" + ep.String() }
+
+// Format implements fmt.Formatter so that every verb, not only %v and %s,
+// prints the description of String, which holds no secret: %q and %x
+// quote or encode it, %#v prints GoString, and any other verb prints it
+// as fmt's wrong-verb notice does ("%!d(webhook.Endpoint={Name:…})").
+func (ep Endpoint) Format(f fmt.State, verb rune) {
+	formatRedacted(f, verb, "webhook.Endpoint", ep.String())
+}
+
+// MarshalJSON encodes the endpoint without its secrets, for debugging:
+// the fields String shows and the other settings that hold no secret,
+// header names and field names without values. It cannot be decoded back
+// into a working Endpoint.
+func (ep Endpoint) MarshalJSON() ([]byte, error) {
+	v := endpointView{
+		Name:                ep.Name,
+		URL:                 redactURL(ep.URL),
+		Secret:              redacted(ep.Secret),
+		PreviousSecret:      redacted(ep.PreviousSecret),
+		PreviousSecretUntil: ep.PreviousSecretUntil,
+		Scheme:              ep.Scheme,
+		Events:              ep.Events,
+		IncludeModels:       ep.IncludeModels,
+		ExcludeModels:       ep.ExcludeModels,
+		IncludeFields:       ep.IncludeFields,
+		ExcludeFields:       ep.ExcludeFields,
+		Headers:             headerNames(ep.Headers),
+		OAuth2:              ep.OAuth2,
+		Transform:           ep.Transform != nil,
+		SendFilteredUpdates: ep.SendFilteredUpdates,
+		Disabled:            ep.Disabled,
+	}
+	if ep.Timeout != 0 {
+		v.Timeout = ep.Timeout.String()
+	}
+	if len(ep.RedactFields) > 0 {
+		v.RedactFields = make(map[string][]string, len(ep.RedactFields))
+		for label, fields := range ep.RedactFields {
+			v.RedactFields[label] = slices.Sorted(maps.Keys(fields))
+		}
+	}
+	return json.Marshal(v)
+}
+
+// MarshalText returns String's description, so that encoders that use
+// encoding.TextMarshaler (encoding/xml, YAML libraries, slog's text
+// handler) never see the secrets.
+func (ep Endpoint) MarshalText() ([]byte, error) { return []byte(ep.String()), nil }
+
+// endpointView is what Endpoint.MarshalJSON encodes.
+type endpointView struct {
+	Name                string              `json:"name"`
+	URL                 string              `json:"url"`
+	Secret              string              `json:"secret,omitempty"`
+	PreviousSecret      string              `json:"previous_secret,omitempty"`
+	PreviousSecretUntil time.Time           `json:"previous_secret_until,omitzero"`
+	Scheme              SignatureScheme     `json:"scheme,omitempty"`
+	Events              []EventType         `json:"events,omitempty"`
+	IncludeModels       []string            `json:"include_models,omitempty"`
+	ExcludeModels       []string            `json:"exclude_models,omitempty"`
+	IncludeFields       map[string][]string `json:"include_fields,omitempty"`
+	ExcludeFields       map[string][]string `json:"exclude_fields,omitempty"`
+	RedactFields        map[string][]string `json:"redact_fields,omitempty"` // the fields, not their replacements
+	Headers             []string            `json:"headers,omitempty"`       // the names, not the values
+	OAuth2              *OAuth2             `json:"oauth2,omitempty"`
+	Timeout             string              `json:"timeout,omitempty"`
+	Transform           bool                `json:"transform,omitempty"`
+	SendFilteredUpdates bool                `json:"send_filtered_updates,omitempty"`
+	Disabled            bool                `json:"disabled,omitempty"`
+}
+
+// headerNames returns the sorted names of h; nil when it is empty.
+func headerNames(h map[string]string) []string {
+	if len(h) == 0 {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(h))
+}
+
+// formatRedacted is the Format method of the types whose fields hold
+// secrets: it prints s, the value's description without secrets, for
+// every verb. fmt calls String only for %v, %s, %q, %x and %X; for any
+// other verb it would print the fields, secrets included. typ is the
+// type's name, for %#v and for the notice of a verb that does not apply.
+func formatRedacted(f fmt.State, verb rune, typ, s string) {
+	switch verb {
+	case 'v', 's':
+		if verb == 'v' && f.Flag('#') {
+			s = typ + s
+		}
+		fmt.Fprintf(f, fmt.FormatString(f, 's'), s)
+	case 'q', 'x', 'X':
+		fmt.Fprintf(f, fmt.FormatString(f, verb), s)
+	default:
+		fmt.Fprintf(f, "%%!%c(%s=%s)", verb, typ, s)
+	}
+}
 
 // redactURL drops the query and user information of a URL, which may
 // carry tokens.

@@ -37,7 +37,7 @@ func TestIDs(t *testing.T) {
 	q := &idQueue{}
 	var eps []Endpoint
 	for i := range 10 {
-		ep := Endpoint{Name: fmt.Sprintf("ep%d", i), URL: "http://127.0.0.1:1/", Secret: "s"}
+		ep := Endpoint{Name: fmt.Sprintf("ep%d", i), URL: "http://127.0.0.1:1/", Secret: "secret_123"}
 		switch {
 		case i == 0:
 		case i < 4:

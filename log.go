@@ -1,11 +1,14 @@
 package webhook
 
 import (
+	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -37,7 +40,7 @@ type DeliveryLog struct {
 	Status       DeliveryStatus  `json:"status"`        // where the delivery stands
 	StatusCode   int             `json:"status_code"`   // of the last answer; 0: none
 	ErrorMessage string          `json:"error_message"` // the last attempt's error; "" when delivered
-	ResponseBody string          `json:"response_body"` // the start of the last failed answer's body
+	ResponseBody string          `json:"response_body"` // the start of the last failed answer's body; "" with an SSRFGuard unless its LogResponseBodies
 	Attempts     int             `json:"attempts"`      // attempts made
 	CreatedAt    time.Time       `json:"created_at"`    // when the event was emitted (or redelivered)
 	CompletedAt  *time.Time      `json:"completed_at"`  // when it was delivered or given up; nil before
@@ -306,41 +309,197 @@ func (e *Emitter) Logs(ctx context.Context, q LogQuery) ([]DeliveryLog, error) {
 	return e.logs.Query(ctx, q)
 }
 
-// MaxLogLimit caps the limit a LogsHandler query may ask for.
+// MaxLogLimit is the largest page LogsHandler serves: a query whose limit
+// is above it is refused with 400.
 const MaxLogLimit = 1000
 
 // LogsHandler serves the delivery logs as JSON, Rail Django's webhook_logs
 // query: GET ?endpoint=orders&status=failed&limit=50 answers a JSON array
-// of DeliveryLog, newest first. A bad parameter gets 400 with
-// {"error": "…"}; other methods get 405. It has no authentication of its
-// own: mount it behind the host's.
+// of DeliveryLog, newest first: at most limit logs, DefaultLogLimit (100)
+// without one, and never more than MaxLogLimit (1000). The array is
+// streamed log by log, each payload written from the log as the LogStore
+// returned it (the MemoryLogStore shares it): besides the logs, serving a
+// page takes a few KiB, whatever their size. The bytes are those
+// json.Marshal makes of the page. A payload that is not valid JSON (a
+// LogStore's fault) is served as null, and logged; a log that cannot be
+// encoded at all (a time past year 9999) is logged and gets 500 if it
+// comes first, and otherwise aborts the answer (http.ErrAbortHandler), so
+// that a client never takes a short page for a whole one.
+//
+// A bad parameter gets 400 with {"error": "…"}; other methods get 405.
+// Every answer, errors included, is application/json with
+// X-Content-Type-Options: nosniff and Cache-Control: no-store. It has no
+// authentication of its own: mount it behind the host's.
 func (e *Emitter) LogsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method not allowed"})
+			h.Set("Allow", "GET, HEAD")
+			writeJSONError(w, http.StatusMethodNotAllowed, "method not allowed")
 			return
 		}
 		q, err := parseLogQuery(r.URL.Query())
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			writeJSONError(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		if e.queue == nil {
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": errNotNew.Error()})
+			writeJSONError(w, http.StatusInternalServerError, errNotNew.Error())
 			return
 		}
 		logs, err := e.Logs(r.Context(), q)
 		if err != nil {
 			e.logger.Error("webhook: logs handler", "error", err)
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "cannot read delivery logs"})
+			writeJSONError(w, http.StatusInternalServerError, "cannot read delivery logs")
 			return
 		}
-		if logs == nil {
-			logs = []DeliveryLog{}
+		if r.Method == http.MethodHead {
+			w.WriteHeader(http.StatusOK)
+			return
 		}
-		writeJSON(w, http.StatusOK, logs)
+		e.writeLogs(w, logs)
 	})
+}
+
+// writeLogs writes logs as a JSON array and a newline: byte for byte what
+// json.Marshal makes of the slice, and a newline, but written one log at
+// a time, its payload straight from the log.
+func (e *Emitter) writeLogs(w http.ResponseWriter, logs []DeliveryLog) {
+	sw := &stickyWriter{w: w}
+	lw := &logWriter{w: bufio.NewWriterSize(sw, 16<<10)}
+	lw.enc = json.NewEncoder(&lw.fields)
+	for i, l := range logs {
+		if err := lw.encode(l); err != nil {
+			e.logger.Error("webhook: logs handler: encoding a delivery log", "delivery_id", l.ID, "error", err)
+			if i == 0 {
+				writeJSONError(w, http.StatusInternalServerError, "cannot encode delivery logs")
+				return
+			}
+			// The answer has begun: abort it, so that the client sees an
+			// incomplete answer rather than a short page.
+			panic(http.ErrAbortHandler)
+		}
+		if !lw.validPayload {
+			e.logger.Error("webhook: logs handler: payload is not valid JSON; served as null", "delivery_id", l.ID)
+		}
+		sep := byte(',')
+		if i == 0 {
+			sep = '['
+		}
+		lw.write(sep)
+		if sw.err != nil {
+			return // the client is gone
+		}
+	}
+	if len(logs) == 0 {
+		lw.w.WriteByte('[')
+	}
+	lw.w.WriteString("]\n")
+	lw.w.Flush()
+}
+
+// stickyWriter keeps the first error of w.
+type stickyWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stickyWriter) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.w.Write(p)
+	s.err = err
+	return n, err
+}
+
+// logWriter writes delivery logs one by one. A log's fields but its
+// payload are encoded into a buffer reused from log to log; its payload,
+// which may be large, is written from the log itself, compacted and
+// escaped on the way as encoding/json does with a json.RawMessage. Serving
+// a page so takes the same small memory whatever its logs' size.
+type logWriter struct {
+	w      *bufio.Writer
+	fields bytes.Buffer // the log last encoded, with a null payload
+	enc    *json.Encoder
+
+	// The log last encoded: head, payload, tail.
+	head, tail   []byte
+	payload      []byte // nil: null
+	validPayload bool   // false: the payload was not JSON, and is served as null
+}
+
+var payloadNull = []byte(`"payload":null`)
+
+// encode encodes l, but for its payload, which write writes.
+func (lw *logWriter) encode(l DeliveryLog) error {
+	p := l.Payload
+	l.Payload = nil
+	lw.fields.Reset()
+	if err := lw.enc.Encode(l); err != nil {
+		return err
+	}
+	f := bytes.TrimSuffix(lw.fields.Bytes(), []byte("\n"))
+	// Every key is ours and every quote inside a string is escaped: the
+	// first `"payload":null` is the payload's.
+	i := bytes.Index(f, payloadNull)
+	if i < 0 {
+		return errors.New("no payload field in the encoded log")
+	}
+	lw.head, lw.tail = f[:i+len(`"payload":`)], f[i+len(payloadNull):]
+	lw.payload, lw.validPayload = p, true
+	if p != nil && !json.Valid(p) {
+		lw.payload, lw.validPayload = nil, false
+	}
+	return nil
+}
+
+// write writes sep and the log last encoded.
+func (lw *logWriter) write(sep byte) {
+	lw.w.WriteByte(sep)
+	lw.w.Write(lw.head)
+	if lw.payload == nil {
+		lw.w.WriteString("null")
+	} else {
+		writeCompactJSON(lw.w, lw.payload)
+	}
+	lw.w.Write(lw.tail)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// writeCompactJSON writes the valid JSON p as encoding/json writes a
+// json.RawMessage: without the white space between tokens, and with <, >,
+// &, U+2028 and U+2029 escaped (\u003c…).
+func writeCompactJSON(w *bufio.Writer, p []byte) {
+	start, inString := 0, false
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case inString && c == '\\':
+			i++ // the escaped character, kept as it is
+		case c == '"':
+			inString = !inString
+		case !inString && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			w.Write(p[start:i])
+			start = i + 1
+		case c == '<' || c == '>' || c == '&':
+			w.Write(p[start:i])
+			w.WriteString(`\u00`)
+			w.WriteByte(hexDigits[c>>4])
+			w.WriteByte(hexDigits[c&0xF])
+			start = i + 1
+		case c == 0xE2 && i+2 < len(p) && p[i+1] == 0x80 && p[i+2]&^1 == 0xA8: // U+2028, U+2029
+			w.Write(p[start:i])
+			w.WriteString(`\u202`)
+			w.WriteByte(hexDigits[p[i+2]&0xF])
+			i += 2
+			start = i + 1
+		}
+	}
+	w.Write(p[start:])
 }
 
 func parseLogQuery(v url.Values) (LogQuery, error) {
@@ -365,9 +524,9 @@ func parseLogQuery(v url.Values) (LogQuery, error) {
 	return q, nil
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+// writeJSONError answers code with {"error": msg}; the handler has set
+// the headers.
+func writeJSONError(w http.ResponseWriter, code int, msg string) {
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
 }

@@ -2,10 +2,13 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,33 +20,80 @@ import (
 // token is fetched once, shared by every worker, refreshed before it
 // expires, and sent as Authorization. A 401 answer forces one refresh and
 // one immediate retry within the same attempt.
+//
+// Its String, Format, LogValue, MarshalJSON and MarshalText show the
+// client id, the token URL without its query or user information, the
+// scopes and the names of EndpointParams, never ClientSecret nor a
+// parameter's value.
 type OAuth2 struct {
-	ClientID     string   // the client's id
-	ClientSecret string   // the client's secret; never logged, never in an error
-	TokenURL     string   // the token endpoint, http or https
-	Scopes       []string // requested scopes; nil: none
+	ClientID     string // the client's id
+	ClientSecret string // the client's secret; never logged, never in an error
+	// TokenURL is the token endpoint, http or https (https only with
+	// Config.HTTPSOnly); the SSRF guard checks its address as it checks an
+	// endpoint's.
+	TokenURL string
+	Scopes   []string // requested scopes; nil: none
 	// EndpointParams are extra parameters for the token request, such as
-	// "audience".
+	// "audience". Their values are never printed nor logged.
 	EndpointParams map[string][]string
 }
 
-// LogValue keeps the client secret out of logs.
+// LogValue keeps the client secret, the token URL's query and user
+// information and the EndpointParams values out of logs.
 func (o OAuth2) LogValue() slog.Value {
-	return slog.GroupValue(
+	attrs := []slog.Attr{
 		slog.String("client_id", o.ClientID),
 		slog.String("client_secret", redacted(o.ClientSecret)),
-		slog.String("token_url", o.TokenURL),
+		slog.String("token_url", redactURL(o.TokenURL)),
 		slog.Any("scopes", o.Scopes),
-	)
+	}
+	if len(o.EndpointParams) > 0 {
+		attrs = append(attrs, slog.Any("endpoint_params", paramNames(o.EndpointParams)))
+	}
+	return slog.GroupValue(attrs...)
 }
 
-// String keeps the client secret out of fmt's %v and %+v.
+// String describes the settings without the client secret, the token
+// URL's query and user information, or the EndpointParams values.
 func (o OAuth2) String() string {
-	return fmt.Sprintf("{ClientID:%s ClientSecret:%s TokenURL:%s Scopes:%v}", o.ClientID, redacted(o.ClientSecret), o.TokenURL, o.Scopes)
+	s := fmt.Sprintf("{ClientID:%s ClientSecret:%s TokenURL:%s Scopes:%v", o.ClientID, redacted(o.ClientSecret), redactURL(o.TokenURL), o.Scopes)
+	if len(o.EndpointParams) > 0 {
+		s += fmt.Sprintf(" EndpointParams:%v", paramNames(o.EndpointParams))
+	}
+	return s + "}"
 }
 
-// GoString keeps the client secret out of fmt's %#v.
+// GoString describes the settings as String does, for fmt's %#v.
 func (o OAuth2) GoString() string { return "webhook.OAuth2" + o.String() }
+
+// Format implements fmt.Formatter so that every fmt verb prints String's
+// description (see Endpoint.Format).
+func (o OAuth2) Format(f fmt.State, verb rune) {
+	formatRedacted(f, verb, "webhook.OAuth2", o.String())
+}
+
+// MarshalJSON encodes the settings without their secrets, for debugging;
+// it cannot be decoded back into working settings.
+func (o OAuth2) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		ClientID       string   `json:"client_id"`
+		ClientSecret   string   `json:"client_secret,omitempty"`
+		TokenURL       string   `json:"token_url"`
+		Scopes         []string `json:"scopes,omitempty"`
+		EndpointParams []string `json:"endpoint_params,omitempty"` // the names, not the values
+	}{o.ClientID, redacted(o.ClientSecret), redactURL(o.TokenURL), o.Scopes, paramNames(o.EndpointParams)})
+}
+
+// MarshalText returns String's description (see Endpoint.MarshalText).
+func (o OAuth2) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
+// paramNames returns the sorted names of p; nil when it is empty.
+func paramNames(p map[string][]string) []string {
+	if len(p) == 0 {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(p))
+}
 
 func redacted(s string) string {
 	if s == "" {
@@ -140,12 +190,19 @@ func (t *tokens) invalidate(gen int) {
 }
 
 // ErrToken: the OAuth2 token could not be obtained. The attempt fails and
-// is retried like a network error.
+// is retried like a network error, but for a token URL whose address the
+// SSRF guard refuses: that delivery fails at once, with an error that
+// wraps ErrBlockedAddress and not ErrToken, as a blocked endpoint's does.
 var ErrToken = errors.New("oauth2 token request failed")
 
 // tokenError describes a token failure without the token server's URL
 // parameters or the client's credentials.
 func tokenError(err error) error {
+	if errors.Is(err, ErrBlockedAddress) {
+		// Not ErrToken, which is retried: the guard's answer will not
+		// change, and a blocked address fails at once.
+		return fmt.Errorf("oauth2 token request: %w", stripURL(err))
+	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		msg := fmt.Sprintf("token server answered %d", re.Response.StatusCode)

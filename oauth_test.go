@@ -4,7 +4,7 @@ package webhook_test
 // 127.0.0.1): one shared token for every worker, refreshed before it
 // expires, invalidated by a 401 (once per token generation), token
 // failures that wrap ErrToken and never show the client secret, and the
-// static headers of the seed's "Static Token" section.
+// static headers of Rail Django's "Static Token" section.
 
 import (
 	"context"
@@ -713,7 +713,7 @@ func oauthHangingEmitter(t *testing.T, sync bool) (e *webhook.Emitter, unhang fu
 	return e, unhang
 }
 
-// (e) The seed's static token: Headers are sent as they are; OAuth2 wins
+// (e) Rail Django's static token: Headers are sent as they are; OAuth2 wins
 // over a static Authorization.
 func TestOAuthStaticHeaders(t *testing.T) {
 	t.Parallel()
@@ -756,7 +756,7 @@ func TestOAuthHeadersCannotReplaceReserved(t *testing.T) {
 			const value = "header-value-secret-42"
 			_, err := webhook.New(webhook.Config{
 				Logger: quietLogger,
-				Endpoints: []webhook.Endpoint{{Name: "crm", URL: "https://crm.example.com/hooks", Secret: "s",
+				Endpoints: []webhook.Endpoint{{Name: "crm", URL: "https://crm.example.com/hooks", Secret: oauthSigSecret,
 					Headers: map[string]string{name: value}}},
 			})
 			if !errors.Is(err, webhook.ErrInvalidConfig) {
@@ -789,7 +789,7 @@ func TestOAuthConfigValidation(t *testing.T) {
 			o := tc.oauth
 			_, err := webhook.New(webhook.Config{
 				Logger:    quietLogger,
-				Endpoints: []webhook.Endpoint{{Name: "oauth2", URL: "https://example.com/webhooks/", Secret: "s", OAuth2: &o}},
+				Endpoints: []webhook.Endpoint{{Name: "oauth2", URL: "https://example.com/webhooks/", Secret: oauthSigSecret, OAuth2: &o}},
 			})
 			if !errors.Is(err, webhook.ErrInvalidConfig) {
 				t.Fatalf("New = %v, want ErrInvalidConfig", err)

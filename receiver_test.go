@@ -20,6 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/hookrail/webhook"
 )
 
@@ -212,7 +215,8 @@ func TestReceiverAnswers(t *testing.T) {
 		{"stale replay", seedHeader(rcvSecret, "evt_1", now-int64(6*time.Minute/time.Second), body), body, http.StatusUnauthorized, false},
 		{"from the future", seedHeader(rcvSecret, "evt_1", now+int64(6*time.Minute/time.Second), body), body, http.StatusUnauthorized, false},
 		{"within tolerance", seedHeader(rcvSecret, "evt_1", now-int64(4*time.Minute/time.Second), body), body, http.StatusOK, true},
-		{"missing event id", seedHeader(rcvSecret, "", now, body), body, http.StatusBadRequest, false},
+		{"without event id (not signed, not needed)", seedHeader(rcvSecret, "", now, body), body, http.StatusOK, true},
+		{"signature header too large", with(valid, webhook.HeaderSignature, valid.Get(webhook.HeaderSignature)+strings.Repeat(" sha256="+strings.Repeat("0", 64), webhook.MaxSignatureHeaderBytes/71)), body, http.StatusBadRequest, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -438,10 +442,10 @@ func TestReceiverPanicReleasesClaim(t *testing.T) {
 // rcvFailingStore is a DedupStore that is down.
 type rcvFailingStore struct{}
 
-func (rcvFailingStore) Claim(context.Context, string) (webhook.ClaimState, error) {
-	return 0, errors.New("database unavailable")
+func (rcvFailingStore) Acquire(context.Context, string) (webhook.Claim, error) {
+	return webhook.Claim{}, errors.New("database unavailable")
 }
-func (rcvFailingStore) Complete(context.Context, string, bool) error { return nil }
+func (rcvFailingStore) Finish(context.Context, webhook.Claim, bool) error { return nil }
 
 func TestReceiverDedupStoreDown(t *testing.T) {
 	t.Parallel()
@@ -566,18 +570,20 @@ func TestReceiverStandardScheme(t *testing.T) {
 	}
 }
 
-func rcvClaim(t *testing.T, m *webhook.MemoryDedup, id string, want webhook.ClaimState) {
+// rcvClaim acquires key in m, checks the state and returns the claim.
+func rcvClaim(t *testing.T, m *webhook.MemoryDedup, key string, want webhook.ClaimState) webhook.Claim {
 	t.Helper()
-	got, err := m.Claim(context.Background(), id)
-	if err != nil || got != want {
-		t.Errorf("Claim(%s) = %v, %v; want %v", id, got, err, want)
+	got, err := m.Acquire(context.Background(), key)
+	if err != nil || got.State != want || got.Key != key || (got.Token != "") != (want == webhook.ClaimNew) {
+		t.Errorf("Acquire(%s) = %+v, %v; want state %v, a token only if new", key, got, err, want)
 	}
+	return got
 }
 
-func rcvDone(t *testing.T, m *webhook.MemoryDedup, id string) {
+func rcvDone(t *testing.T, m *webhook.MemoryDedup, key string) {
 	t.Helper()
-	rcvClaim(t, m, id, webhook.ClaimNew)
-	if err := m.Complete(context.Background(), id, true); err != nil {
+	c := rcvClaim(t, m, key, webhook.ClaimNew)
+	if err := m.Finish(context.Background(), c, true); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -608,12 +614,12 @@ func TestMemoryDedupClaimTimeout(t *testing.T) {
 func TestMemoryDedupRelease(t *testing.T) {
 	t.Parallel()
 	m := webhook.NewMemoryDedup(webhook.MemoryDedupConfig{})
-	rcvClaim(t, m, "a", webhook.ClaimNew)
-	if err := m.Complete(context.Background(), "a", false); err != nil {
+	c := rcvClaim(t, m, "a", webhook.ClaimNew)
+	if err := m.Finish(context.Background(), c, false); err != nil {
 		t.Fatal(err)
 	}
-	rcvClaim(t, m, "a", webhook.ClaimNew)
-	if err := m.Complete(context.Background(), "a", true); err != nil {
+	c = rcvClaim(t, m, "a", webhook.ClaimNew)
+	if err := m.Finish(context.Background(), c, true); err != nil {
 		t.Fatal(err)
 	}
 	rcvClaim(t, m, "a", webhook.ClaimDone)
@@ -673,14 +679,14 @@ func TestMemoryDedupConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range 200 {
 				id := fmt.Sprintf("evt_%d", i%20)
-				st, err := m.Claim(context.Background(), id)
+				c, err := m.Acquire(context.Background(), id)
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				if st == webhook.ClaimNew {
+				if c.State == webhook.ClaimNew {
 					claimed.Add(1)
-					m.Complete(context.Background(), id, (g+i)%3 != 0)
+					m.Finish(context.Background(), c, (g+i)%3 != 0)
 				}
 			}
 		})
@@ -692,4 +698,174 @@ func TestMemoryDedupConcurrent(t *testing.T) {
 	if claimed.Load() < 20 {
 		t.Errorf("only %d claims for 20 ids", claimed.Load())
 	}
+}
+
+// A captured request replayed within the tolerance under another
+// X-Webhook-Event-Id (which the signature does not cover) is the same
+// event: it does not reach next again.
+func TestReceiverReplayUnderNewEventID(t *testing.T) {
+	t.Parallel()
+	next := &rcvNext{}
+	srv := newRcvServer(t, rcvDedup(), next)
+	body := rcvBody("evt_captured")
+	h := seedHeader(rcvSecret, "evt_captured", time.Now().Unix(), body)
+	status, _ := rcvPost(t, srv.URL, h, body)
+	require.Equal(t, http.StatusOK, status, "the genuine request")
+	for i, id := range []string{"evt_replay_1", "evt_replay_2", ""} {
+		replay := h.Clone()
+		if id == "" {
+			replay.Del(webhook.HeaderEventID)
+		} else {
+			replay.Set(webhook.HeaderEventID, id)
+		}
+		status, _ := rcvPost(t, srv.URL, replay, body)
+		assert.Equalf(t, http.StatusOK, status, "replay %d under id %q: answered as a duplicate", i+1, id)
+	}
+	assert.EqualValues(t, 1, next.calls.Load(), "next calls: the replays are the captured event")
+}
+
+// A captured request replayed under the id of an event still to come
+// does not claim that id: the real event reaches next.
+func TestReceiverPreclaimedEventIDDoesNotSuppress(t *testing.T) {
+	t.Parallel()
+	next := &rcvNext{}
+	srv := newRcvServer(t, rcvDedup(), next)
+	captured := rcvBody("evt_captured")
+	h := seedHeader(rcvSecret, "evt_captured", time.Now().Unix(), captured)
+	status, _ := rcvPost(t, srv.URL, h, captured)
+	require.Equal(t, http.StatusOK, status, "the genuine request")
+
+	// The attacker claims evt_future with the captured request.
+	claim := h.Clone()
+	claim.Set(webhook.HeaderEventID, "evt_future")
+	status, _ = rcvPost(t, srv.URL, claim, captured)
+	require.Equal(t, http.StatusOK, status, "the replay")
+
+	future := rcvBody("evt_future")
+	status, _ = rcvPostSigned(t, srv.URL, "evt_future", future)
+	require.Equal(t, http.StatusOK, status, "the real evt_future")
+	var bodies []string
+	for _, s := range next.seen() {
+		bodies = append(bodies, string(s.Body))
+	}
+	assert.Equal(t, []string{string(captured), string(future)}, bodies, "bodies next processed")
+}
+
+// An informational answer (1xx) from next is not its final status: the
+// final one decides whether the event was processed.
+func TestReceiverInformationalStatusIsNotFinal(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		first       []int // next's WriteHeader calls on the first request
+		wantRetried bool  // a retry of the event reaches next
+	}{
+		{"103 then 500", []int{http.StatusEarlyHints, http.StatusInternalServerError}, true},
+		{"100 then 503", []int{http.StatusContinue, http.StatusServiceUnavailable}, true},
+		{"103, 103 then 409", []int{http.StatusEarlyHints, http.StatusEarlyHints, http.StatusConflict}, true},
+		{"103 then 204", []int{http.StatusEarlyHints, http.StatusNoContent}, false},
+		{"103 then nothing (an implicit 200)", []int{http.StatusEarlyHints}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var calls atomic.Int32
+			next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if calls.Add(1) > 1 {
+					w.WriteHeader(http.StatusOK)
+					return
+				}
+				for _, code := range tc.first {
+					w.WriteHeader(code)
+				}
+			})
+			srv := newRcvServer(t, rcvDedup(), next)
+			body := rcvBody("evt_informational")
+			rcvPostSigned(t, srv.URL, "evt_informational", body)
+			status, _ := rcvPostSigned(t, srv.URL, "evt_informational", body)
+			assert.Equal(t, http.StatusOK, status, "the retry")
+			want := int32(1)
+			if tc.wantRetried {
+				want = 2
+			}
+			assert.Equal(t, want, calls.Load(), "next calls")
+		})
+	}
+}
+
+// A holder whose claim timed out cannot end its successor's claim; nor
+// can a Claim that holds nothing.
+func TestMemoryDedupStaleHolderCannotFinish(t *testing.T) {
+	t.Parallel()
+	for _, processed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("processed=%v", processed), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			clock := newTestClock(rcvNow)
+			m := webhook.NewMemoryDedup(webhook.MemoryDedupConfig{ClaimTimeout: time.Minute, Now: clock.Now})
+			first := rcvClaim(t, m, "a", webhook.ClaimNew)
+			clock.Add(61 * time.Second)
+			second := rcvClaim(t, m, "a", webhook.ClaimNew) // the first claim timed out
+			require.NotEqual(t, first.Token, second.Token, "tokens of two claims")
+
+			require.NoError(t, m.Finish(ctx, first, processed), "the first holder, late")
+			rcvClaim(t, m, "a", webhook.ClaimInProgress) // the second still holds it
+			busy := rcvClaim(t, m, "a", webhook.ClaimInProgress)
+			require.NoError(t, m.Finish(ctx, busy, processed), "a Claim in progress holds nothing")
+			require.NoError(t, m.Finish(ctx, webhook.Claim{Key: "a", State: webhook.ClaimNew}, processed), "no token")
+			rcvClaim(t, m, "a", webhook.ClaimInProgress)
+
+			require.NoError(t, m.Finish(ctx, second, true), "the holder")
+			rcvClaim(t, m, "a", webhook.ClaimDone)
+			require.NoError(t, m.Finish(ctx, second, false), "the holder again, after its claim ended")
+			rcvClaim(t, m, "a", webhook.ClaimDone)
+		})
+	}
+}
+
+// A claim that timed out, with no one acquiring its key since, can still
+// be finished by its holder.
+func TestMemoryDedupFinishAfterTimeout(t *testing.T) {
+	t.Parallel()
+	clock := newTestClock(rcvNow)
+	m := webhook.NewMemoryDedup(webhook.MemoryDedupConfig{ClaimTimeout: time.Minute, Now: clock.Now})
+	c := rcvClaim(t, m, "a", webhook.ClaimNew)
+	clock.Add(2 * time.Minute)
+	require.NoError(t, m.Finish(context.Background(), c, true))
+	rcvClaim(t, m, "a", webhook.ClaimDone)
+}
+
+// A request whose claim timed out while next was still at work, and that
+// fails afterwards, does not undo the claim of the request that took over
+// and processed the event.
+func TestReceiverStaleClaimDoesNotUndoSuccessor(t *testing.T) {
+	t.Parallel()
+	clock := newTestClock(rcvNow)
+	entered, release := make(chan struct{}), make(chan struct{})
+	next := rcvFirstCall(func() int {
+		close(entered)
+		<-release
+		return http.StatusInternalServerError
+	})
+	rc := &webhook.Receiver{
+		Verifier: webhook.Verifier{Secrets: []string{rcvSecret}},
+		Dedup:    webhook.NewMemoryDedup(webhook.MemoryDedupConfig{ClaimTimeout: time.Minute, Now: clock.Now}),
+	}
+	h := rc.Middleware(next)
+	body := rcvBody("evt_slow")
+	serve := func() int {
+		req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1/webhooks/", bytes.NewReader(body))
+		req.Header = seedHeader(rcvSecret, "evt_slow", time.Now().Unix(), body)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	first := make(chan int, 1)
+	go func() { first <- serve() }()
+	<-entered
+	clock.Add(2 * time.Minute) // the first claim times out
+	require.Equal(t, http.StatusOK, serve(), "the sender's retry, processed")
+	close(release)
+	require.Equal(t, http.StatusInternalServerError, <-first, "the first request, late")
+	assert.Equal(t, http.StatusOK, serve(), "a redelivery")
+	assert.EqualValues(t, 2, next.calls.Load(), "next calls: the redelivery is a duplicate of the processed retry")
 }

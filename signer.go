@@ -26,8 +26,14 @@ const (
 	// It is part of the signed message, so it cannot be altered, and
 	// receivers reject stale values to stop replays.
 	HeaderTimestamp = "X-Webhook-Timestamp"
-	// HeaderEventID carries the payload's event id ("evt_…"). It is the same
-	// on every attempt of an event, so receivers can deduplicate on it.
+	// HeaderEventID carries the payload's event id ("evt_…"), the same on
+	// every attempt of an event. The signature does not cover it: anyone
+	// holding one signed request can send it again within the tolerance
+	// under another id. It is a hint for logs and correlation, not an
+	// authenticated value, so do not deduplicate on it; [Receiver]
+	// deduplicates this scheme's requests on a digest of the signed body,
+	// which holds the event id (keep one in a body shaped by
+	// [Endpoint.Transform]).
 	HeaderEventID = "X-Webhook-Event-Id"
 )
 
@@ -66,11 +72,36 @@ var (
 	// ErrTimestampOutOfRange reports a [HeaderTimestamp] further than the
 	// tolerance from the verifier's clock, in the past or in the future.
 	ErrTimestampOutOfRange = errors.New("timestamp out of range")
+	// ErrSignatureHeaderTooLarge reports a signature header ([HeaderSignature]
+	// or [HeaderStandardSignature]) longer than [MaxSignatureHeaderBytes].
+	// Such a request is refused before anything is parsed or hashed.
+	ErrSignatureHeaderTooLarge = errors.New("signature header too large")
 )
 
 // DefaultTolerance is how far [HeaderTimestamp] may be from the receiver's
 // clock, in either direction, when [Verifier.Tolerance] is not set.
 const DefaultTolerance = 5 * time.Minute
+
+// MaxTolerance is the largest tolerance a [Verifier] applies: a larger
+// [Verifier.Tolerance] counts as MaxTolerance, so that no value turns the
+// timestamp check off.
+const MaxTolerance = 24 * time.Hour
+
+// Bounds on the work of one verification, whatever the request holds. A
+// request costs at most one pass over the body per HMAC secret, plus
+// MaxSignatures passes per ed25519 public key (Standard Webhooks).
+const (
+	// MaxSignatureHeaderBytes bounds the signature header: the lengths of
+	// all its values ([http.Header.Values]) added up. A longer header is
+	// refused with [ErrSignatureHeaderTooLarge]. A sender rotating its
+	// secret sends two signatures of under 100 bytes each.
+	MaxSignatureHeaderBytes = 4 << 10
+
+	// MaxSignatures is how many distinct signatures of one request are
+	// compared, in the order they come: later ones, and repeats of one
+	// already seen, are ignored. A sender rotating its secret sends two.
+	MaxSignatures = 4
+)
 
 // sigPrefix starts every signature of the HMAC scheme.
 const sigPrefix = "sha256="
@@ -85,8 +116,10 @@ const sigHexLen = 2 * sha256.Size
 // time, and the timestamp is within [DefaultTolerance] of [time.Now].
 //
 // It returns nil for a valid request, otherwise an error wrapping
-// [ErrMissingSignature], [ErrMalformedSignature], [ErrTimestampOutOfRange] or
-// [ErrInvalidSignature], checked in that order. An empty secret is an error.
+// [ErrSignatureHeaderTooLarge], [ErrMissingSignature],
+// [ErrMalformedSignature], [ErrTimestampOutOfRange] or
+// [ErrInvalidSignature], checked in that order (see [Verifier.Verify]).
+// An empty secret is an error.
 // Use a [Verifier] for several secrets, another tolerance or a fixed clock.
 func Verify(secret string, header http.Header, body []byte) error {
 	v := Verifier{Secrets: []string{secret}}
@@ -106,8 +139,9 @@ type Verifier struct {
 
 	// Tolerance is how far the request's timestamp may be from Now, in the
 	// past or in the future; a timestamp exactly Tolerance away passes.
-	// Zero or negative means DefaultTolerance (5 minutes); the check cannot
-	// be turned off.
+	// Zero or negative means DefaultTolerance (5 minutes); more than
+	// MaxTolerance (24 hours) means MaxTolerance. The check cannot be
+	// turned off.
 	Tolerance time.Duration
 
 	// Now returns the current time. Nil means time.Now.
@@ -115,14 +149,21 @@ type Verifier struct {
 
 	// Scheme is the signature scheme the requests use. "": SchemeHMAC.
 	// With SchemeStandard, Secrets hold "whsec_…" secrets and "whpk_…"
-	// public keys, and the webhook-* headers are checked.
+	// public keys, and the webhook-* headers are checked. The bounds
+	// MaxSignatureHeaderBytes and MaxSignatures hold for both schemes.
 	Scheme SignatureScheme
+
+	// hashes, if set (by tests only), is called before each pass over the
+	// body: one HMAC or one ed25519 verification.
+	hashes func()
 }
 
 // Verify checks the signature headers of a request against its raw body,
 // read in full and unmodified (before any JSON decoding). The checks run in
 // this order, and the first failure is returned as an error wrapping:
 //
+//   - [ErrSignatureHeaderTooLarge]: [HeaderSignature] is longer than
+//     [MaxSignatureHeaderBytes];
 //   - [ErrMissingSignature]: [HeaderSignature] or [HeaderTimestamp] is absent or empty;
 //   - [ErrMalformedSignature]: a signature is not "sha256=" followed by 64 hex
 //     digits, or the timestamp is not a decimal unix time;
@@ -130,9 +171,11 @@ type Verifier struct {
 //   - [ErrInvalidSignature]: no signature matches any of the Secrets.
 //
 // [HeaderSignature] may hold several space-separated signatures (a sender
-// rotating its secret sends one per secret); one match is enough. The signed
-// message is the timestamp exactly as sent, a '.', and the body. Signatures
-// are compared in constant time. A Verifier without secrets, or with an
+// rotating its secret sends one per secret); one match is enough. The
+// first [MaxSignatures] distinct ones are compared, the others ignored.
+// The signed message is the timestamp exactly as sent, a '.', and the
+// body; its HMAC is computed once per secret, and compared with the
+// signatures in constant time. A Verifier without secrets, or with an
 // empty one, returns an error that wraps none of the sentinels above.
 func (v *Verifier) Verify(header http.Header, body []byte) error {
 	switch v.Scheme {
@@ -151,10 +194,10 @@ func (v *Verifier) Verify(header http.Header, body []byte) error {
 		}
 	}
 
-	// 1. Missing headers.
-	var sigs []string
-	for _, value := range header.Values(HeaderSignature) {
-		sigs = append(sigs, strings.Fields(value)...)
+	// 1. Size, then missing headers.
+	sigs, err := signatureFields(header, HeaderSignature)
+	if err != nil {
+		return err
 	}
 	if len(sigs) == 0 {
 		return fmt.Errorf("webhook: %s: header is absent or empty: %w", HeaderSignature, ErrMissingSignature)
@@ -164,12 +207,13 @@ func (v *Verifier) Verify(header http.Header, body []byte) error {
 		return fmt.Errorf("webhook: %s: header is absent or empty: %w", HeaderTimestamp, ErrMissingSignature)
 	}
 
-	// 2. Malformed headers.
+	// 2. Malformed headers. Every signature is parsed (the header is
+	// small); the first MaxSignatures distinct ones are kept.
 	unix, ok := sigParseUnix(ts)
 	if !ok {
 		return fmt.Errorf("webhook: %s: %q is not a unix time: %w", HeaderTimestamp, sigTruncate(ts), ErrMalformedSignature)
 	}
-	got := make([][sha256.Size]byte, len(sigs))
+	got := make([][sha256.Size]byte, 0, MaxSignatures)
 	for i, sig := range sigs {
 		hexPart, ok := strings.CutPrefix(sig, sigPrefix)
 		switch {
@@ -182,9 +226,13 @@ func (v *Verifier) Verify(header http.Header, body []byte) error {
 			return fmt.Errorf("webhook: %s: signature %d: %d hex digits, want %d: %w",
 				HeaderSignature, i+1, len(hexPart), sigHexLen, ErrMalformedSignature)
 		}
-		if _, err := hex.Decode(got[i][:], []byte(hexPart)); err != nil {
+		var raw [sha256.Size]byte
+		if _, err := hex.Decode(raw[:], []byte(hexPart)); err != nil {
 			return fmt.Errorf("webhook: %s: signature %d: not hexadecimal: %w",
 				HeaderSignature, i+1, ErrMalformedSignature)
+		}
+		if len(got) < MaxSignatures && !slices.Contains(got, raw) {
+			got = append(got, raw)
 		}
 	}
 
@@ -193,9 +241,11 @@ func (v *Verifier) Verify(header http.Header, body []byte) error {
 		return err
 	}
 
-	// 4. Signatures: any received one against any secret, in constant time.
+	// 4. Signatures: one HMAC per secret, against every signature kept,
+	// in constant time.
 	var sum [sha256.Size]byte
 	for _, secret := range v.Secrets {
+		v.hashed()
 		mac := hmac.New(sha256.New, []byte(secret))
 		mac.Write([]byte(ts))
 		mac.Write([]byte{'.'})
@@ -210,12 +260,41 @@ func (v *Verifier) Verify(header http.Header, body []byte) error {
 	return fmt.Errorf("webhook: %s: no signature matches: %w", HeaderSignature, ErrInvalidSignature)
 }
 
+// hashed calls the test hook before a pass over the body.
+func (v *Verifier) hashed() {
+	if v.hashes != nil {
+		v.hashes()
+	}
+}
+
+// signatureFields returns the space-separated entries of the signature
+// header name, on all its lines, or an error wrapping
+// ErrSignatureHeaderTooLarge when the lines add up to more than
+// MaxSignatureHeaderBytes: that is checked before anything is split.
+func signatureFields(header http.Header, name string) ([]string, error) {
+	values := header.Values(name)
+	size := 0
+	for _, value := range values {
+		size += len(value)
+		if size > MaxSignatureHeaderBytes {
+			return nil, fmt.Errorf("webhook: %s: header longer than %d bytes: %w",
+				name, MaxSignatureHeaderBytes, ErrSignatureHeaderTooLarge)
+		}
+	}
+	var fields []string
+	for _, value := range values {
+		fields = append(fields, strings.Fields(value)...)
+	}
+	return fields, nil
+}
+
 // checkTime checks a parsed timestamp header against the tolerance.
 func (v *Verifier) checkTime(name, ts string, unix int64) error {
 	tolerance := v.Tolerance
 	if tolerance <= 0 {
 		tolerance = DefaultTolerance
 	}
+	tolerance = min(tolerance, MaxTolerance)
 	now := time.Now
 	if v.Now != nil {
 		now = v.Now

@@ -29,7 +29,7 @@ const fuzzNow = 1768564800
 func fuzzClock() time.Time { return time.Unix(fuzzNow, 0) }
 
 // fuzzSentinels are the errors a verification error wraps exactly one of.
-var fuzzSentinels = []error{ErrMissingSignature, ErrMalformedSignature, ErrTimestampOutOfRange, ErrInvalidSignature}
+var fuzzSentinels = []error{ErrSignatureHeaderTooLarge, ErrMissingSignature, ErrMalformedSignature, ErrTimestampOutOfRange, ErrInvalidSignature}
 
 // fuzzCheckErr checks what holds for every error of a verifier with valid
 // secrets: it wraps exactly one sentinel, starts with "webhook: ", stays

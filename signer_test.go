@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"strconv"
@@ -15,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // sigTestVector is one entry of testdata/signing_vectors.json. The expected
@@ -246,6 +250,9 @@ func TestVerifier(t *testing.T) {
 		{name: "uppercase hex", req: req("sha256="+strings.ToUpper(validHex), ts, body)},
 		{name: "timestamp as sent with leading zero", req: req(sigTestSign(secret, "0"+ts, body), "0"+ts, body)},
 
+		{name: "signature header too large", req: req(strings.Repeat(valid+" ", MaxSignatureHeaderBytes/len(valid)+1), ts, body), want: ErrSignatureHeaderTooLarge},
+		{name: "signature header too large before missing timestamp", req: req(valid+strings.Repeat(" ", MaxSignatureHeaderBytes), "-", body), want: ErrSignatureHeaderTooLarge},
+		{name: "duplicates of a valid signature", req: req(strings.Repeat(valid+" ", 2*MaxSignatures), ts, body)},
 		{name: "missing signature", req: req("-", ts, body), want: ErrMissingSignature},
 		{name: "missing timestamp", req: req(valid, "-", body), want: ErrMissingSignature},
 		{name: "missing both", req: req("-", "-", body), want: ErrMissingSignature},
@@ -336,7 +343,7 @@ func TestVerifier(t *testing.T) {
 			if !sigTestWant(t, err, tt.want) {
 				return
 			}
-			for _, other := range []error{ErrMissingSignature, ErrMalformedSignature, ErrTimestampOutOfRange, ErrInvalidSignature} {
+			for _, other := range []error{ErrSignatureHeaderTooLarge, ErrMissingSignature, ErrMalformedSignature, ErrTimestampOutOfRange, ErrInvalidSignature} {
 				if other != tt.want && errors.Is(err, other) {
 					t.Errorf("Verify: %v also matches %v", err, other)
 				}
@@ -538,6 +545,56 @@ func BenchmarkVerify(b *testing.B) {
 	for b.Loop() {
 		if err := v.Verify(h, body); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// A huge Tolerance does not turn the timestamp check off: it is capped at
+// MaxTolerance, for both schemes.
+func TestVerifierToleranceCapped(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 16, 12, 0, 0, 0, time.UTC)
+	body := []byte(`{"id":"evt_old"}`)
+	stdKey := []byte("tolerance test key, 32 bytes....")
+	stdSecret := standardSecretPrefix + base64.StdEncoding.EncodeToString(stdKey)
+	sign := func(scheme SignatureScheme, at time.Time) (http.Header, []string) {
+		h := http.Header{}
+		if scheme == SchemeStandard {
+			s, err := newStandardSigner(stdSecret)
+			require.NoError(t, err)
+			s.setHeaders(h, "msg_old", at.Unix(), body)
+			return h, []string{stdSecret}
+		}
+		newHMACSigner("tolerance-secret").setHeaders(h, "evt_old", at.Unix(), body)
+		return h, []string{"tolerance-secret"}
+	}
+	for _, scheme := range []SignatureScheme{SchemeHMAC, SchemeStandard} {
+		for _, tc := range []struct {
+			name      string
+			tolerance time.Duration
+			at        time.Time
+			want      error // nil: accepted
+		}{
+			{"MaxInt64, signed in 2001", math.MaxInt64, time.Date(2001, 9, 9, 1, 46, 40, 0, time.UTC), ErrTimestampOutOfRange},
+			{"MaxInt64, signed in 2300", math.MaxInt64, time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), ErrTimestampOutOfRange},
+			{"MaxInt64, a day and a second old", math.MaxInt64, now.Add(-MaxTolerance - time.Second), ErrTimestampOutOfRange},
+			{"MaxInt64, a day ahead and a second", math.MaxInt64, now.Add(MaxTolerance + time.Second), ErrTimestampOutOfRange},
+			{"MaxInt64, a day old", math.MaxInt64, now.Add(-MaxTolerance), nil},
+			{"MaxTolerance+1, a day and a second old", MaxTolerance + 1, now.Add(-MaxTolerance - time.Second), ErrTimestampOutOfRange},
+			{"MaxTolerance, a day old", MaxTolerance, now.Add(-MaxTolerance), nil},
+			{"an hour, two hours old", time.Hour, now.Add(-2 * time.Hour), ErrTimestampOutOfRange},
+		} {
+			t.Run(string(scheme)+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				h, secrets := sign(scheme, tc.at)
+				v := Verifier{Scheme: scheme, Secrets: secrets, Tolerance: tc.tolerance, Now: func() time.Time { return now }}
+				err := v.Verify(h, body)
+				if tc.want == nil {
+					require.NoError(t, err)
+					return
+				}
+				require.ErrorIs(t, err, tc.want)
+			})
 		}
 	}
 }

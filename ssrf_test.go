@@ -107,7 +107,7 @@ func TestSSRFGuardBlocksAtDial(t *testing.T) {
 			// Retries on: a blocked address must still not be retried.
 			Retry:     &webhook.RetryConfig{MaxRetries: 3, RetryDelay: 10 * time.Millisecond},
 			OnFailure: fails.record,
-			Endpoints: []webhook.Endpoint{{Name: "user-supplied", URL: localhostURL(t, srv.Server, "/webhooks/"), Secret: "s"}},
+			Endpoints: []webhook.Endpoint{{Name: "user-supplied", URL: localhostURL(t, srv.Server, "/webhooks/"), Secret: stSecret}},
 		})
 		err := e.Emit(testCtx(t, 20*time.Second), oauthEvent(1))
 		if syncMode {
@@ -143,7 +143,7 @@ func TestSSRFGuardAllowLoopback(t *testing.T) {
 	e := newEmitter(t, webhook.Config{
 		Sync:      true,
 		SSRFGuard: &webhook.SSRFGuard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
-		Endpoints: []webhook.Endpoint{{Name: "internal", URL: localhostURL(t, srv.Server, "/webhooks/"), Secret: "s"}},
+		Endpoints: []webhook.Endpoint{{Name: "internal", URL: localhostURL(t, srv.Server, "/webhooks/"), Secret: stSecret}},
 	})
 	if err := e.Emit(testCtx(t, 20*time.Second), oauthEvent(1)); err != nil {
 		t.Fatalf("Emit = %v, want delivered", err)
@@ -166,11 +166,12 @@ func TestSSRFGuardCoversTokenURL(t *testing.T) {
 		// (Nothing listens on 127.0.0.2:9; nothing leaves the host.)
 		SSRFGuard: &webhook.SSRFGuard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}},
 		Retry:     &webhook.RetryConfig{MaxRetries: 0},
-		Endpoints: []webhook.Endpoint{{Name: "oauth2", URL: "http://127.0.0.2:9/", Secret: "s", OAuth2: o}},
+		Endpoints: []webhook.Endpoint{{Name: "oauth2", URL: "http://127.0.0.2:9/", Secret: stSecret, OAuth2: o}},
 	})
 	err := e.Emit(testCtx(t, 20*time.Second), oauthEvent(1))
-	if !errors.Is(err, webhook.ErrToken) {
-		t.Errorf("Emit = %v, want an error wrapping ErrToken", err)
+	// A blocked token URL fails like a blocked endpoint (see ErrToken).
+	if !errors.Is(err, webhook.ErrBlockedAddress) {
+		t.Errorf("Emit = %v, want an error wrapping ErrBlockedAddress", err)
 	}
 	if n := ts.hits.Load(); n != 0 {
 		t.Errorf("the token server received %d requests, want 0", n)
@@ -183,8 +184,8 @@ func TestGuardHTTPSOnly(t *testing.T) {
 		HTTPSOnly: true,
 		Logger:    quietLogger,
 		Endpoints: []webhook.Endpoint{
-			{Name: "secure", URL: "https://example.com/hooks", Secret: "s"},
-			{Name: "plain", URL: "http://example.com/hooks", Secret: "s"},
+			{Name: "secure", URL: "https://example.com/hooks", Secret: stSecret},
+			{Name: "plain", URL: "http://example.com/hooks", Secret: stSecret},
 		},
 	})
 	if !errors.Is(err, webhook.ErrInvalidConfig) {
@@ -201,7 +202,7 @@ func TestGuardHTTPSOnly(t *testing.T) {
 	e, err := webhook.New(webhook.Config{
 		HTTPSOnly: true,
 		Logger:    quietLogger,
-		Endpoints: []webhook.Endpoint{{Name: "secure", URL: "https://example.com/hooks", Secret: "s"}},
+		Endpoints: []webhook.Endpoint{{Name: "secure", URL: "https://example.com/hooks", Secret: stSecret}},
 	})
 	if err != nil {
 		t.Fatalf("New with an https endpoint: %v", err)

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -178,7 +180,12 @@ func (s *standardSigner) setHeaders(h http.Header, eventID string, unix int64, b
 // verifyStandard checks a Standard Webhooks request: webhook-id,
 // webhook-timestamp and webhook-signature, against "whsec_" secrets and
 // "whpk_" public keys. Signatures of versions other than v1 and v1a are
-// ignored, as the specification asks.
+// ignored, as the specification asks. The work is bounded as for the HMAC
+// scheme: a webhook-signature over MaxSignatureHeaderBytes is refused
+// before it is parsed; of the v1 and v1a signatures that can match, the
+// first MaxSignatures distinct ones are checked; the HMAC of the message
+// is computed once per secret, and only if a v1 signature is kept; each
+// public key verifies each v1a signature kept.
 func (v *Verifier) verifyStandard(header http.Header, body []byte) error {
 	if len(v.Secrets) == 0 {
 		return errors.New("webhook: Verifier has no secrets")
@@ -200,9 +207,12 @@ func (v *Verifier) verifyStandard(header http.Header, body []byte) error {
 		}
 		hmacKeys = append(hmacKeys, key)
 	}
+	sigs, err := signatureFields(header, HeaderStandardSignature)
+	if err != nil {
+		return err
+	}
 	id := header.Get(HeaderStandardID)
 	ts := header.Get(HeaderStandardTimestamp)
-	sigs := strings.Fields(strings.Join(header.Values(HeaderStandardSignature), " "))
 	switch {
 	case id == "":
 		return fmt.Errorf("webhook: %s: header is absent or empty: %w", HeaderStandardID, ErrMissingSignature)
@@ -215,15 +225,14 @@ func (v *Verifier) verifyStandard(header http.Header, body []byte) error {
 	if !ok {
 		return fmt.Errorf("webhook: %s: %q is not a unix time: %w", HeaderStandardTimestamp, sigTruncate(ts), ErrMalformedSignature)
 	}
-	type sig struct {
-		asym bool
-		raw  []byte
-	}
 	// A malformed entry is passed over, as the reference libraries do: a
 	// valid signature beside it still verifies. It is the error only when
-	// no entry can be checked.
-	var got []sig
+	// no v1 or v1a entry can be decoded. A decoded one that cannot match
+	// (of the wrong length, or an ed25519 signature that ed25519.Verify
+	// rejects on sight) takes no place among the MaxSignatures kept.
+	var got []standardSig
 	var malformed error
+	decoded := false
 	for i, s := range sigs {
 		version, b64, ok := strings.Cut(s, ",")
 		if !ok {
@@ -242,9 +251,13 @@ func (v *Verifier) verifyStandard(header http.Header, body []byte) error {
 			}
 			continue
 		}
-		got = append(got, sig{asym: version == "v1a", raw: raw})
+		decoded = true
+		g := standardSig{asym: version == "v1a", raw: raw}
+		if len(got) < MaxSignatures && g.canMatch() && !slices.ContainsFunc(got, g.equal) {
+			got = append(got, g)
+		}
 	}
-	if len(got) == 0 {
+	if !decoded {
 		if malformed != nil {
 			return malformed
 		}
@@ -254,24 +267,58 @@ func (v *Verifier) verifyStandard(header http.Header, body []byte) error {
 		return err
 	}
 	msg := make([]byte, 0, len(id)+len(ts)+2+len(body))
-	msg = append(append(append(append(append(msg, id...), '.'), ts...), '.'), body...)
-	var sum [sha256.Size]byte
-	for _, key := range hmacKeys {
-		mac := hmac.New(sha256.New, key)
-		mac.Write(msg)
-		expected := mac.Sum(sum[:0])
-		for _, g := range got {
-			if !g.asym && hmac.Equal(g.raw, expected) {
-				return nil
+	msg = append(append(append(append(msg, id...), '.'), ts...), '.')
+	if slices.ContainsFunc(got, standardSig.isHMAC) {
+		var sum [sha256.Size]byte
+		for _, key := range hmacKeys {
+			v.hashed()
+			mac := hmac.New(sha256.New, key)
+			mac.Write(msg)
+			mac.Write(body)
+			expected := mac.Sum(sum[:0])
+			for _, g := range got {
+				if !g.asym && hmac.Equal(g.raw, expected) {
+					return nil
+				}
 			}
 		}
 	}
-	for _, pub := range pubKeys {
+	if len(pubKeys) > 0 && slices.ContainsFunc(got, func(g standardSig) bool { return g.asym }) {
+		msg = append(msg, body...)
 		for _, g := range got {
-			if g.asym && ed25519.Verify(pub, msg, g.raw) {
-				return nil
+			if !g.asym {
+				continue
+			}
+			for _, pub := range pubKeys {
+				v.hashed()
+				if ed25519.Verify(pub, msg, g.raw) {
+					return nil
+				}
 			}
 		}
 	}
 	return fmt.Errorf("webhook: %s: no signature matches: %w", HeaderStandardSignature, ErrInvalidSignature)
+}
+
+// standardSig is one decoded entry of webhook-signature: v1 (HMAC) or v1a
+// (ed25519, asym).
+type standardSig struct {
+	asym bool
+	raw  []byte
+}
+
+func (g standardSig) isHMAC() bool { return !g.asym }
+
+// canMatch reports whether g could be a valid signature: of the right
+// length and, for ed25519, with the three top bits of its last byte clear
+// (ed25519.Verify refuses any other without hashing the message).
+func (g standardSig) canMatch() bool {
+	if g.asym {
+		return len(g.raw) == ed25519.SignatureSize && g.raw[ed25519.SignatureSize-1]&0xe0 == 0
+	}
+	return len(g.raw) == sha256.Size
+}
+
+func (g standardSig) equal(o standardSig) bool {
+	return g.asym == o.asym && bytes.Equal(g.raw, o.raw)
 }

@@ -460,6 +460,9 @@ func TestStandardVerifierRejections(t *testing.T) {
 		{name: "seed-style hex signature", header: full("v1," + fmt.Sprintf("%x", stdDecode(t, valid))), want: webhook.ErrInvalidSignature},
 		{name: "v1a signature with a whsec secret", header: full("v1a," + strings.TrimPrefix(valid, "v1,")), want: webhook.ErrInvalidSignature},
 
+		{name: "signature header too large", header: full(strings.Repeat(valid+" ", webhook.MaxSignatureHeaderBytes/len(valid)+1)), want: webhook.ErrSignatureHeaderTooLarge},
+		{name: "signature header too large before missing webhook-id", header: header(webhook.HeaderStandardTimestamp, ts, webhook.HeaderStandardSignature, valid+strings.Repeat(" ", webhook.MaxSignatureHeaderBytes)), want: webhook.ErrSignatureHeaderTooLarge},
+		{name: "duplicates of a wrong signature, then the valid one", header: full(strings.Repeat(other+" ", 3*webhook.MaxSignatures) + valid)},
 		{name: "several signatures, valid first", header: full(valid + " " + other)},
 		{name: "several signatures, valid last", header: full(other + " " + standardSignature(stdWrongSecretKey(t), id, ts, body) + " " + valid)},
 		{name: "several signatures, none valid", header: full(other + " " + other), want: webhook.ErrInvalidSignature},
@@ -525,7 +528,7 @@ func stdDecode(t *testing.T, sig string) []byte {
 }
 
 // stdSentinels are the errors Verify's errors wrap, exactly one at a time.
-var stdSentinels = []error{webhook.ErrMissingSignature, webhook.ErrMalformedSignature, webhook.ErrTimestampOutOfRange, webhook.ErrInvalidSignature}
+var stdSentinels = []error{webhook.ErrSignatureHeaderTooLarge, webhook.ErrMissingSignature, webhook.ErrMalformedSignature, webhook.ErrTimestampOutOfRange, webhook.ErrInvalidSignature}
 
 func stdCheckSentinel(t *testing.T, err, want error) {
 	t.Helper()

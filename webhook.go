@@ -2,10 +2,13 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +22,11 @@ const (
 )
 
 // Config configures an Emitter. The zero value with one Endpoint works.
+//
+// Printed (String, fmt.Formatter), logged (slog.LogValuer) or encoded
+// (MarshalJSON, MarshalText), a Config shows its settings and its
+// endpoints as Endpoint shows them, without their secrets (fmt's %p and
+// %w of a Config value excepted, see Endpoint).
 type Config struct {
 	// Disabled turns Emit into a no-op. Defaults to false: enabled.
 	Disabled bool
@@ -100,8 +108,8 @@ type Config struct {
 	// *http.Transport (the default, or HTTPClient's).
 	SSRFGuard *SSRFGuard
 
-	// HTTPSOnly rejects endpoints whose URL is not https. Defaults to
-	// false: http and https.
+	// HTTPSOnly rejects endpoints whose URL, or OAuth2 token URL, is not
+	// https. Defaults to false: http and https.
 	HTTPSOnly bool
 
 	// MaxBodyBytes bounds a body (after shaping). An event whose body for
@@ -115,6 +123,108 @@ type Config struct {
 	// delays and circuit cooldowns run on the real clock.
 	Now func() time.Time
 }
+
+// String describes the configuration without its secrets: the settings
+// that are plain values, the type of a Queue, the model labels, and each
+// endpoint as Endpoint.String describes it. Callbacks, the logger and the
+// HTTP client are left out.
+func (c Config) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "{Endpoints:%v Workers:%d QueueSize:%d Timeout:%s", c.Endpoints, c.Workers, c.QueueSize, c.Timeout)
+	if c.Disabled {
+		b.WriteString(" Disabled:true")
+	}
+	if c.Sync {
+		b.WriteString(" Sync:true")
+	}
+	if c.Queue != nil {
+		fmt.Fprintf(&b, " Queue:%T", c.Queue)
+	}
+	if c.HTTPSOnly {
+		b.WriteString(" HTTPSOnly:true")
+	}
+	if c.SSRFGuard != nil {
+		b.WriteString(" SSRFGuard:on")
+	}
+	if c.MaxBodyBytes != 0 {
+		fmt.Fprintf(&b, " MaxBodyBytes:%d", c.MaxBodyBytes)
+	}
+	if len(c.Models) > 0 {
+		fmt.Fprintf(&b, " Models:%v", slices.Sorted(maps.Keys(c.Models)))
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// GoString describes the configuration as String does, for fmt's %#v.
+func (c Config) GoString() string { return "webhook.Config" + c.String() }
+
+// Format implements fmt.Formatter so that every fmt verb prints String's
+// description (see Endpoint.Format).
+func (c Config) Format(f fmt.State, verb rune) {
+	formatRedacted(f, verb, "webhook.Config", c.String())
+}
+
+// LogValue keeps the endpoints' secrets out of logs: the endpoints are
+// logged as Endpoint.MarshalJSON (JSON handlers) or Endpoint.String
+// (text handlers) shows them.
+func (c Config) LogValue() slog.Value {
+	attrs := []slog.Attr{
+		slog.Any("endpoints", c.Endpoints),
+		slog.Int("workers", c.Workers),
+		slog.Int("queue_size", c.QueueSize),
+		slog.Duration("timeout", c.Timeout),
+		slog.Bool("disabled", c.Disabled),
+		slog.Bool("sync", c.Sync),
+		slog.Bool("https_only", c.HTTPSOnly),
+		slog.Bool("ssrf_guard", c.SSRFGuard != nil),
+		slog.Int("max_body_bytes", c.MaxBodyBytes),
+	}
+	if c.Queue != nil {
+		attrs = append(attrs, slog.String("queue", fmt.Sprintf("%T", c.Queue)))
+	}
+	if len(c.Models) > 0 {
+		attrs = append(attrs, slog.Any("models", slices.Sorted(maps.Keys(c.Models))))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// MarshalJSON encodes the configuration without its secrets, for
+// debugging: the fields String shows, each endpoint as
+// Endpoint.MarshalJSON encodes it. It cannot be decoded back into a
+// working Config.
+func (c Config) MarshalJSON() ([]byte, error) {
+	v := struct {
+		Endpoints    []Endpoint `json:"endpoints"`
+		Workers      int        `json:"workers,omitempty"`
+		QueueSize    int        `json:"queue_size,omitempty"`
+		Timeout      string     `json:"timeout,omitempty"`
+		Disabled     bool       `json:"disabled,omitempty"`
+		Sync         bool       `json:"sync,omitempty"`
+		Queue        string     `json:"queue,omitempty"`
+		HTTPSOnly    bool       `json:"https_only,omitempty"`
+		SSRFGuard    bool       `json:"ssrf_guard,omitempty"`
+		MaxBodyBytes int        `json:"max_body_bytes,omitempty"`
+		Models       []string   `json:"models,omitempty"`
+	}{
+		Endpoints: c.Endpoints, Workers: c.Workers, QueueSize: c.QueueSize,
+		Disabled: c.Disabled, Sync: c.Sync, HTTPSOnly: c.HTTPSOnly, SSRFGuard: c.SSRFGuard != nil,
+		MaxBodyBytes: c.MaxBodyBytes,
+	}
+	if c.Timeout != 0 {
+		v.Timeout = c.Timeout.String()
+	}
+	if c.Queue != nil {
+		v.Queue = fmt.Sprintf("%T", c.Queue)
+	}
+	if len(c.Models) > 0 {
+		v.Models = slices.Sorted(maps.Keys(c.Models))
+	}
+	return json.Marshal(v)
+}
+
+// MarshalText returns String's description (see Endpoint.MarshalText).
+func (c Config) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
 
 // ModelMeta is one model's webhook settings: Rail Django's WebhookMeta.
 type ModelMeta struct {
@@ -150,7 +260,9 @@ type Failure struct {
 }
 
 // Emitter turns model events into signed webhook deliveries. Make one
-// with New; its methods are safe for concurrent use.
+// with New; its methods are safe for concurrent use. Printed, logged or
+// encoded, it shows its Config (defaults applied) without secrets, as
+// Config does.
 type Emitter struct {
 	cfg       Config
 	endpoints []*endpoint
@@ -190,6 +302,43 @@ type Emitter struct {
 	answers   sync.Map // delivery id → answer
 	inProcess bool
 }
+
+// String describes the Emitter by its Config, without secrets (see
+// Config.String).
+func (e *Emitter) String() string {
+	if e == nil {
+		return "<nil>"
+	}
+	return "{Config:" + e.cfg.String() + "}"
+}
+
+// Format implements fmt.Formatter so that every fmt verb prints String's
+// description: the Emitter's fields hold the endpoints' secrets.
+func (e *Emitter) Format(f fmt.State, verb rune) {
+	formatRedacted(f, verb, "*webhook.Emitter", e.String())
+}
+
+// LogValue logs the Emitter as its Config (see Config.LogValue).
+func (e *Emitter) LogValue() slog.Value {
+	if e == nil {
+		return slog.StringValue("<nil>")
+	}
+	return slog.GroupValue(slog.Any("config", e.cfg))
+}
+
+// MarshalJSON encodes the Emitter as {"config": …}, its Config as
+// Config.MarshalJSON encodes it.
+func (e *Emitter) MarshalJSON() ([]byte, error) {
+	if e == nil {
+		return []byte("null"), nil
+	}
+	return json.Marshal(struct {
+		Config Config `json:"config"`
+	}{e.cfg})
+}
+
+// MarshalText returns String's description (see Endpoint.MarshalText).
+func (e *Emitter) MarshalText() ([]byte, error) { return []byte(e.String()), nil }
 
 // New validates cfg and returns an Emitter whose queue is running. Every
 // problem is reported, each naming the endpoint and field; errors wrap

@@ -1176,7 +1176,7 @@ func (whPanicJSON) MarshalJSON() ([]byte, error) { panic("json boom") }
 func TestEmitterObjectMethodPanics(t *testing.T) {
 	t.Parallel()
 	srv := newHookReceiver(t, nil)
-	e := newEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{{Name: "a", URL: srv.URL, Secret: "s"}}})
+	e := newEmitter(t, webhook.Config{Endpoints: []webhook.Endpoint{{Name: "a", URL: srv.URL, Secret: "secret_123"}}})
 	for _, ev := range []webhook.Event{
 		{Type: webhook.Created, Model: "store.Order", Object: (*whPanicMeta)(nil)},
 		{Type: webhook.Created, Object: whPanicLabel{1}},
@@ -1201,7 +1201,7 @@ func TestEmitterCloseCountsCallsUnderWay(t *testing.T) {
 			var failures atomic.Int32
 			started := make(chan struct{})
 			e := newEmitter(t, webhook.Config{
-				Endpoints: []webhook.Endpoint{{Name: "a", URL: srv.URL, Secret: "s"}},
+				Endpoints: []webhook.Endpoint{{Name: "a", URL: srv.URL, Secret: "secret_123"}},
 				Models: map[string]webhook.ModelMeta{"store.Order": {ShouldSend: func(webhook.Event) bool {
 					close(started)
 					time.Sleep(300 * time.Millisecond)
@@ -1241,7 +1241,7 @@ func TestTransformMayKeepPayload(t *testing.T) {
 	t.Parallel()
 	srv := newHookReceiver(t, nil)
 	var kept []webhook.Payload
-	e := newEmitter(t, webhook.Config{Sync: true, Endpoints: []webhook.Endpoint{{Name: "a", URL: srv.URL, Secret: "s",
+	e := newEmitter(t, webhook.Config{Sync: true, Endpoints: []webhook.Endpoint{{Name: "a", URL: srv.URL, Secret: "secret_123",
 		Transform: func(p webhook.Payload) (any, error) { kept = append(kept, p); return map[string]any{"ok": true}, nil }}}})
 	for i := range 50 {
 		obj := map[string]any{fmt.Sprintf("key_%03d", i): i, "zz_same": "v"}

@@ -169,8 +169,8 @@ func run() int {
 	return 0
 }
 
-// receiver verifies each request, deduplicates on the event id and
-// prints what it got.
+// receiver verifies each request, deduplicates on the event id of the
+// signed body and prints what it got.
 type receiver struct {
 	secret string
 
@@ -199,22 +199,23 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid signature", status)
 		return
 	}
-	id := r.Header.Get(webhook.HeaderEventID)
-	if rc.seen[id] { // a retry of an event already processed
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	rc.seen[id] = true
-	rc.verified++
-
 	var p webhook.Payload
 	if err := json.Unmarshal(body, &p); err != nil {
 		http.Error(w, "bad JSON", http.StatusBadRequest)
 		return
 	}
+	// Deduplicate on the id inside the signed body: the
+	// X-Webhook-Event-Id header is not covered by the signature.
+	if rc.seen[p.ID] { // a retry of an event already processed
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	rc.seen[p.ID] = true
+	rc.verified++
+
 	var pretty bytes.Buffer
 	json.Indent(&pretty, body, "", "  ")
-	fmt.Printf("receiver: %s %s (signature ok)\n%s\n", p.Event, id, pretty.String())
+	fmt.Printf("receiver: %s %s (signature ok)\n%s\n", p.Event, p.ID, pretty.String())
 	w.WriteHeader(http.StatusOK)
 }
 

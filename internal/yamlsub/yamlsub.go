@@ -5,12 +5,13 @@
 //
 // # The YAML subset
 //
-// Supported: block mappings and block sequences, nested to any depth
+// Supported: block mappings and block sequences, nested up to MaxDepth
 // (including "- key: value" items holding mappings, and a sequence at the
 // same indentation as its parent key); plain scalars, also continued on
 // more-indented lines; single-quoted scalars (a doubled quote is a quote) and
-// double-quoted scalars with YAML's escapes (\n \t \" \\ \/ \0 \a \b \e \f
-// \r \v \N \_ \L \P \xXX \uXXXX \UXXXXXXXX, a \ before a line break);
+// double-quoted scalars with the escapes YAML readers share (\n \t \" \\
+// \0 \a \b \e \f \r \v \N \_ \L \P \xXX \uXXXX but surrogates,
+// \UXXXXXXXX, a \ before a line break);
 // flow sequences [a, "b", 3] and flow mappings {a: 1, b: x}, nested, on one
 // line or several; comments (# to the end of the line, after a space);
 // one leading "---" and one trailing "..."; empty values, ~ and null (Null
@@ -18,14 +19,21 @@
 //
 // Rejected with an *Error giving the line and column: anchors (&), aliases
 // (*), tags (!), block scalars (| and >), directives (%), several documents,
-// complex keys (? and collections used as keys), tabs used for indentation,
-// duplicate keys, control characters and invalid UTF-8, nesting deeper
+// complex keys (? and collections used as keys), tabs anywhere but in
+// quoted scalars and comments (YAML readers disagree on them), duplicate
+// keys, control characters, invalid UTF-8 outside scalars, nesting deeper
 // than MaxDepth.
 //
-// Scalars are not typed: a Scalar holds its text and whether it was
-// quoted, and the caller decides what "30" or "true" means where it is
-// found. Only the plain scalars "", "~", "null", "Null" and "NULL" become
-// Null nodes (with that text as Value).
+// Whatever Parse accepts, YAML readers read the same way. A plain scalar
+// is typed as they agree to type it (see [Resolve]): null (a Null node,
+// with its text as Value), a boolean, a decimal integer, a decimal number,
+// or text. A Scalar keeps its text, whether it was quoted, and its Type;
+// the caller may still read "30" where it wants a number or a string. A
+// plain scalar on which readers disagree (010, 1e3, yes, …), a plain key
+// they do not read as text (1: x), and a scalar that holds bytes that are
+// not UTF-8 are given a Problem instead of an error, so that the caller
+// can name the key it is under without showing the value, which may be a
+// secret: it must refuse them.
 //
 // Parse and ParseJSON never panic: an internal fault is returned as an
 // *Error whose message starts with "internal error".
@@ -75,8 +83,55 @@ type Node struct {
 	Line, Col int
 	Value     string // a Scalar's text (escapes resolved), a Null's text
 	Quoted    bool   // a Scalar was quoted (a JSON string)
-	Keys      []*Node
-	Values    []*Node
+	Type      Type   // a Scalar's type: String when quoted; see Resolve
+	// Problem, when not "", says why the node must be refused: a plain
+	// scalar (or key) that YAML readers read differently (see Resolve),
+	// a key that is not text to them (1: x), a number out of range, or a
+	// string that held bytes that are not UTF-8 (replaced by U+FFFD in
+	// Value). It never holds the node's text, which may be a secret.
+	// Parse and ParseJSON return such nodes without an error, so that the
+	// caller can name the key they are under: it must refuse them.
+	Problem string
+	Keys    []*Node
+	Values  []*Node
+}
+
+// Data returns the node as Go data: nil for null, a bool, an int64, a
+// float64 or a string for a scalar (by its Type), []any for a sequence
+// and map[string]any for a mapping.
+func (n *Node) Data() any {
+	switch n.Kind {
+	case Sequence:
+		out := make([]any, len(n.Values))
+		for i, v := range n.Values {
+			out[i] = v.Data()
+		}
+		return out
+	case Mapping:
+		out := make(map[string]any, len(n.Keys))
+		for i, k := range n.Keys {
+			out[k.Value] = n.Values[i].Data()
+		}
+		return out
+	case Scalar:
+		return scalarData(n.Type, n.Value)
+	}
+	return nil
+}
+
+// scalarData converts a scalar's text to the Go value of its type.
+func scalarData(t Type, s string) any {
+	switch t {
+	case Bool:
+		return s == "true" || s == "True" || s == "TRUE"
+	case Int:
+		i, _ := strconv.ParseInt(s, 10, 64)
+		return i
+	case Float:
+		f, _ := strconv.ParseFloat(s, 64)
+		return f
+	}
+	return s
 }
 
 // MaxDepth bounds the nesting of collections.
@@ -191,16 +246,89 @@ func (b *base) addKey(seen map[string]*Node, key *Node, off int) {
 type parser struct {
 	base
 	off int
+	// The spans of the input that tabs (quoted) and bytes that are not
+	// UTF-8 (scalars) may be in, and those of comments, in input order.
+	quotedSpans, scalarSpans, commentSpans []span
+	badUTF8                                bool // the input has bytes that are not UTF-8
 }
 
+// span is a range of input offsets, [from, to).
+type span struct{ from, to int }
+
 // Parse parses a YAML document of the supported subset. An empty document
-// gives a Null node. Errors are *Error.
+// gives a Null node. Errors are *Error; a tree may also hold nodes with a
+// Problem, which the caller must refuse.
 func Parse(src []byte) (root *Node, err error) {
 	defer catch(&root, &err)
 	src = normalize(src)
 	p := &parser{base: newBase(src)}
 	p.checkChars()
-	return p.document(), nil
+	root = p.document()
+	p.checkTabs()
+	p.checkUTF8()
+	return root, nil
+}
+
+// checkTabs rejects the tabs outside quoted scalars and comments: YAML
+// readers disagree on them (PyYAML refuses them there, go-yaml v3 takes
+// some), and a tab that looks like indentation misleads readers.
+func (p *parser) checkTabs() {
+	allowed := [][]span{p.quotedSpans, p.commentSpans}
+	for i := bytes.IndexByte(p.src, '\t'); i >= 0; {
+		if !inSpans(allowed, i) {
+			ls := p.pos.lineStart(i)
+			if len(bytes.Trim(p.src[ls:i], " \t")) == 0 {
+				p.fail(i, "tab character used for indentation (indent with spaces)")
+			}
+			p.fail(i, "tab character outside a quoted string or a comment: YAML readers disagree on tabs there (some refuse them): use spaces, or \\t in a double-quoted string")
+		}
+		j := bytes.IndexByte(p.src[i+1:], '\t')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+}
+
+// checkUTF8 rejects bytes that are not UTF-8 outside scalars; in a
+// scalar, they were replaced and the node has a Problem, for the caller
+// to report under its key.
+func (p *parser) checkUTF8() {
+	if !p.badUTF8 {
+		return
+	}
+	allowed := [][]span{p.scalarSpans}
+	for i := 0; i < len(p.src); {
+		r, size := utf8.DecodeRune(p.src[i:])
+		if r == utf8.RuneError && size == 1 && !inSpans(allowed, i) {
+			p.fail(i, "invalid UTF-8")
+		}
+		i += size
+	}
+}
+
+// inSpans reports whether off is in one of the spans of lists.
+func inSpans(lists [][]span, off int) bool {
+	for _, l := range lists {
+		i := sort.Search(len(l), func(i int) bool { return l[i].to > off })
+		if i < len(l) && l[i].from <= off {
+			return true
+		}
+	}
+	return false
+}
+
+// NotUTF8 is the Problem of a string that held bytes that are not UTF-8,
+// or (in JSON) a lone surrogate escape.
+const NotUTF8 = "the text is not valid UTF-8 (it is not shown): save the file as UTF-8"
+
+// sanitize replaces the bytes of n's Value that are not UTF-8 and sets
+// its Problem.
+func sanitize(n *Node) {
+	if !utf8.ValidString(n.Value) {
+		n.Value = strings.ToValidUTF8(n.Value, "\uFFFD")
+		n.Problem = NotUTF8
+	}
 }
 
 // bom is the UTF-8 byte order mark, which Parse and ParseJSON skip.
@@ -226,15 +354,21 @@ func normalize(src []byte) []byte {
 	return out
 }
 
-// checkChars rejects invalid UTF-8 and the characters YAML does not allow.
+// checkChars rejects the characters YAML does not allow, and notes
+// invalid UTF-8 for checkUTF8.
 func (p *parser) checkChars() {
 	for i := 0; i < len(p.src); {
 		r, size := utf8.DecodeRune(p.src[i:])
 		if r == utf8.RuneError && size == 1 {
-			p.fail(i, "invalid UTF-8")
+			p.badUTF8 = true
+			i++
+			continue
 		}
 		if !printable(r) {
 			p.fail(i, "control character U+%04X is not allowed (write it as an escape in a double-quoted string)", r)
+		}
+		if r == 0x85 || r == 0x2028 || r == 0x2029 {
+			p.fail(i, "U+%04X is a line break to YAML 1.1 readers and a character to YAML 1.2 readers: write it as an escape (\\N, \\L or \\P) in a double-quoted string", r)
 		}
 		i += size
 	}
@@ -289,9 +423,11 @@ func (p *parser) spaceEnd(i int) int {
 func (p *parser) skipInline() { p.off = p.spaceEnd(p.off) }
 
 func (p *parser) skipComment() {
+	start := p.off
 	for p.off < len(p.src) && p.src[p.off] != '\n' {
 		p.off++
 	}
+	p.commentSpans = append(p.commentSpans, span{start, p.off})
 }
 
 // atLineEnd reports the end of the line's content: a line break, a comment
@@ -349,7 +485,8 @@ func (p *parser) document() *Node {
 	if p.byteAt(p.off) == '%' && p.indent() == 0 {
 		p.fail(p.off, "directives (%%YAML, %%TAG) are not supported")
 	}
-	if p.docMarkerAt(p.off) && p.src[p.off] == '-' {
+	started := p.docMarkerAt(p.off) && p.src[p.off] == '-'
+	if started {
 		p.off += 3
 		p.skipInline()
 		if !p.atLineEnd() {
@@ -359,6 +496,10 @@ func (p *parser) document() *Node {
 	}
 	var root *Node
 	if p.eof() || p.docMarkerAt(p.off) {
+		if !started && !p.eof() && p.src[p.off] == '.' {
+			// go-yaml v3 refuses it, PyYAML reads null.
+			p.fail(p.off, "a document end marker '...' with no document before it: remove it")
+		}
 		root = p.null(p.off)
 	} else {
 		root = p.blockNode(-1)
@@ -465,9 +606,9 @@ func (p *parser) checkPlainStart(off int, flow bool) {
 		p.fail(off, "a lone '-' in a flow collection must be quoted: '-'")
 	case c == '-' && sep:
 		p.fail(off, "a block sequence item ('- ') is not allowed here")
-	case c == '?' && sep:
+	case c == '?' && (sep || flow):
 		p.fail(off, "complex keys (?) are not supported")
-	case c == ':' && sep:
+	case c == ':' && (sep || flow):
 		p.fail(off, "missing key before ':'")
 	}
 }
@@ -557,13 +698,28 @@ func (p *parser) mapKey() *Node {
 		k = p.node(Scalar, off)
 		k.Value = string(p.src[off:end])
 		p.off = end
+		p.scalarSpans = append(p.scalarSpans, span{off, end})
+		plainKey(k)
 	}
 	p.skipInline()
 	if p.byteAt(p.off) != ':' || !isBlank(p.byteAt(p.off+1)) {
 		p.fail(off, "expected a mapping key followed by ': '")
 	}
+	p.checkKeyLength(off)
 	p.off++
 	return k
+}
+
+// maxKeyLength is YAML's limit on a key (without '?'), from its start
+// to its ':', in characters.
+const maxKeyLength = 1024
+
+// checkKeyLength rejects a key that starts at off and whose ':' is at
+// p.off, when it is too long for YAML readers.
+func (p *parser) checkKeyLength(off int) {
+	if p.off-off > maxKeyLength && utf8.RuneCount(p.src[off:p.off]) > maxKeyLength {
+		p.fail(off, "a key longer than %d characters: YAML readers do not read it", maxKeyLength)
+	}
 }
 
 // mapValue parses the value after a block mapping's "key:".
@@ -650,8 +806,12 @@ func (p *parser) plainLineEnd(off int, flow bool) int {
 		}
 		if c == ':' {
 			next := p.byteAt(i + 1)
-			if isBlank(next) || (flow && isFlowIndicator(next)) {
+			if isBlank(next) {
 				break
+			}
+			if flow && isFlowIndicator(next) {
+				// PyYAML ends the value here, go-yaml v3 keeps the ':'.
+				p.fail(i, "':' directly before %q: YAML readers disagree on whether it ends a key: put a space after the ':', or quote the value", string(next))
 			}
 		}
 		if c == '#' && i > off && isSpace(p.src[i-1]) {
@@ -659,6 +819,10 @@ func (p *parser) plainLineEnd(off int, flow bool) int {
 		}
 		if flow && isFlowIndicator(c) {
 			break
+		}
+		if flow && c == '?' {
+			// YAML readers end a plain value there and read a key.
+			p.fail(i, "'?' in a plain value inside a flow collection ([...] or {...}): quote the value")
 		}
 		if !isSpace(c) {
 			end = i + 1
@@ -708,16 +872,59 @@ func (p *parser) plain(parent int, flow bool) *Node {
 		b = append(b, p.src[k:e]...)
 		p.off = e
 	}
+	p.scalarSpans = append(p.scalarSpans, span{start, p.off})
 	if b != nil {
 		n.Value = string(b)
+	} else {
+		n.Value = string(first)
+	}
+	if !utf8.ValidString(n.Value) {
+		sanitize(n)
 		return n
 	}
-	n.Value = string(first)
-	switch n.Value {
-	case "", "~", "null", "Null", "NULL":
-		n.Kind = Null
+	switch v, problem := Resolve(n.Value); v.(type) {
+	case nil:
+		if problem == "" {
+			n.Kind = Null
+		}
+		n.Problem = problem
+	case bool:
+		n.Type = Bool
+	case int64:
+		n.Type = Int
+	case float64:
+		n.Type = Float
 	}
 	return n
+}
+
+// plainKey sets the Problem of a key written as a plain scalar that YAML
+// readers do not read as text.
+func plainKey(k *Node) {
+	if k.Problem != "" {
+		return
+	}
+	if !utf8.ValidString(k.Value) {
+		sanitize(k)
+		return
+	}
+	v, problem := Resolve(k.Value)
+	k.Kind, k.Type = Scalar, String
+	switch v.(type) {
+	case string:
+		if yaml11Time.MatchString(k.Value) || isTimestampV3(k.Value) {
+			k.Problem = "YAML readers read this key as a date, not as text: quote it"
+		}
+	case nil:
+		k.Problem = problem
+		if problem == "" {
+			k.Problem = "YAML readers read this key as null, not as text: quote it"
+		}
+	case bool:
+		k.Problem = "YAML readers read this key as a boolean, not as text: quote it"
+	default:
+		k.Problem = "YAML readers read this key as a number, not as text: quote it"
+	}
 }
 
 // quoted parses a single- or double-quoted scalar at p.off. Its lines
@@ -742,6 +949,9 @@ func (p *parser) quoted(parent int) *Node {
 		case c == q:
 			p.off++
 			n.Value = string(b)
+			p.quotedSpans = append(p.quotedSpans, span{start, p.off})
+			p.scalarSpans = append(p.scalarSpans, span{start, p.off})
+			sanitize(n)
 			return n
 		case c == '\\' && q == '"':
 			b = p.escape(b, parent, start)
@@ -826,8 +1036,10 @@ func (p *parser) escape(b []byte, parent, start int) []byte {
 		return append(b, '\r')
 	case 'e':
 		return append(b, 0x1b)
-	case ' ', '"', '/', '\\':
+	case ' ', '"', '\\':
 		return append(b, e)
+	case '/':
+		p.fail(at, "the escape \\/ is refused by some YAML readers (go-yaml v3): write /")
 	case 'N':
 		return utf8.AppendRune(b, 0x85)
 	case '_':
@@ -840,15 +1052,9 @@ func (p *parser) escape(b []byte, parent, start int) []byte {
 		return utf8.AppendRune(b, p.hex(at, 'x', 2))
 	case 'u':
 		r := p.hex(at, 'u', 4)
-		if 0xd800 <= r && r < 0xdc00 && p.byteAt(p.off) == '\\' && p.byteAt(p.off+1) == 'u' {
-			save := p.off
-			p.off += 2
-			if lo := p.hex(save, 'u', 4); 0xdc00 <= lo && lo < 0xe000 {
-				return utf8.AppendRune(b, 0x10000+(r-0xd800)<<10+(lo-0xdc00))
-			}
-		}
 		if 0xd800 <= r && r < 0xe000 {
-			p.fail(at, "\\u escape of a lone surrogate (U+%04X) is not a character", r)
+			// go-yaml v3 refuses surrogates; PyYAML keeps each one alone.
+			p.fail(at, "\\u escape of a surrogate (U+%04X) is not a character, and YAML readers do not combine pairs: write the character itself, or \\U and its 8 hex digits", r)
 		}
 		return utf8.AppendRune(b, r)
 	case 'U':
@@ -919,11 +1125,18 @@ func (p *parser) flowCollection(parent int) *Node {
 			}
 			off := p.off
 			key := p.flowNode(parent)
-			key.Kind = Scalar // null, ~: a key like any other
+			if !key.Quoted {
+				plainKey(key)
+			}
 			p.addKey(seen, key, off)
 			p.flowSpace(parent, open, closer)
 			var val *Node
 			if p.src[p.off] == ':' {
+				// YAML readers take a key only on the line of its ':'.
+				if p.line(off) != p.line(p.off) {
+					p.fail(off, "a key must be on a single line, with its ':'")
+				}
+				p.checkKeyLength(off)
 				p.off++
 				p.flowSpace(parent, open, closer)
 				if c := p.src[p.off]; c == ',' || c == closer {
