@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -329,11 +330,7 @@ func (s *snapshot) fields() ([]rawjson.Field, error) {
 }
 
 func marshalChanges(m map[string]Change) ([]change, error) {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	out := make([]change, 0, len(keys))
 	for _, k := range keys {
 		c := m[k]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sync"
@@ -238,21 +239,12 @@ func fieldRuleLists(ep *Endpoint) []ruleList {
 		field  string
 		fields map[string][]string
 	}{{"include_fields", ep.IncludeFields}, {"exclude_fields", ep.ExcludeFields}} {
-		for _, label := range sortedKeys(m.fields) {
+		for _, label := range slices.Sorted(maps.Keys(m.fields)) {
 			out = append(out, ruleList{m.field, label, m.fields[label]})
 		}
 	}
-	for _, label := range sortedKeys(ep.RedactFields) {
-		out = append(out, ruleList{"redact_fields", label, sortedKeys(ep.RedactFields[label])})
+	for _, label := range slices.Sorted(maps.Keys(ep.RedactFields)) {
+		out = append(out, ruleList{"redact_fields", label, slices.Sorted(maps.Keys(ep.RedactFields[label]))})
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
