@@ -56,7 +56,7 @@ func (r runner) Prepare(ctx context.Context, ev Event) (Prepared, error) {
 func (e *Emitter) attempt(ctx context.Context, d *Delivery) Result {
 	n := d.Attempts + 1
 	ep := e.byName[d.Endpoint]
-	err := error(ErrEndpointDisabled) // not configured: as disabled
+	err := error(ErrEndpointNotFound)
 	if ep != nil {
 		err = ep.unavailable()
 	}

@@ -38,9 +38,14 @@ var (
 	// until [Emitter.EnableEndpoint] is called.
 	ErrEndpointGone = errors.New("endpoint answered 410 Gone and was disabled")
 
-	// ErrEndpointDisabled: the delivery's endpoint was disabled, or is no
-	// longer configured, when its attempt came.
+	// ErrEndpointDisabled: the delivery's endpoint was disabled when its
+	// attempt came.
 	ErrEndpointDisabled = errors.New("endpoint disabled")
+
+	// ErrEndpointNotFound: no endpoint has the name: a delivery stored by
+	// a durable queue whose endpoint left the configuration before its
+	// attempt came, or a name no endpoint was given.
+	ErrEndpointNotFound = errors.New("endpoint not configured")
 
 	// ErrCircuitOpen: the endpoint's circuit breaker held the delivery
 	// until past its deadline (see [CircuitBreaker]).

@@ -93,7 +93,9 @@ type Config struct {
 	// model's type declares through [MetaProvider].
 	Models map[string]ModelMeta
 
-	// LogStore keeps delivery logs. Nil: a MemoryLogStore keeping the
+	// LogStore keeps delivery logs. Nil: the Queue's own when it has one
+	// (a method LogStore() LogStore: a durable queue keeps the logs in its
+	// database, beside the deliveries), else a MemoryLogStore keeping the
 	// logs of deliveries under way, and the DefaultLogSize (10,000) last
 	// finished within DefaultLogBytes (64 MiB).
 	LogStore LogStore
@@ -440,6 +442,9 @@ func New(cfg Config) (*Emitter, error) {
 	}
 
 	e.logs = cfg.LogStore
+	if q, ok := cfg.Queue.(interface{ LogStore() LogStore }); ok && e.logs == nil && !cfg.Sync {
+		e.logs = q.LogStore()
+	}
 	if e.logs == nil {
 		e.logs = NewMemoryLogStore(DefaultLogSize)
 	}

@@ -1,0 +1,158 @@
+package webhookriver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hookrail/webhook"
+)
+
+// Defaults of Config.
+const (
+	// DefaultWorkers is how many attempts to one endpoint a process runs
+	// at once.
+	DefaultWorkers = 10
+
+	// DefaultFetchCooldown is the shortest time between two fetches of
+	// one endpoint's deliveries: River's default.
+	DefaultFetchCooldown = 100 * time.Millisecond
+
+	// DefaultFetchPollInterval is how often an endpoint's deliveries are
+	// looked for when no notification says they are there (always, with
+	// SQLite and database/sql): River's default.
+	DefaultFetchPollInterval = time.Second
+
+	// DefaultDeliveredRetention is how long a delivered delivery, and so
+	// its log, is kept.
+	DefaultDeliveredRetention = 24 * time.Hour
+
+	// DefaultFailedRetention is how long a failed delivery, and so its
+	// log, is kept: long enough to redeliver it after an outage.
+	DefaultFailedRetention = 7 * 24 * time.Hour
+)
+
+// Config tunes a Queue. The zero Config is ready to use.
+//
+// River fetches each endpoint's deliveries at most once per FetchCooldown
+// and runs at most Workers of them at once, so one process attempts at
+// most about Workers / FetchCooldown deliveries per second per endpoint
+// (100 per 100 ms by default: 100 per second when the receiver answers
+// at once). Raise Workers, or lower FetchCooldown, for more.
+type Config struct {
+	// Workers is how many attempts to one endpoint this process runs at
+	// once. Each endpoint has a River queue of its own with this many
+	// workers, so an endpoint that hangs holds only its own. Defaults to
+	// DefaultWorkers (10).
+	Workers int
+
+	// FetchCooldown is River's QueueConfig.FetchCooldown: the shortest
+	// time between two fetches of an endpoint's deliveries. Defaults to
+	// DefaultFetchCooldown (100 ms).
+	FetchCooldown time.Duration
+
+	// FetchPollInterval is River's QueueConfig.FetchPollInterval: how
+	// often an endpoint's deliveries are fetched when no notification
+	// says new ones are there. With PostgreSQL through riverpgxv5 an
+	// insert notifies at once; SQLite and riverdatabasesql only poll, so
+	// this is their latency. Defaults to DefaultFetchPollInterval (1 s).
+	FetchPollInterval time.Duration
+
+	// RescueAfter is how long a delivery may stay in River's running
+	// state before it is taken for the work of a process that died and
+	// made available again (River's RescueStuckJobsAfter). It must be
+	// longer than any endpoint's Timeout. Defaults to the longest
+	// endpoint Timeout plus one minute.
+	RescueAfter time.Duration
+
+	// DeliveredRetention is how long a delivered delivery and its log
+	// are kept (River's CompletedJobRetentionPeriod). Defaults to
+	// DefaultDeliveredRetention (24 h).
+	DeliveredRetention time.Duration
+
+	// FailedRetention is how long a failed delivery and its log are kept
+	// (River's CancelledJobRetentionPeriod and DiscardedJobRetentionPeriod).
+	// Defaults to DefaultFailedRetention (7 days).
+	FailedRetention time.Duration
+
+	// InsertOnly makes a queue that stores deliveries but attempts none:
+	// for a process (a web tier) that emits while other processes on the
+	// same database, with the same endpoints, deliver. Defaults to false.
+	InsertOnly bool
+
+	// Schema is the database schema of River's and the queue's tables
+	// (River's Config.Schema). "": the connection's search path.
+	Schema string
+
+	// Logger receives River's own logs. Nil: slog.Default(), from Warn
+	// up. (The Emitter logs every delivery's failures itself; River
+	// logs each failed attempt again at Info.)
+	Logger *slog.Logger
+}
+
+// withDefaults returns c with its zero fields defaulted, or an error
+// naming each field that is out of range.
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("webhookriver: %w: "+format, append([]any{webhook.ErrInvalidConfig}, args...)...))
+	}
+	if c.Workers < 0 || c.Workers > maxWorkers {
+		bad("workers: %d is out of range [0, %d]", c.Workers, maxWorkers)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"fetch_cooldown", c.FetchCooldown},
+		{"fetch_poll_interval", c.FetchPollInterval},
+		{"rescue_after", c.RescueAfter},
+		{"delivered_retention", c.DeliveredRetention},
+		{"failed_retention", c.FailedRetention},
+	} {
+		if d.v < 0 {
+			bad("%s: %s is negative", d.name, d.v)
+		}
+	}
+	if c.FetchCooldown > 0 && c.FetchCooldown < time.Millisecond {
+		bad("fetch_cooldown: %s is below River's minimum of 1ms", c.FetchCooldown)
+	}
+	if c.FetchPollInterval > 0 && c.FetchPollInterval < time.Millisecond {
+		bad("fetch_poll_interval: %s is below River's minimum of 1ms", c.FetchPollInterval)
+	}
+	if len(errs) > 0 {
+		return c, errors.Join(errs...)
+	}
+	c.Workers = orDefault(c.Workers, DefaultWorkers)
+	c.FetchCooldown = orDefault(c.FetchCooldown, DefaultFetchCooldown)
+	c.FetchPollInterval = orDefault(c.FetchPollInterval, DefaultFetchPollInterval)
+	c.DeliveredRetention = orDefault(c.DeliveredRetention, DefaultDeliveredRetention)
+	c.FailedRetention = orDefault(c.FailedRetention, DefaultFailedRetention)
+	if c.Logger == nil {
+		c.Logger = slog.New(warnAndUp{slog.Default().Handler()})
+	}
+	return c, nil
+}
+
+// maxWorkers is River's QueueNumWorkersMax.
+const maxWorkers = 10_000
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// warnAndUp passes on the records of its handler from slog.LevelWarn up.
+type warnAndUp struct{ slog.Handler }
+
+func (h warnAndUp) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
+}
+
+func (h warnAndUp) WithAttrs(as []slog.Attr) slog.Handler { return warnAndUp{h.Handler.WithAttrs(as)} }
+func (h warnAndUp) WithGroup(name string) slog.Handler    { return warnAndUp{h.Handler.WithGroup(name)} }

@@ -1,0 +1,32 @@
+// Package webhookriver is a durable queue for [github.com/hookrail/webhook]
+// on River (github.com/riverqueue/river), in the host's own PostgreSQL or
+// SQLite database: deliveries and their retries survive restarts,
+// deploys and crashes, every process on the database shares the work,
+// and [Queue.EmitTx] stores an event's deliveries in the host's own
+// transaction (a transactional outbox: the webhook goes out if and only
+// if the change it reports commits).
+//
+// Set up once per process:
+//
+//	pool, _ := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+//	driver := riverpgxv5.New(pool)
+//	if err := webhookriver.Migrate(ctx, driver); err != nil { … }
+//	queue, err := webhookriver.New(driver, webhookriver.Config{})
+//	emitter, err := webhook.New(webhook.Config{Endpoints: eps, Queue: queue})
+//	defer emitter.Close(ctx)
+//
+// then, where the host changes its data:
+//
+//	tx, _ := pool.Begin(ctx)
+//	… the host's own writes …
+//	if err := queue.EmitTx(ctx, tx, webhook.Update(old, new)); err != nil { … }
+//	tx.Commit(ctx)
+//
+// Emit works too, storing the deliveries in a transaction of its own.
+// The delivery logs are read from the same database ([Queue.LogStore]), so
+// Emitter.Logs, LogsHandler and Redeliver answer for every process.
+//
+// Drivers: riverpgxv5 (pgx v5) and riverdatabasesql (database/sql, with
+// pgx's stdlib driver) for PostgreSQL; riversqlite with the pure-Go
+// modernc.org/sqlite for one machine that must not lose events.
+package webhookriver

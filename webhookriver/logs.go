@@ -1,0 +1,198 @@
+package webhookriver
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hookrail/webhook"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// LogStore returns the queue's delivery logs: a [webhook.LogStore] read
+// from the jobs themselves, so that the logs are in the database beside
+// the deliveries, survive restarts, are shared by every process on it
+// (any of them can redeliver what another attempted), and are kept as
+// long as Config.DeliveredRetention and FailedRetention keep the jobs.
+// webhook.New uses it when Config.LogStore is nil.
+//
+// A delivery's log is its job: pending until an attempt is recorded,
+// which River stores with the job's state when the attempt ends (as the
+// job's output: status, status code, error, the start of the answer,
+// attempts). Recording a log costs no query of its own. The logs of
+// deliveries that never reached the database (the insert failed) are
+// kept in memory, the last thousand.
+func (q *Queue[TTx]) LogStore() webhook.LogStore { return logStore[TTx]{q} }
+
+type logStore[TTx any] struct{ q *Queue[TTx] }
+
+// attemptLog holds the last log the Emitter recorded during an attempt
+// of this process, for the job's output.
+type attemptLog struct {
+	mu  sync.Mutex
+	log webhook.DeliveryLog
+	set bool
+}
+
+func (a *attemptLog) store(l webhook.DeliveryLog) {
+	a.mu.Lock()
+	a.log, a.set = l, true
+	a.mu.Unlock()
+}
+
+func (a *attemptLog) load() (webhook.DeliveryLog, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.log, a.set
+}
+
+// output is what a job keeps of its delivery log: the rest is in its
+// args and state.
+type output struct {
+	Status       webhook.DeliveryStatus `json:"status"`
+	StatusCode   int                    `json:"status_code,omitempty"`
+	ErrorMessage string                 `json:"error_message,omitempty"`
+	ResponseBody string                 `json:"response_body,omitempty"`
+	Attempts     int                    `json:"attempts"`
+	CompletedAt  *time.Time             `json:"completed_at,omitempty"`
+}
+
+func outputOf(l webhook.DeliveryLog) output {
+	return output{
+		Status: l.Status, StatusCode: l.StatusCode, ErrorMessage: l.ErrorMessage,
+		ResponseBody: l.ResponseBody, Attempts: l.Attempts, CompletedAt: l.CompletedAt,
+	}
+}
+
+// Record implements webhook.LogStore. A pending log is the stored job
+// itself; a log of an attempt under way here goes into the job's output
+// when the attempt ends; any other (a delivery that could not be stored)
+// is kept in memory.
+func (s logStore[TTx]) Record(ctx context.Context, l webhook.DeliveryLog) error {
+	if l.Status == webhook.StatusPending && l.Attempts == 0 {
+		return nil
+	}
+	if a, ok := s.q.running.Load(l.ID); ok {
+		a.(*attemptLog).store(l)
+		return nil
+	}
+	return s.q.fallback.Record(ctx, l)
+}
+
+// maxListed is the most logs one Query reads from the database.
+const maxListed = 10_000
+
+// Query implements webhook.LogStore: newest first.
+func (s logStore[TTx]) Query(ctx context.Context, lq webhook.LogQuery) ([]webhook.DeliveryLog, error) {
+	st := s.q.state.Load()
+	if st == nil {
+		return nil, ErrNotStarted
+	}
+	limit := min(cmp.Or(lq.Limit, webhook.DefaultLogLimit), maxListed)
+	p := river.NewJobListParams().Kinds(jobKind).OrderBy(river.JobListOrderByID, river.SortOrderDesc).First(limit)
+	if lq.Endpoint != "" {
+		p = p.Queues(queueName(lq.Endpoint))
+	}
+	switch lq.Status {
+	case "":
+	case webhook.StatusDelivered:
+		p = p.States(rivertype.JobStateCompleted)
+	case webhook.StatusFailed:
+		p = p.States(rivertype.JobStateCancelled, rivertype.JobStateDiscarded)
+	case webhook.StatusPending, webhook.StatusRetrying:
+		p = p.States(rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+			rivertype.JobStateRunning, rivertype.JobStateScheduled)
+		if lq.Status == webhook.StatusPending {
+			p = p.Where("metadata ->> 'output' IS NULL")
+		} else {
+			p = p.Where("metadata ->> 'output' IS NOT NULL")
+		}
+	default:
+		return nil, fmt.Errorf("webhookriver: logs: unknown status %q", lq.Status)
+	}
+	res, err := st.client.JobList(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("webhookriver: logs: %w", err)
+	}
+	logs := make([]webhook.DeliveryLog, 0, len(res.Jobs))
+	for _, job := range res.Jobs {
+		l, err := logOf(job)
+		if err != nil {
+			return nil, err
+		}
+		if l.EndpointName == lq.Endpoint || lq.Endpoint == "" {
+			logs = append(logs, l)
+		}
+	}
+	lost, err := s.q.fallback.Query(ctx, webhook.LogQuery{Endpoint: lq.Endpoint, Status: lq.Status, Limit: limit})
+	if err != nil || len(lost) == 0 {
+		return logs, err
+	}
+	logs = append(logs, lost...)
+	slices.SortStableFunc(logs, func(a, b webhook.DeliveryLog) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	return logs[:min(len(logs), limit)], nil
+}
+
+// Get implements webhook.LogStore.
+func (s logStore[TTx]) Get(ctx context.Context, id string) (webhook.DeliveryLog, error) {
+	st := s.q.state.Load()
+	if st == nil {
+		return webhook.DeliveryLog{}, ErrNotStarted
+	}
+	p := river.NewJobListParams().Kinds(jobKind).First(1).
+		Where("args ->> 'id' = @id", river.NamedArgs{"id": id})
+	res, err := st.client.JobList(ctx, p)
+	if err != nil {
+		return webhook.DeliveryLog{}, fmt.Errorf("webhookriver: log %s: %w", id, err)
+	}
+	if len(res.Jobs) == 0 {
+		return s.q.fallback.Get(ctx, id)
+	}
+	return logOf(res.Jobs[0])
+}
+
+// logOf is the delivery log of a job.
+func logOf(job *rivertype.JobRow) (webhook.DeliveryLog, error) {
+	var a deliveryArgs
+	if err := json.Unmarshal(job.EncodedArgs, &a); err != nil {
+		return webhook.DeliveryLog{}, fmt.Errorf("webhookriver: job %d: args: %w", job.ID, err)
+	}
+	var meta struct {
+		Output *output `json:"output"`
+	}
+	if err := json.Unmarshal(job.Metadata, &meta); err != nil {
+		return webhook.DeliveryLog{}, fmt.Errorf("webhookriver: job %d: metadata: %w", job.ID, err)
+	}
+	l := webhook.DeliveryLog{
+		ID: a.ID, EndpointName: a.Endpoint, EventID: a.EventID, EventType: a.EventType,
+		Payload: a.Body, Status: webhook.StatusPending, CreatedAt: a.CreatedAt,
+	}
+	if o := meta.Output; o != nil {
+		l.Status, l.StatusCode, l.ErrorMessage, l.ResponseBody, l.Attempts, l.CompletedAt =
+			o.Status, o.StatusCode, o.ErrorMessage, o.ResponseBody, o.Attempts, o.CompletedAt
+	}
+	// The job's state has the last word: River may have finished a job
+	// whose output was not recorded (a job cancelled by an operator).
+	switch job.State {
+	case rivertype.JobStateCompleted:
+		l.Status = webhook.StatusDelivered
+	case rivertype.JobStateCancelled, rivertype.JobStateDiscarded:
+		l.Status = webhook.StatusFailed
+		if l.ErrorMessage == "" && len(job.Errors) > 0 {
+			l.ErrorMessage = job.Errors[len(job.Errors)-1].Error
+		}
+	}
+	if l.CompletedAt == nil && job.FinalizedAt != nil {
+		t := job.FinalizedAt.UTC()
+		l.CompletedAt = &t
+	}
+	if a.Body == nil {
+		l.Payload = nil
+	}
+	return l, nil
+}
