@@ -72,12 +72,18 @@ func randomHex(n int) string {
 // closed when t ends.
 func pgxDriver(t testing.TB, dbURL string) *riverpgxv5.Driver {
 	t.Helper()
+	d := pgxDriverUnmigrated(t, dbURL)
+	migrate(t, d)
+	return d
+}
+
+// pgxDriverUnmigrated returns a riverpgxv5 driver on dbURL.
+func pgxDriverUnmigrated(t testing.TB, dbURL string) *riverpgxv5.Driver {
+	t.Helper()
 	pool, err := pgxpool.New(context.Background(), dbURL)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	d := riverpgxv5.New(pool)
-	migrate(t, d)
-	return d
+	return riverpgxv5.New(pool)
 }
 
 // sqlDriver returns a migrated riverdatabasesql driver on dbURL.

@@ -72,10 +72,14 @@ var ErrNotStarted = errors.New("webhookriver: the queue is not started: pass it 
 // jobKind is the River job kind of a delivery.
 const jobKind = "webhook_delivery"
 
-// maxAttempts is each job's River MaxAttempts: above any RetryConfig, so
-// that the Emitter alone decides when a delivery is given up. (Attempts
-// of a process that died count towards it too.)
+// maxAttempts is each job's River MaxAttempts: above any RetryConfig
+// Start accepts (maxRetries), so that the Emitter alone decides when a
+// delivery is given up. (Attempts of a process that died count towards
+// it too.)
 const maxAttempts = 10_000
+
+// maxRetries is the most RetryConfig.MaxRetries Start accepts.
+const maxRetries = 5_000
 
 // attemptSlack is what a River job may run beyond its endpoint's
 // Timeout (the attempt bounds itself by it) before River cancels it.
@@ -131,6 +135,9 @@ func (q *Queue[TTx]) Start(r webhook.Runner) error {
 		}
 		owners[qn] = name
 		queues[qn] = q.queueConfig(q.cfg.Workers)
+		if _, ok := r.NextRetry(&webhook.Delivery{Endpoint: name}, maxRetries+1); ok {
+			return fmt.Errorf("webhookriver: %w: endpoint %q: retry.max_retries: above %d, the most the River queue runs (it keeps room below River's limit for attempts cut short by crashes)", webhook.ErrInvalidConfig, name, maxRetries)
+		}
 		longest = max(longest, r.AttemptTimeout(&webhook.Delivery{Endpoint: name}))
 	}
 	rescue := q.cfg.RescueAfter
@@ -222,7 +229,11 @@ func (q *Queue[TTx]) Enqueue(ctx context.Context, ds []*webhook.Delivery) error 
 		return giveUpAll(st.runner, ds, fmt.Errorf("not stored: %w", context.Cause(ctx)))
 	}
 	if _, err := st.client.InsertMany(ctx, q.params(ds, nil)); err != nil {
-		return giveUpAll(st.runner, ds, fmt.Errorf("webhookriver: storing the deliveries: %w", err))
+		hint := ""
+		if ctx.Err() != nil && q.driver.DatabaseName() == riverdriver.DatabaseNameSQLite {
+			hint = " (SQLite has one connection: if this goroutine holds a transaction on it, emit with EmitTx in that transaction)"
+		}
+		return giveUpAll(st.runner, ds, fmt.Errorf("webhookriver: storing the deliveries%s: %w", hint, err))
 	}
 	return nil
 }
