@@ -203,10 +203,15 @@ func (h *harness) violation(format string, args ...any) {
 // Endpoints implements webhook.Runner.
 func (h *harness) Endpoints() []string { return slices.Clone(Endpoints) }
 
-// NextRetry implements webhook.Runner.
-func (h *harness) NextRetry(*webhook.Delivery, int) (time.Duration, bool) {
-	return time.Millisecond, true
+// NextRetry implements webhook.Runner: the suite's RetryConfig, as a
+// queue sees it, allows maxRetries retries, a millisecond apart (the
+// cases decide each outcome themselves).
+func (h *harness) NextRetry(_ *webhook.Delivery, n int) (time.Duration, bool) {
+	return time.Millisecond, n <= maxRetries
 }
+
+// maxRetries is the retries the suite's NextRetry allows.
+const maxRetries = 100
 
 // Prepare implements webhook.Runner; the suite enqueues its own
 // deliveries.

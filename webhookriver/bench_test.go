@@ -2,6 +2,7 @@ package webhookriver_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,7 +26,7 @@ import (
 // (through riverpgxv5) and report rates measured in the same run, and
 // their ratios: the machines here are shared, so only ratios compare.
 //
-//	go test -run '^$' -bench 'RiverQueue|RiverIsolation' -benchtime 3x .
+//	go test -run '^$' -bench 'River' -benchtime 3x .
 
 const (
 	benchEvents  = 2000 // events per measurement
@@ -271,3 +272,33 @@ func median(xs []float64) float64 {
 // quietLogger drops every record: a benchmark's hanging endpoint is
 // expected to fail.
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// BenchmarkRiverCeiling shows River's ceiling on one endpoint's rate in
+// one process: about Workers / FetchCooldown. Each sub-benchmark reports
+// the rate measured and that ceiling.
+func BenchmarkRiverCeiling(b *testing.B) {
+	driver := pgxDriver(b, postgresURL(b))
+	recv := newBenchReceiver(b)
+	for _, c := range []struct {
+		workers  int
+		cooldown time.Duration
+	}{
+		{10, 100 * time.Millisecond}, // River's defaults
+		{webhookriver.DefaultWorkers, webhookriver.DefaultFetchCooldown},
+		{64, 5 * time.Millisecond},
+	} {
+		b.Run(fmt.Sprintf("workers=%d/cooldown=%s", c.workers, c.cooldown), func(b *testing.B) {
+			var rates []float64
+			for range b.N {
+				q, err := webhookriver.New(driver, webhookriver.Config{Workers: c.workers, FetchCooldown: c.cooldown})
+				require.NoError(b, err)
+				e := newEmitter(b, q, map[string]string{"orders": recv.url})
+				n := min(benchEvents, int(3*float64(c.workers)/c.cooldown.Seconds())) // about 3 s at the ceiling
+				rates = append(rates, deliver(b, e, n, recv.n.Load))
+				closeEmitter(b, e, 10*time.Second)
+			}
+			b.ReportMetric(median(rates), "deliveries/s")
+			b.ReportMetric(float64(c.workers)/c.cooldown.Seconds(), "ceiling/s")
+		})
+	}
+}

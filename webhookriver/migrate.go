@@ -20,8 +20,10 @@ const migrateLock int64 = 0x776562686f6f6b72
 // PostgreSQL they take turns on an advisory lock, held in a transaction
 // of its own while River's migrations run, each in its transaction (so
 // the pool needs two connections); on SQLite, whose one writer
-// serializes them, a process that loses a race tries again. It uses the connection's search path
-// (River's default schema).
+// serializes them, a process that loses a race tries again. The tables
+// go in the connection's search path: to keep them in a schema of their
+// own, set search_path on the pool (pgxpool's RuntimeParams, or the
+// search_path parameter of the URL).
 func Migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) error {
 	if err := migrate(ctx, driver); err != nil {
 		return fmt.Errorf("webhookriver: migrate: %w", err)
@@ -49,7 +51,7 @@ func migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) error
 		if err != nil {
 			return fmt.Errorf("the migrations of River: %w", err)
 		}
-		return exec.Exec(ctx, spell(driver, "", indexSQL))
+		return exec.Exec(ctx, spell(driver, indexSQL))
 	}
 	// River's PostgreSQL migrations cannot share one transaction (a new
 	// enum value is used by the next): they run in their own while this
@@ -65,7 +67,7 @@ func migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) error
 	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("the migrations of River: %w", err)
 	}
-	if err := tx.Exec(ctx, spell(driver, "", indexSQL)); err != nil {
+	if err := tx.Exec(ctx, spell(driver, indexSQL)); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)

@@ -176,7 +176,6 @@ func (q *Queue[TTx]) Start(r webhook.Runner) error {
 		Logger:                      q.cfg.Logger,
 		MaxAttempts:                 maxAttempts,
 		RescueStuckJobsAfter:        rescue,
-		Schema:                      q.cfg.Schema,
 		Workers:                     workers,
 	}
 	if working {
@@ -239,13 +238,17 @@ func (q *Queue[TTx]) Enqueue(ctx context.Context, ds []*webhook.Delivery) error 
 }
 
 // EmitTx emits ev as [webhook.Emitter.Emit] does, but stores its
-// deliveries in tx, the host's transaction: they exist, and are
-// attempted, if and only if tx commits. The bodies are shaped and fixed
-// now, in one insert. Its error is Emit's: about the event as a whole
-// (nothing is stored then), or joining the deliveries whose bodies could
-// not be built, which are stored as failures and given up (logged and
-// reported to OnFailure) once tx commits, beside the others. An insert
-// the database refuses is returned: tx is then the host's to roll back.
+// deliveries in tx, the host's transaction, in one insert: they exist,
+// and are attempted, if and only if tx commits. The bodies are shaped and
+// fixed now.
+//
+// Unlike Emit's, its error means that nothing was stored: the event is
+// invalid, ctx ended, the Emitter is closed, or the database refused the
+// insert (tx is then the host's to roll back, as after any failed
+// statement). A delivery whose body could not be built (a Transform
+// error, a body over MaxBodyBytes) is stored as a failure, beside the
+// others, and given up (logged, reported to OnFailure) once tx commits:
+// one endpoint's failure does not undo the host's change.
 //
 // EmitTx is usable once an Emitter has been built on the queue.
 func (q *Queue[TTx]) EmitTx(ctx context.Context, tx TTx, ev webhook.Event) error {
@@ -267,7 +270,7 @@ func (q *Queue[TTx]) EmitTx(ctx context.Context, tx TTx, ev webhook.Event) error
 	if _, err := st.client.InsertManyTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("webhookriver: storing the deliveries of event %s: %w", eventID(p), err)
 	}
-	return p.Err()
+	return nil
 }
 
 func eventID(p webhook.Prepared) string {

@@ -7,9 +7,11 @@ import (
 )
 
 // The queue's own queries, in each database's spelling. River's driver
-// runs them, in "{river_job}" the job table (in Config.Schema) and in
-// "{1}" the job kind. Each answers one row: lists are aggregated into a
-// string of comma-separated items (River's queue names have no commas).
+// runs them, with "{river_job}" the job table and "{1}" the job kind.
+// River's tables and the queue's are in the connection's search path: to
+// keep them in a schema of their own, set search_path on the pool. Each
+// query answers one row: lists are aggregated into a string of
+// comma-separated items (River's queue names have no commas).
 type dialectSQL struct{ postgres, sqlite string }
 
 // unfinished are the River states of a delivery not yet finished.
@@ -41,21 +43,15 @@ var (
 )
 
 // sql returns s for the queue's database.
-func (q *Queue[TTx]) sql(s dialectSQL) string {
-	return spell(q.driver, q.cfg.Schema, s)
-}
+func (q *Queue[TTx]) sql(s dialectSQL) string { return spell(q.driver, s) }
 
-// spell returns s for driver's database, with the job table in schema.
-func spell[TTx any](driver riverdriver.Driver[TTx], schema string, s dialectSQL) string {
+// spell returns s for driver's database.
+func spell[TTx any](driver riverdriver.Driver[TTx], s dialectSQL) string {
 	text := s.postgres
 	if driver.DatabaseName() == riverdriver.DatabaseNameSQLite {
 		text = s.sqlite
 	}
-	table := "river_job"
-	if schema != "" {
-		table = schema + "." + table
-	}
-	return strings.NewReplacer("{river_job}", table, "{1}", driver.ArgPlaceholder()+placeholderIndex(driver)).Replace(text)
+	return strings.NewReplacer("{river_job}", "river_job", "{1}", driver.ArgPlaceholder()+placeholderIndex(driver)).Replace(text)
 }
 
 // placeholderIndex is what follows the placeholder character of the
