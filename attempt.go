@@ -132,10 +132,23 @@ func (e *Emitter) deliveryError(d *Delivery, err error) *DeliveryError {
 		return de
 	}
 	de = &DeliveryError{Endpoint: d.Endpoint, EventID: d.EventID, Attempt: d.Attempts, Err: err}
-	if a, ok := e.answers.Load(d.ID); ok && a.(answer).attempt == d.Attempts {
-		de.StatusCode = a.(answer).code
+	if a, ok := e.lastAnswer(d); ok && a.attempt == d.Attempts {
+		de.StatusCode = a.code
 	}
 	return de
+}
+
+// lastAnswer returns the last answer d got: the one the Emitter keeps
+// while the delivery is under way in this process, else the one its
+// durable queue loaded with it.
+func (e *Emitter) lastAnswer(d *Delivery) (answer, bool) {
+	if a, ok := e.answers.Load(d.ID); ok {
+		return a.(answer), true
+	}
+	if d.LastAnswer != nil && d.LastAnswer.StatusCode != 0 {
+		return answer{d.LastAnswer.StatusCode, d.LastAnswer.Body, d.Attempts}, true
+	}
+	return answer{}, false
 }
 
 // giveUp fails d for a reason outside any attempt and returns the error
@@ -170,12 +183,12 @@ func (e *Emitter) fail(d *Delivery, derr *DeliveryError, response string) Result
 // as DeliveryLog and Failure document: a delivery answered 503 and then
 // timed out reports 503, not 0. The Emitter keeps that answer itself (not
 // in the LogStore, which may not read back what it stores) while the
-// delivery is under way; a durable queue's delivery resumed after a
-// restart has none.
+// delivery is under way with an in-process queue; a durable queue loads
+// it with the delivery (Delivery.LastAnswer).
 func (e *Emitter) record(d *Delivery, attempts int, status DeliveryStatus, code int, msg, response string) int {
 	if attempts > 0 && response == "" {
-		if a, ok := e.answers.Load(d.ID); ok && (code == 0 || code == a.(answer).code) {
-			code, response = a.(answer).code, a.(answer).response
+		if a, ok := e.lastAnswer(d); ok && (code == 0 || code == a.code) {
+			code, response = a.code, a.response
 		}
 	}
 	var completed *time.Time

@@ -23,6 +23,20 @@ type Delivery struct {
 	// sets it from its own count when it loads the delivery. Nothing else
 	// changes a Delivery once it is enqueued.
 	Attempts int
+
+	// LastAnswer is the last answer an earlier attempt got, nil when
+	// none did. A durable queue sets it, as Attempts, when it loads the
+	// delivery (from the log it stored), so that a later attempt that gets
+	// no answer (a timeout) reports the last one there was; the in-process
+	// queues leave it nil: the Emitter keeps the answer itself.
+	LastAnswer *Answer
+}
+
+// Answer is an HTTP answer to an attempt: its status code, and the start
+// of its body as the delivery log keeps it.
+type Answer struct {
+	StatusCode int
+	Body       string
 }
 
 // Outcome is what one attempt of a delivery came to.

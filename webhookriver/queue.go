@@ -39,9 +39,11 @@ import (
 //   - given up: the job is cancelled, with no River retry on top;
 //   - interrupted by Close: the job is snoozed, for the next start.
 //
-// River's attempt count is the delivery log's. The body is stored byte
-// for byte (as a base64 string in the job's args, which JSONB keeps as it
-// is), and signed afresh at each attempt.
+// River's attempt count is the delivery log's for every attempt that
+// sends a request (a delivery given up without one, its endpoint gone or
+// its body never built, logs 0 where River counts 1). The body is stored
+// byte for byte (as a base64 string in the job's args, which JSONB keeps
+// as it is), and signed afresh at each attempt.
 type Queue[TTx any] struct {
 	driver riverdriver.Driver[TTx]
 	cfg    Config

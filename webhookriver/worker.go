@@ -2,6 +2,7 @@ package webhookriver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -62,6 +63,7 @@ func (w *worker[TTx]) Work(ctx context.Context, job *river.Job[deliveryArgs]) er
 	// River counts the attempt it is making now; the Runner, those
 	// made before it.
 	d := job.Args.delivery(job.Attempt - 1)
+	d.LastAnswer = lastAnswer(job.Metadata)
 	slot := new(attemptLog)
 	q.running.Store(d.ID, slot)
 	defer q.running.Delete(d.ID)
@@ -119,4 +121,16 @@ func (w *worker[TTx]) NextRetry(job *river.Job[deliveryArgs]) time.Time {
 func (w *worker[TTx]) Timeout(job *river.Job[deliveryArgs]) time.Duration {
 	r := w.q.state.Load().runner
 	return r.AttemptTimeout(job.Args.delivery(job.Attempt-1)) + attemptSlack
+}
+
+// lastAnswer is the answer the output of a job's earlier attempt keeps,
+// nil when there is none.
+func lastAnswer(metadata []byte) *webhook.Answer {
+	var meta struct {
+		Output *output `json:"output"`
+	}
+	if json.Unmarshal(metadata, &meta) != nil || meta.Output == nil || meta.Output.StatusCode == 0 {
+		return nil
+	}
+	return &webhook.Answer{StatusCode: meta.Output.StatusCode, Body: meta.Output.ResponseBody}
 }
