@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -47,29 +48,20 @@ type sent struct {
 func (e *Emitter) send(ctx context.Context, ep *endpoint, d *Delivery) sent {
 	actx, cancel := context.WithTimeout(ctx, ep.timeout)
 	defer cancel()
-	var oa *oauthAttempt
+	// Room for the fixed headers, the three of the signature and an
+	// OAuth2 Authorization.
+	h := make(http.Header, len(ep.fixed)+4)
+	for _, f := range ep.fixed {
+		h[f.key] = f.vals
+	}
+	var resp *http.Response
+	var err error
 	if ep.tokens != nil {
-		oa = &oauthAttempt{d: d, now: e.now}
-		actx = context.WithValue(actx, attemptKey{}, oa)
+		resp, err = e.sendOAuth(actx, ep, d, h)
+	} else {
+		ep.sign(h, d, e.now())
+		resp, err = ep.do(newRequest(actx, ep, d.Body, h))
 	}
-	req, err := retryablehttp.NewRequestWithContext(actx, http.MethodPost, ep.URL, d.Body)
-	if err != nil {
-		return sent{err: fmt.Errorf("building request: %w", stripURL(err))}
-	}
-	h := req.Header
-	h["Content-Type"] = contentTypeJSON
-	h["User-Agent"] = userAgentValue
-	for k, v := range ep.headers {
-		h[k] = v
-	}
-	if oa != nil {
-		if err := oa.authorize(actx, ep, h); err != nil {
-			return failedBeforeAnswer(ctx, actx, ep, err)
-		}
-	}
-	ep.sign(h, d, e.now())
-
-	resp, err := ep.client.Do(req)
 	if err != nil {
 		if resp != nil {
 			resp.Body.Close()
@@ -111,6 +103,67 @@ func (e *Emitter) send(ctx context.Context, ep *endpoint, d *Delivery) sent {
 		}
 	}
 	return s
+}
+
+// sendOAuth sends an attempt to an OAuth2 endpoint: through its
+// retryablehttp client, which refreshes the token and re-signs once when
+// the answer is 401 (see newClient).
+func (e *Emitter) sendOAuth(actx context.Context, ep *endpoint, d *Delivery, h http.Header) (*http.Response, error) {
+	oa := &oauthAttempt{d: d, now: e.now}
+	actx = context.WithValue(actx, attemptKey{}, oa)
+	req, err := retryablehttp.NewRequestWithContext(actx, http.MethodPost, ep.URL, d.Body)
+	if err != nil {
+		return nil, fmt.Errorf("building request: %w", stripURL(err))
+	}
+	req.Header = h
+	if err := oa.authorize(actx, ep, h); err != nil {
+		return nil, err
+	}
+	ep.sign(h, d, e.now())
+	return ep.client.Do(req)
+}
+
+// newRequest returns the POST of body to ep, with header h. The URL was
+// parsed once, at New; the body is read through a bytes.Reader, and can
+// be read again (GetBody) if the transport retries on a connection that
+// closed.
+func newRequest(ctx context.Context, ep *endpoint, body []byte, h http.Header) *http.Request {
+	r := http.Request{
+		Method: http.MethodPost, URL: ep.url, Host: ep.url.Host,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, Body: http.NoBody,
+	}
+	if len(body) > 0 {
+		r.Body, r.ContentLength = newRequestBody(body), int64(len(body))
+		r.GetBody = func() (io.ReadCloser, error) { return newRequestBody(body), nil }
+	}
+	return r.WithContext(ctx)
+}
+
+// requestBody is a request's body: a bytes.Reader that closes.
+type requestBody struct{ bytes.Reader }
+
+func newRequestBody(b []byte) *requestBody {
+	r := new(requestBody)
+	r.Reset(b)
+	return r
+}
+
+// Close implements io.Closer.
+func (*requestBody) Close() error { return nil }
+
+// do sends req: straight through the transport when http.Client would
+// add nothing (see compileEndpoint), else through the client. Either way
+// an error is a *url.Error, as http.Client makes it.
+func (ep *endpoint) do(req *http.Request) (*http.Response, error) {
+	if ep.roundTrip == nil {
+		return ep.client.HTTPClient.Do(req)
+	}
+	resp, err := ep.roundTrip.RoundTrip(req)
+	if err != nil {
+		return nil, &url.Error{Op: "Post", URL: ep.URL, Err: err}
+	}
+	return resp, nil
 }
 
 // failedBeforeAnswer classifies an attempt that got no answer: cut short

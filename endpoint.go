@@ -188,6 +188,9 @@ type endpoint struct {
 	rotating      signer      // current and previous secret; nil: no rotation
 	rotateUntil   time.Time   // rotating is used before this time
 	headers       http.Header // static headers, canonical keys
+	url           *url.URL    // URL, parsed once: every request shares it, read-only
+	fixed         []fixedHeader
+	roundTrip     http.RoundTripper // non-nil: requests skip http.Client (see send)
 	retry         retryPolicy
 	timeout       time.Duration
 	tokens        *tokens               // nil: no OAuth2
@@ -228,6 +231,10 @@ func (e *Emitter) compileEndpoint(ep Endpoint) (*endpoint, []error) {
 		bad("url: must not carry credentials; use Headers or OAuth2")
 	} else if cfg.HTTPSOnly && u.Scheme != "https" {
 		bad("url: scheme %q not allowed: https_only is set", u.Scheme)
+	} else {
+		// As http.NewRequest has it.
+		u.Host = strings.TrimSuffix(u.Host, ":")
+		c.url = u
 	}
 	if ep.Secret == "" {
 		bad("secret: empty")
@@ -313,8 +320,23 @@ func (e *Emitter) compileEndpoint(ep Endpoint) (*endpoint, []error) {
 		c.tokens = newTokens(o, e.client, c.timeout, &e.life)
 	}
 	c.client = newClient(e.client, c)
+	if c.tokens == nil && e.client.Jar == nil && e.client.Timeout == 0 {
+		// http.Client would add nothing but its cost: no cookies, no
+		// deadline of its own, no redirects followed.
+		c.roundTrip = e.client.Transport
+	}
+	c.fixed = append(c.fixed, fixedHeader{"Content-Type", contentTypeJSON}, fixedHeader{"User-Agent", userAgentValue})
+	for _, k := range slices.Sorted(maps.Keys(c.headers)) {
+		c.fixed = append(c.fixed, fixedHeader{k, c.headers[k]})
+	}
 	c.window = window(&c.retry, c.timeout, e.breaker)
 	return c, errs
+}
+
+// fixedHeader is a header every request of an endpoint carries.
+type fixedHeader struct {
+	key  string
+	vals []string // shared by every request: never modified
 }
 
 func labelSet(field string, labels []string) (map[string]bool, error) {

@@ -87,7 +87,8 @@ const (
 // A log the Emitter records with the memory queue (or Sync) shares its
 // Delivery (id, event, endpoint, payload, creation time) rather than
 // copying those fields: a queued delivery costs its body and a few
-// hundred bytes, log included.
+// hundred bytes, log included. It keeps CompletedAt to the millisecond,
+// and Attempts up to 65,535.
 type MemoryLogStore struct {
 	mu       sync.Mutex
 	size     int
@@ -102,17 +103,27 @@ type MemoryLogStore struct {
 // logEntry is one log of a MemoryLogStore in 32 bytes. The delivery's own
 // fields are read from d, which nobody changes after Enqueue but for its
 // Attempts (copied here); what attempts change is kept here, and what
-// only some logs have (a message, a response, a completion time) in
-// detail.
+// only some logs have (a message, a response, a completion time that
+// completed cannot hold) in detail.
 type logEntry struct {
-	d        *Delivery
-	detail   *logDetail // nil: none of its fields set
-	seq      uint64     // order of first record
-	attempts uint32     // saturated
-	code     uint16
-	status   logStatus
-	done     bool // finished: in fin
+	d         *Delivery
+	detail    *logDetail // nil: none of its fields set
+	seq       uint64     // order of first record
+	completed uint32     // 1 + whole milliseconds from d.CreatedAt to CompletedAt; 0: in detail, or none
+	attempts  uint16     // saturated
+	bits      uint16     // the status code (0 to 999), the status and done: see entryBits
 }
+
+// The layout of logEntry.bits.
+const (
+	codeMask    = 1<<10 - 1 // the status code
+	statusShift = 10        // 2 bits: the logStatus
+	doneBit     = 1 << 12   // finished: in fin
+)
+
+func (e *logEntry) code() int         { return int(e.bits & codeMask) }
+func (e *logEntry) status() logStatus { return logStatus(e.bits>>statusShift) & 3 }
+func (e *logEntry) done() bool        { return e.bits&doneBit != 0 }
 
 type logDetail struct {
 	msg, response string
@@ -168,10 +179,14 @@ func (e *logEntry) log() DeliveryLog {
 		EventID:      e.d.EventID,
 		EventType:    e.d.EventType,
 		Payload:      e.d.Body,
-		Status:       logStatuses[e.status],
-		StatusCode:   int(e.code),
+		Status:       logStatuses[e.status()],
+		StatusCode:   e.code(),
 		Attempts:     int(e.attempts),
 		CreatedAt:    e.d.CreatedAt,
+	}
+	if e.completed != 0 {
+		t := e.d.CreatedAt.Add(time.Duration(e.completed-1) * time.Millisecond)
+		l.CompletedAt = &t
 	}
 	if dt := e.detail; dt != nil {
 		l.ErrorMessage, l.ResponseBody = dt.msg, dt.response
@@ -211,10 +226,20 @@ func (s *MemoryLogStore) recordDelivery(d *Delivery, status DeliveryStatus, code
 }
 
 func (s *MemoryLogStore) record(d *Delivery, st logStatus, code, attempts int, msg, response string, completed *time.Time) {
-	n := logEntry{d: d, attempts: uint32(min(max(attempts, 0), math.MaxUint32)), code: uint16(code), status: st}
-	if msg != "" || response != "" || completed != nil {
+	n := logEntry{d: d, attempts: uint16(min(max(attempts, 0), math.MaxUint16)),
+		bits: uint16(code)&codeMask | uint16(st)<<statusShift}
+	inDetail := completed != nil
+	if completed != nil {
+		// In milliseconds after the delivery's creation when that fits
+		// (it does but for a delivery under way for 49 days), at no cost
+		// of its own: most logs have nothing else for detail.
+		if ms := completed.Sub(d.CreatedAt); ms >= 0 && ms < math.MaxUint32*time.Millisecond && completed.Location() == d.CreatedAt.Location() {
+			n.completed, inDetail = uint32(ms/time.Millisecond)+1, false
+		}
+	}
+	if msg != "" || response != "" || inDetail {
 		n.detail = &logDetail{msg: msg, response: response}
-		if completed != nil {
+		if inDetail {
 			n.detail.completed, n.detail.hasCompleted = *completed, true
 		}
 	}
@@ -226,12 +251,13 @@ func (s *MemoryLogStore) record(d *Delivery, st logStatus, code, attempts int, m
 	case e == nil:
 		s.seq++
 		n.seq = s.seq
-		e = &n
+		e = new(logEntry) // not &n, which would put every n on the heap
+		*e = n
 		s.byID[d.ID] = e
 		if fin {
 			s.push(e)
 		}
-	case !e.done:
+	case !e.done():
 		n.seq = e.seq
 		*e = n
 		if fin {
@@ -239,7 +265,8 @@ func (s *MemoryLogStore) record(d *Delivery, st logStatus, code, attempts int, m
 		}
 	default: // an update of a finished log
 		s.bytes -= e.bytes()
-		n.seq, n.done = e.seq, true
+		n.seq = e.seq
+		n.bits |= doneBit
 		*e = n
 		s.bytes += e.bytes()
 	}
@@ -247,7 +274,7 @@ func (s *MemoryLogStore) record(d *Delivery, st logStatus, code, attempts int, m
 
 // push adds a finished log and forgets the oldest beyond the bounds.
 func (s *MemoryLogStore) push(e *logEntry) {
-	e.done = true
+	e.bits |= doneBit
 	s.fin = append(s.fin, e)
 	s.bytes += e.bytes()
 	for len(s.fin)-s.head > 1 && (len(s.fin)-s.head > s.size || (s.maxBytes > 0 && s.bytes > s.maxBytes)) {
@@ -275,7 +302,7 @@ func (s *MemoryLogStore) Query(_ context.Context, q LogQuery) ([]DeliveryLog, er
 	s.mu.Lock()
 	var hits []*logEntry
 	for _, e := range s.byID {
-		if (q.Endpoint == "" || e.d.Endpoint == q.Endpoint) && (q.Status == "" || e.status == st) {
+		if (q.Endpoint == "" || e.d.Endpoint == q.Endpoint) && (q.Status == "" || e.status() == st) {
 			hits = append(hits, e)
 		}
 	}
