@@ -191,11 +191,10 @@ func (e *Emitter) record(d *Delivery, attempts int, status DeliveryStatus, code 
 			code, response = a.code, a.response
 		}
 	}
-	var completed *time.Time
+	var completed time.Time // zero: not finished
 	if finished(status) {
 		e.answers.Delete(d.ID)
-		t := e.now().UTC()
-		completed = &t
+		completed = e.now().UTC()
 	}
 	if e.memLogs != nil {
 		// The log shares d instead of copying its fields.
@@ -214,7 +213,10 @@ func (e *Emitter) record(d *Delivery, attempts int, status DeliveryStatus, code 
 		ResponseBody: response,
 		Attempts:     attempts,
 		CreatedAt:    d.CreatedAt,
-		CompletedAt:  completed,
+	}
+	if !completed.IsZero() {
+		t := completed // not &completed: the memory path would pay for it
+		l.CompletedAt = &t
 	}
 	if err := e.logs.Record(context.Background(), l); err != nil {
 		e.logger.Error("webhook: recording delivery log", "delivery_id", d.ID, "error", err)

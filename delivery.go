@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -71,7 +72,7 @@ func (e *Emitter) send(ctx context.Context, ep *endpoint, d *Delivery) sent {
 	defer resp.Body.Close()
 	s := sent{status: resp.StatusCode}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+		drain(resp.Body)
 		return s
 	}
 	if e.cfg.SSRFGuard.keepsResponseBodies() {
@@ -79,7 +80,7 @@ func (e *Emitter) send(ctx context.Context, ep *endpoint, d *Delivery) sent {
 		n, _ := io.ReadFull(resp.Body, buf)
 		s.response = string(buf[:n])
 	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+	drain(resp.Body)
 
 	s.retryable = ep.retry.statuses[resp.StatusCode]
 	s.down = resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
@@ -165,6 +166,21 @@ func (ep *endpoint) do(req *http.Request) (*http.Response, error) {
 	}
 	return resp, nil
 }
+
+// drain reads up to maxDrain more of an answer's body, so that its
+// connection can be reused.
+func drain(body io.Reader) {
+	if body == http.NoBody {
+		return
+	}
+	lr := drainers.Get().(*io.LimitedReader)
+	lr.R, lr.N = body, maxDrain
+	_, _ = io.Copy(io.Discard, lr)
+	lr.R = nil
+	drainers.Put(lr)
+}
+
+var drainers = sync.Pool{New: func() any { return new(io.LimitedReader) }}
 
 // failedBeforeAnswer classifies an attempt that got no answer: cut short
 // from outside (ctx ended), the endpoint's own timeout (actx ended), a

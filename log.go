@@ -220,9 +220,14 @@ func (s *MemoryLogStore) Record(_ context.Context, l DeliveryLog) error {
 // log shares it, so d must be one nobody changes (but for Attempts) or
 // reuses; the Emitter calls it only for the deliveries of the memory
 // queue and of Sync mode. attempts is d.Attempts as the caller read it.
-func (s *MemoryLogStore) recordDelivery(d *Delivery, status DeliveryStatus, code, attempts int, msg, response string, completed *time.Time) {
+// A zero completed: not finished.
+func (s *MemoryLogStore) recordDelivery(d *Delivery, status DeliveryStatus, code, attempts int, msg, response string, completed time.Time) {
 	st, _ := toLogStatus(status)
-	s.record(d, st, code, attempts, msg, response, completed)
+	var c *time.Time
+	if !completed.IsZero() {
+		c = &completed // does not escape: record copies it
+	}
+	s.record(d, st, code, attempts, msg, response, c)
 }
 
 func (s *MemoryLogStore) record(d *Delivery, st logStatus, code, attempts int, msg, response string, completed *time.Time) {

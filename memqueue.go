@@ -71,7 +71,8 @@ var _ Queue = (*MemoryQueue)(nil)
 
 type endpointQueue struct {
 	name     string
-	due      []*Delivery // FIFO; head at due[0]
+	due      []*Delivery // FIFO: due[head:] wait; the array is kept for the next when it empties
+	head     int
 	count    int         // held for this endpoint
 	inFlight int
 	room     chan struct{} // closed when count drops, if anyone waits
@@ -213,8 +214,18 @@ func (q *MemoryQueue) wait(ctx context.Context, d *Delivery) error {
 	}
 }
 
+// keptDue is the largest array of due deliveries an endpoint's queue
+// keeps when it empties.
+const keptDue = 64
+
 // pushDue makes d due for a worker. q.mu held.
 func (q *MemoryQueue) pushDue(eq *endpointQueue, d *Delivery) {
+	if len(eq.due) == cap(eq.due) && eq.head >= len(eq.due)/2 && eq.head > 0 {
+		// Move what waits to the front rather than grow.
+		n := copy(eq.due, eq.due[eq.head:])
+		clear(eq.due[n:])
+		eq.due, eq.head = eq.due[:n], 0
+	}
 	eq.due = append(eq.due, d)
 	q.ready++
 	q.work.Signal()
@@ -263,15 +274,22 @@ func (q *MemoryQueue) take() (*Delivery, *endpointQueue) {
 	overReserve := q.cfg.Workers-q.inFlight > reserve // this worker is free
 	for i := range q.ring {
 		eq := q.ring[(q.next+i)%len(q.ring)]
-		if len(eq.due) == 0 || eq.inFlight >= q.limit || (eq.inFlight >= fair && !overReserve) {
+		if eq.head == len(eq.due) || eq.inFlight >= q.limit || (eq.inFlight >= fair && !overReserve) {
 			continue
 		}
 		q.next = (q.next + i + 1) % len(q.ring)
-		d := eq.due[0]
-		eq.due[0] = nil
-		eq.due = eq.due[1:]
-		if len(eq.due) == 0 {
-			eq.due = eq.due[:0:0]
+		d := eq.due[eq.head]
+		eq.due[eq.head] = nil
+		eq.head++
+		if eq.head == len(eq.due) {
+			// Empty: keep a small array for the next deliveries, and let
+			// a burst's go.
+			eq.head = 0
+			if cap(eq.due) > keptDue {
+				eq.due = nil
+			} else {
+				eq.due = eq.due[:0]
+			}
 		}
 		q.ready--
 		return d, eq
@@ -293,6 +311,11 @@ func (q *MemoryQueue) stopping() bool {
 
 func (q *MemoryQueue) worker() {
 	defer q.wg.Done()
+	// Each attempt's context (its endpoint's Timeout) is a child of this
+	// worker's own, not of q.ctx: registering with a parent takes the
+	// parent's lock, which every worker would share.
+	ctx, cancel := context.WithCancel(q.ctx)
+	defer cancel()
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for {
@@ -313,7 +336,7 @@ func (q *MemoryQueue) worker() {
 			q.work.Signal()
 		}
 		q.mu.Unlock()
-		res := q.run.Attempt(q.ctx, d)
+		res := q.run.Attempt(ctx, d)
 		if res.Counts() {
 			d.Attempts++
 		}
@@ -435,8 +458,8 @@ func (q *MemoryQueue) abort(ctx context.Context) error {
 	left := q.leftovers
 	q.leftovers = nil
 	for _, eq := range q.ring {
-		left = append(left, eq.due...)
-		eq.due = nil
+		left = append(left, eq.due[eq.head:]...)
+		eq.due, eq.head = nil, 0
 		eq.count, eq.inFlight = 0, 0
 	}
 	for _, s := range q.sched {
