@@ -135,23 +135,16 @@ func newRequest(ctx context.Context, ep *endpoint, body []byte, h http.Header) *
 		Header: h, Body: http.NoBody,
 	}
 	if len(body) > 0 {
-		r.Body, r.ContentLength = newRequestBody(body), int64(len(body))
-		r.GetBody = func() (io.ReadCloser, error) { return newRequestBody(body), nil }
+		r.Body, r.ContentLength = requestBody(body), int64(len(body))
+		r.GetBody = func() (io.ReadCloser, error) { return requestBody(body), nil }
 	}
 	return r.WithContext(ctx)
 }
 
-// requestBody is a request's body: a bytes.Reader that closes.
-type requestBody struct{ bytes.Reader }
-
-func newRequestBody(b []byte) *requestBody {
-	r := new(requestBody)
-	r.Reset(b)
-	return r
-}
-
-// Close implements io.Closer.
-func (*requestBody) Close() error { return nil }
+// requestBody is a request's body as net/http knows an in-memory one
+// (io.NopCloser of a *bytes.Reader): it writes headers and body in one
+// write, with no buffer of its own.
+func requestBody(b []byte) io.ReadCloser { return io.NopCloser(bytes.NewReader(b)) }
 
 // do sends req: straight through the transport when http.Client would
 // add nothing (see compileEndpoint), else through the client. Either way

@@ -73,7 +73,7 @@ type endpointQueue struct {
 	name     string
 	due      []*Delivery // FIFO: due[head:] wait; the array is kept for the next when it empties
 	head     int
-	count    int         // held for this endpoint
+	count    int // held for this endpoint
 	inFlight int
 	room     chan struct{} // closed when count drops, if anyone waits
 }

@@ -224,7 +224,7 @@ func testDelayedRetry(t *testing.T, h *harness) {
 // keep workers from a delivery that is due. (For an inline queue: a retry
 // waiting inside one Enqueue does not hold back another call.)
 func testNoWorkerWaitsThroughDelay(t *testing.T, h *harness) {
-	const delay = 2 * time.Second
+	delay := h.opts.HeldDelay
 	const held = 40 // more than most pools have workers
 	var waiting []string
 	for i := range held {

@@ -96,6 +96,14 @@ type Options struct {
 	// Timeout bounds every wait of the suite (a delivery to be run, Close
 	// to drain, Enqueue to return). Defaults to 30 s.
 	Timeout time.Duration
+
+	// HeldDelay is the retry delay of the case that checks that no worker
+	// waits through one: a delivery enqueued while 40 retries wait must
+	// run before those of them that fall due after half of it. Defaults
+	// to 2 s; a backend whose fetches may take a second on a loaded
+	// machine (SQLite, whose one connection every fetch and write
+	// shares) raises it.
+	HeldDelay time.Duration
 }
 
 // Endpoints are the endpoint names the suite's Runner reports.
@@ -131,6 +139,9 @@ func RunWithOptions(t *testing.T, newQueue func(t *testing.T) webhook.Queue, opt
 	t.Helper()
 	if opts.Timeout <= 0 {
 		opts.Timeout = 30 * time.Second
+	}
+	if opts.HeldDelay <= 0 {
+		opts.HeldDelay = 2 * time.Second
 	}
 	switch {
 	case opts.Durable && opts.Reopen == nil:

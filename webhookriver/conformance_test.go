@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river/riverdriver"
@@ -16,7 +17,7 @@ import (
 
 // runConformance runs the queue suite on queues that open(t) makes: each
 // case gets new storage, and Reopen opens a new queue on a closed one's.
-func runConformance[TTx any](t *testing.T, open func(t *testing.T) func(t *testing.T) riverdriver.Driver[TTx]) {
+func runConformance[TTx any](t *testing.T, heldDelay time.Duration, open func(t *testing.T) func(t *testing.T) riverdriver.Driver[TTx]) {
 	var mu sync.Mutex
 	reopen := map[webhook.Queue]func(t *testing.T) riverdriver.Driver[TTx]{}
 	newQueue := func(t *testing.T, driver func(t *testing.T) riverdriver.Driver[TTx]) webhook.Queue {
@@ -30,7 +31,8 @@ func runConformance[TTx any](t *testing.T, open func(t *testing.T) func(t *testi
 	queuetest.RunWithOptions(t, func(t *testing.T) webhook.Queue {
 		return newQueue(t, open(t))
 	}, queuetest.Options{
-		Durable: true,
+		Durable:   true,
+		HeldDelay: heldDelay,
 		Reopen: func(t *testing.T, closed webhook.Queue) webhook.Queue {
 			mu.Lock()
 			driver := reopen[closed]
@@ -41,22 +43,24 @@ func runConformance[TTx any](t *testing.T, open func(t *testing.T) func(t *testi
 	})
 }
 
+// SQLite's one connection serializes every fetch and write: on a loaded
+// machine, a fetch may wait a second or more.
 func TestConformanceSQLite(t *testing.T) {
-	runConformance(t, func(t *testing.T) func(t *testing.T) riverdriver.Driver[*sql.Tx] {
+	runConformance(t, 6*time.Second, func(t *testing.T) func(t *testing.T) riverdriver.Driver[*sql.Tx] {
 		path := sqlitePath(t)
 		return func(t *testing.T) riverdriver.Driver[*sql.Tx] { return sqliteDriver(t, path) }
 	})
 }
 
 func TestConformancePgx(t *testing.T) {
-	runConformance(t, func(t *testing.T) func(t *testing.T) riverdriver.Driver[pgx.Tx] {
+	runConformance(t, 0, func(t *testing.T) func(t *testing.T) riverdriver.Driver[pgx.Tx] {
 		dbURL := postgresURL(t)
 		return func(t *testing.T) riverdriver.Driver[pgx.Tx] { return pgxDriver(t, dbURL) }
 	})
 }
 
 func TestConformanceDatabaseSQL(t *testing.T) {
-	runConformance(t, func(t *testing.T) func(t *testing.T) riverdriver.Driver[*sql.Tx] {
+	runConformance(t, 0, func(t *testing.T) func(t *testing.T) riverdriver.Driver[*sql.Tx] {
 		dbURL := postgresURL(t)
 		return func(t *testing.T) riverdriver.Driver[*sql.Tx] { return sqlDriver(t, dbURL) }
 	})
