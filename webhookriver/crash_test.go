@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,7 +21,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/stretchr/testify/require"
 
@@ -29,7 +32,7 @@ import (
 )
 
 // These tests run the queue in real processes: children re-executed from
-// the test binary (TestCrashHelperProcess), told what to do through the
+// the test binary (TestMain runs crashChildMain), told what to do through the
 // environment, delivering to a receiver in the test process on 127.0.0.1.
 
 // The environment of a helper process.
@@ -55,34 +58,46 @@ const (
 // receiver learns from it who emitted the event.
 func crashEventID(inst string, i int) string { return fmt.Sprintf("i%s-%05d", inst, i) }
 
-// TestCrashHelperProcess is the body of the helper processes: it skips
-// unless a test of this file started it.
-func TestCrashHelperProcess(t *testing.T) {
-	role := os.Getenv(crashEnvRole)
-	if role == "" {
-		t.Skip("a helper process of TestCrashLosesNothing and TestTwoInstances, started by them")
+// crashChildMain is the body of a helper process (see TestMain): it
+// builds an Emitter on a webhookriver Queue, emits its events (role
+// "emit"), says so on stdout and delivers until its stdin is closed
+// (then closes the Emitter and exits) or it is killed.
+func crashChildMain(role string) error {
+	inst := os.Getenv(crashEnvInstance)
+	count, err := strconv.Atoi(os.Getenv(crashEnvCount))
+	if err != nil {
+		return fmt.Errorf("%s: %w", crashEnvCount, err)
+	}
+	timeout, err := time.ParseDuration(os.Getenv(crashEnvTimeout))
+	if err != nil {
+		return fmt.Errorf("%s: %w", crashEnvTimeout, err)
+	}
+	rescue, err := time.ParseDuration(os.Getenv(crashEnvRescue))
+	if err != nil {
+		return fmt.Errorf("%s: %w", crashEnvRescue, err)
 	}
 	switch db := os.Getenv(crashEnvDB); db {
 	case "postgres":
-		crashHelper(t, role, pgxDriverUnmigrated(t, os.Getenv(crashEnvDSN)))
+		pool, err := pgxpool.New(context.Background(), os.Getenv(crashEnvDSN))
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		return crashRun(riverpgxv5.New(pool), role, inst, count, timeout, rescue)
 	case "sqlite":
-		crashHelper(t, role, riversqlite.New(openSQLite(t, os.Getenv(crashEnvDSN))))
+		db, err := sql.Open("sqlite", sqliteDSN(os.Getenv(crashEnvDSN)))
+		if err != nil {
+			return err
+		}
+		db.SetMaxOpenConns(1)
+		defer db.Close()
+		return crashRun(riversqlite.New(db), role, inst, count, timeout, rescue)
 	default:
-		t.Fatalf("%s=%q", crashEnvDB, db)
+		return fmt.Errorf("%s=%q", crashEnvDB, db)
 	}
 }
 
-// crashHelper builds an Emitter on a webhookriver Queue, emits its
-// events (role "emit"), says so on stdout and delivers until its stdin
-// is closed (then closes the Emitter and exits) or it is killed.
-func crashHelper[TTx any](t *testing.T, role string, driver riverdriver.Driver[TTx]) {
-	inst := os.Getenv(crashEnvInstance)
-	count, err := strconv.Atoi(os.Getenv(crashEnvCount))
-	require.NoError(t, err, crashEnvCount)
-	timeout, err := time.ParseDuration(os.Getenv(crashEnvTimeout))
-	require.NoError(t, err, crashEnvTimeout)
-	rescue, err := time.ParseDuration(os.Getenv(crashEnvRescue))
-	require.NoError(t, err, crashEnvRescue)
+func crashRun[TTx any](driver riverdriver.Driver[TTx], role, inst string, count int, timeout, rescue time.Duration) error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).
 		With("instance", inst)
 
@@ -91,7 +106,9 @@ func crashHelper[TTx any](t *testing.T, role string, driver riverdriver.Driver[T
 	cfg.RescueAfter = rescue
 	cfg.Logger = logger
 	q, err := webhookriver.New(driver, cfg)
-	require.NoError(t, err)
+	if err != nil {
+		return err
+	}
 	e, err := webhook.New(webhook.Config{
 		Endpoints: []webhook.Endpoint{{
 			Name: crashEndpoint, URL: os.Getenv(crashEnvURL), Secret: crashSecret,
@@ -110,7 +127,9 @@ func crashHelper[TTx any](t *testing.T, role string, driver riverdriver.Driver[T
 			fmt.Fprintf(os.Stderr, "instance %s: GIVEN UP: %v\n", inst, f.Err)
 		},
 	})
-	require.NoError(t, err)
+	if err != nil {
+		return err
+	}
 
 	if role == "emit" {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -120,7 +139,7 @@ func crashHelper[TTx any](t *testing.T, role string, driver riverdriver.Driver[T
 			ev.Model = "crash.Item"
 			if err := e.Emit(ctx, ev); err != nil {
 				cancel()
-				t.Fatalf("instance %s: emitting event %d: %v", inst, i, err)
+				return fmt.Errorf("instance %s: emitting event %d: %w", inst, i, err)
 			}
 		}
 		cancel()
@@ -140,7 +159,7 @@ func crashHelper[TTx any](t *testing.T, role string, driver riverdriver.Driver[T
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	require.NoError(t, e.Close(ctx))
+	return e.Close(ctx)
 }
 
 // crashReceiver verifies each request and records, per event id, how
@@ -322,7 +341,7 @@ type crashChild struct {
 // environment; t's end kills it if it still runs.
 func crashStart(t *testing.T, name string, env ...string) *crashChild {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelperProcess$", "-test.count=1", "-test.v")
+	cmd := exec.Command(os.Args[0]) // TestMain runs the child: see crashChildMain
 	cmd.Env = append(os.Environ(), env...)
 	c := &crashChild{name: name, cmd: cmd, out: &crashOutput{}, ready: make(chan struct{}), done: make(chan struct{})}
 	cmd.Stderr = c.out

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -22,6 +23,19 @@ import (
 
 	"github.com/hookrail/webhook/webhookriver"
 )
+
+// TestMain runs the tests, or, in a process that a test of
+// crash_test.go started, that process's part.
+func TestMain(m *testing.M) {
+	if role := os.Getenv(crashEnvRole); role != "" {
+		if err := crashChildMain(role); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
 
 // postgresEnv names the variable that holds the test PostgreSQL's URL.
 const postgresEnv = "WEBHOOK_TEST_POSTGRES_URL"
@@ -107,11 +121,16 @@ func sqlitePath(t testing.TB) string {
 // one connection, a busy timeout, WAL.
 func openSQLite(t testing.TB, path string) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
+	db, err := sql.Open("sqlite", sqliteDSN(path))
 	require.NoError(t, err)
 	db.SetMaxOpenConns(1)
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// sqliteDSN is the data source name of the SQLite database at path.
+func sqliteDSN(path string) string {
+	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
 }
 
 // sqliteDriver returns a migrated riversqlite driver on the database at
