@@ -186,14 +186,17 @@ func (e *Emitter) fail(d *Delivery, derr *DeliveryError, response string) Result
 // delivery is under way with an in-process queue; a durable queue loads
 // it with the delivery (Delivery.LastAnswer).
 func (e *Emitter) record(d *Delivery, attempts int, status DeliveryStatus, code int, msg, response string) int {
-	if attempts > 0 && response == "" {
+	if attempts > 0 && response == "" && status != StatusDelivered { // a 2xx is its own last answer
 		if a, ok := e.lastAnswer(d); ok && (code == 0 || code == a.code) {
 			code, response = a.code, a.response
 		}
 	}
 	var completed time.Time // zero: not finished
 	if finished(status) {
-		e.answers.Delete(d.ID)
+		if status == StatusFailed || attempts > 1 {
+			// Only a failed attempt leaves an answer behind.
+			e.answers.Delete(d.ID)
+		}
 		completed = e.now().UTC()
 	}
 	if e.memLogs != nil {
