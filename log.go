@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"math"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -82,7 +84,10 @@ const (
 // are. Finished ones (delivered, failed) are kept up to a number and a
 // byte budget (payloads, responses and messages), the oldest forgotten
 // first. Queries list both, newest first by when each log was first
-// recorded.
+// recorded. A store of 4,096 finished logs or more is split in 16 shards
+// by delivery id, each with its lock, so that workers seldom wait for
+// each other: the logs it forgets are then the oldest of a shard, about
+// the oldest of all.
 //
 // A log the Emitter records with the memory queue (or Sync) shares its
 // Delivery (id, event, endpoint, payload, creation time) rather than
@@ -90,15 +95,32 @@ const (
 // hundred bytes, log included. It keeps CompletedAt to the millisecond,
 // and Attempts up to 65,535.
 type MemoryLogStore struct {
-	mu       sync.Mutex
+	shards   []logShard // by a hash of the delivery id
+	seed     maphash.Seed
+	seq      atomic.Uint64 // order of first record, across shards
 	size     int
 	maxBytes int64
-	seq      uint64
-	byID     map[string]*logEntry // every log held
-	fin      []*logEntry          // finished, oldest first from head
-	head     int
-	bytes    int64 // held by fin[head:]
+	finished atomic.Int64 // finished logs held, in every shard
+	bytes    atomic.Int64 // held by them
 }
+
+// logShard is a part of a MemoryLogStore, with its own lock: workers
+// recording the logs of different deliveries rarely wait for each other.
+type logShard struct {
+	mu   sync.Mutex
+	byID map[string]*logEntry // every log held
+	fin  []*logEntry          // finished, oldest first from head
+	head int
+}
+
+// Shards of a MemoryLogStore: one below shardedLogSize finished logs, so
+// that a small store forgets exactly its oldest; logShards above, where
+// a store past its bounds forgets the oldest of the shard it adds to
+// (about the oldest of all: ids spread evenly).
+const (
+	logShards      = 16
+	shardedLogSize = 4096
+)
 
 // logEntry is one log of a MemoryLogStore in 32 bytes. The delivery's own
 // fields are read from d, which nobody changes after Enqueue but for its
@@ -147,11 +169,16 @@ var _ LogStore = (*MemoryLogStore)(nil)
 // logs (size ≤ 0: DefaultLogSize), within DefaultLogBytes; see
 // WithMaxBytes.
 func NewMemoryLogStore(size int) *MemoryLogStore {
-	return &MemoryLogStore{
-		size:     cmpOr(size, DefaultLogSize),
-		maxBytes: DefaultLogBytes,
-		byID:     make(map[string]*logEntry),
+	size = cmpOr(size, DefaultLogSize)
+	n := 1
+	if size >= shardedLogSize {
+		n = logShards
 	}
+	s := &MemoryLogStore{shards: make([]logShard, n), seed: maphash.MakeSeed(), size: size, maxBytes: DefaultLogBytes}
+	for i := range s.shards {
+		s.shards[i].byID = make(map[string]*logEntry)
+	}
+	return s
 }
 
 // WithMaxBytes sets the byte budget of finished logs (n ≤ 0: no budget)
@@ -159,6 +186,14 @@ func NewMemoryLogStore(size int) *MemoryLogStore {
 func (s *MemoryLogStore) WithMaxBytes(n int64) *MemoryLogStore {
 	s.maxBytes = n
 	return s
+}
+
+// shard returns the shard of the log with the id.
+func (s *MemoryLogStore) shard(id string) *logShard {
+	if len(s.shards) == 1 {
+		return &s.shards[0]
+	}
+	return &s.shards[maphash.String(s.seed, id)%uint64(len(s.shards))]
 }
 
 func finished(st DeliveryStatus) bool { return st == StatusDelivered || st == StatusFailed }
@@ -249,51 +284,52 @@ func (s *MemoryLogStore) record(d *Delivery, st logStatus, code, attempts int, m
 		}
 	}
 	fin := finished(logStatuses[st])
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.byID[d.ID]
+	sh := s.shard(d.ID)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e := sh.byID[d.ID]
 	switch {
 	case e == nil:
-		s.seq++
-		n.seq = s.seq
+		n.seq = s.seq.Add(1)
 		e = new(logEntry) // not &n, which would put every n on the heap
 		*e = n
-		s.byID[d.ID] = e
+		sh.byID[d.ID] = e
 		if fin {
-			s.push(e)
+			s.push(sh, e)
 		}
 	case !e.done():
 		n.seq = e.seq
 		*e = n
 		if fin {
-			s.push(e)
+			s.push(sh, e)
 		}
 	default: // an update of a finished log
-		s.bytes -= e.bytes()
+		was := e.bytes()
 		n.seq = e.seq
 		n.bits |= doneBit
 		*e = n
-		s.bytes += e.bytes()
+		s.bytes.Add(e.bytes() - was)
 	}
 }
 
-// push adds a finished log and forgets the oldest beyond the bounds.
-func (s *MemoryLogStore) push(e *logEntry) {
+// push adds a finished log to sh and, while the store is beyond its
+// bounds, forgets sh's oldest. sh.mu held.
+func (s *MemoryLogStore) push(sh *logShard, e *logEntry) {
 	e.bits |= doneBit
-	s.fin = append(s.fin, e)
-	s.bytes += e.bytes()
-	for len(s.fin)-s.head > 1 && (len(s.fin)-s.head > s.size || (s.maxBytes > 0 && s.bytes > s.maxBytes)) {
-		old := s.fin[s.head]
-		s.fin[s.head] = nil
-		s.head++
-		s.bytes -= old.bytes()
-		if s.byID[old.d.ID] == old {
-			delete(s.byID, old.d.ID)
+	sh.fin = append(sh.fin, e)
+	count, bytes := s.finished.Add(1), s.bytes.Add(e.bytes())
+	for len(sh.fin)-sh.head > 1 && (count > int64(s.size) || (s.maxBytes > 0 && bytes > s.maxBytes)) {
+		old := sh.fin[sh.head]
+		sh.fin[sh.head] = nil
+		sh.head++
+		count, bytes = s.finished.Add(-1), s.bytes.Add(-old.bytes())
+		if sh.byID[old.d.ID] == old {
+			delete(sh.byID, old.d.ID)
 		}
 	}
-	if s.head > 1024 && s.head > len(s.fin)/2 {
-		s.fin = append(s.fin[:0:0], s.fin[s.head:]...)
-		s.head = 0
+	if sh.head > 1024 && sh.head > len(sh.fin)/2 {
+		sh.fin = append(sh.fin[:0:0], sh.fin[sh.head:]...)
+		sh.head = 0
 	}
 }
 
@@ -304,30 +340,41 @@ func (s *MemoryLogStore) Query(_ context.Context, q LogQuery) ([]DeliveryLog, er
 	if q.Status != "" && !known {
 		return nil, nil
 	}
-	s.mu.Lock()
-	var hits []*logEntry
-	for _, e := range s.byID {
-		if (q.Endpoint == "" || e.d.Endpoint == q.Endpoint) && (q.Status == "" || e.status() == st) {
-			hits = append(hits, e)
+	type hit struct {
+		seq uint64
+		log DeliveryLog
+	}
+	var hits []hit
+	for i := range s.shards {
+		sh := &s.shards[i]
+		var mine []*logEntry
+		sh.mu.Lock()
+		for _, e := range sh.byID {
+			if (q.Endpoint == "" || e.d.Endpoint == q.Endpoint) && (q.Status == "" || e.status() == st) {
+				mine = append(mine, e)
+			}
 		}
+		// Each shard's newest limit are enough.
+		slices.SortFunc(mine, func(a, b *logEntry) int { return cmp.Compare(b.seq, a.seq) })
+		for _, e := range mine[:min(len(mine), limit)] {
+			hits = append(hits, hit{e.seq, e.log()})
+		}
+		sh.mu.Unlock()
 	}
-	slices.SortFunc(hits, func(a, b *logEntry) int { return cmp.Compare(b.seq, a.seq) })
-	if len(hits) > limit {
-		hits = hits[:limit]
+	slices.SortFunc(hits, func(a, b hit) int { return cmp.Compare(b.seq, a.seq) })
+	out := make([]DeliveryLog, min(len(hits), limit))
+	for i := range out {
+		out[i] = hits[i].log
 	}
-	out := make([]DeliveryLog, len(hits))
-	for i, e := range hits {
-		out[i] = e.log()
-	}
-	s.mu.Unlock()
 	return out, nil
 }
 
 // Get implements LogStore.
 func (s *MemoryLogStore) Get(_ context.Context, id string) (DeliveryLog, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if e := s.byID[id]; e != nil {
+	sh := s.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if e := sh.byID[id]; e != nil {
 		return e.log(), nil
 	}
 	return DeliveryLog{}, ErrLogNotFound
