@@ -323,9 +323,9 @@ func (s *MemoryLogStore) push(sh *logShard, e *logEntry) {
 		sh.fin[sh.head] = nil
 		sh.head++
 		count, bytes = s.finished.Add(-1), s.bytes.Add(-old.bytes())
-		if sh.byID[old.d.ID] == old {
-			delete(sh.byID, old.d.ID)
-		}
+		// It is the log held under its id: an entry is pushed once, when
+		// it finishes, and stays under its id until forgotten here.
+		delete(sh.byID, old.d.ID)
 	}
 	if sh.head > 1024 && sh.head > len(sh.fin)/2 {
 		sh.fin = append(sh.fin[:0:0], sh.fin[sh.head:]...)
