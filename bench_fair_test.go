@@ -1,180 +1,24 @@
 package webhook_test
 
-// The two baselines of BenchmarkThroughput (throughput_test.go), the
-// test twins of bench/raw.go and bench/naive.go: a raw sender of
-// pre-built bodies and the dispatcher a user would write by hand.
+// The check of BenchmarkThroughput's two baselines (throughput_test.go),
+// internal/benchsend's raw sender of pre-built bodies and the dispatcher a
+// user would write by hand, which the bench command measures too.
 
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/hookrail/webhook"
+	"github.com/hookrail/webhook/internal/benchsend"
 )
-
-// tpTransport is http.DefaultTransport's settings with an idle
-// connection kept for each of conc senders (the default keeps two per
-// host and dials again for the others).
-func tpTransport(conc int) *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = conc
-	t.MaxIdleConns = max(t.MaxIdleConns, conc)
-	return t
-}
-
-// tpRawSender is the baseline: plain net/http POSTs of bodies built
-// before the run (the library's bytes, from Emitter.Preview), unsigned,
-// with conc goroutines sharing one client whose tuned transport serves
-// every run at that concurrency. Each response is read to EOF and closed.
-// No client Timeout: what net/http alone costs to move the bytes.
-type tpRawSender struct {
-	url    string
-	conc   int
-	client *http.Client
-}
-
-func newTPRawSender(url string, conc int) *tpRawSender {
-	return &tpRawSender{url: url, conc: conc, client: &http.Client{Transport: tpTransport(conc)}}
-}
-
-var tpContentType = []string{"application/json"}
-
-// send posts every body and returns when every response has been read.
-func (s *tpRawSender) send(bodies [][]byte) error {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make([]error, s.conc)
-	for g := range s.conc {
-		wg.Go(func() {
-			for i := next.Add(1) - 1; i < int64(len(bodies)); i = next.Add(1) - 1 {
-				req, err := http.NewRequest(http.MethodPost, s.url, bytes.NewReader(bodies[i]))
-				if err != nil {
-					errs[g] = err
-					return
-				}
-				req.Header["Content-Type"] = tpContentType
-				resp, err := s.client.Do(req)
-				if err != nil {
-					errs[g] = err
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode/100 != 2 {
-					errs[g] = fmt.Errorf("raw: %s", resp.Status)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return tpFirstError(errs)
-}
-
-// tpNaiveSender is the dispatcher a user would write instead of the
-// library: conc goroutines take events from a channel and, for each,
-// build the envelope as a map[string]any, json.Marshal it, sign
-// "<unix>.<body>" with HMAC-SHA256 (the library's scheme: webhook.Verify
-// accepts it), set the content type and three headers and POST it
-// through their own tuned transport, with a client Timeout.
-type tpNaiveSender struct {
-	url    string
-	conc   int
-	key    []byte
-	client *http.Client
-}
-
-func newTPNaiveSender(url, secret string, conc int) *tpNaiveSender {
-	return &tpNaiveSender{url: url, conc: conc, key: []byte(secret),
-		client: &http.Client{Transport: tpTransport(conc), Timeout: 30 * time.Second}}
-}
-
-// send delivers every event and returns when every response has been read.
-func (s *tpNaiveSender) send(events []webhook.Event) error {
-	jobs := make(chan webhook.Event, s.conc)
-	var wg sync.WaitGroup
-	errs := make([]error, s.conc)
-	for g := range s.conc {
-		wg.Go(func() {
-			for ev := range jobs {
-				if errs[g] == nil {
-					errs[g] = s.post(ev)
-				}
-			}
-		})
-	}
-	for _, ev := range events {
-		jobs <- ev
-	}
-	close(jobs)
-	wg.Wait()
-	return tpFirstError(errs)
-}
-
-func (s *tpNaiveSender) post(ev webhook.Event) error {
-	var rnd [16]byte
-	rand.Read(rnd[:])
-	id := "evt_" + hex.EncodeToString(rnd[:])
-	app, name, _ := strings.Cut(ev.Model, ".")
-	body, err := json.Marshal(map[string]any{
-		"id":        id,
-		"event":     ev.Type,
-		"timestamp": time.Now().UTC().Format(time.RFC3339),
-		"model":     map[string]any{"app": app, "name": name, "label": ev.Model},
-		"object":    ev.Object,
-		"changes":   nil,
-		"user":      nil,
-	})
-	if err != nil {
-		return err
-	}
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	mac := hmac.New(sha256.New, s.key)
-	mac.Write([]byte(ts + "."))
-	mac.Write(body)
-	req, err := http.NewRequest(http.MethodPost, s.url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(webhook.HeaderSignature, "sha256="+hex.EncodeToString(mac.Sum(nil)))
-	req.Header.Set(webhook.HeaderTimestamp, ts)
-	req.Header.Set(webhook.HeaderEventID, id)
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("naive: %s", resp.Status)
-	}
-	return nil
-}
-
-func tpFirstError(errs []error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // TestThroughputBaselines checks the benchmark's senders against a
 // receiver that verifies: the naive dispatcher's signatures pass
@@ -204,8 +48,9 @@ func TestThroughputBaselines(t *testing.T) {
 	}
 
 	events, bodies := tpWorkload(t, 3)
-	naive := newTPNaiveSender(srv.URL, dtSecret, 2)
-	if err := naive.send(events); err != nil {
+	naive := benchsend.NewNaive(srv.URL, dtSecret, 2)
+	defer naive.Close()
+	if err := naive.Send(context.Background(), events); err != nil {
 		t.Fatal(err)
 	}
 	naiveGot, verifyErrs := received()
@@ -226,7 +71,9 @@ func TestThroughputBaselines(t *testing.T) {
 		}
 	}
 
-	if err := newTPRawSender(srv.URL, 2).send(bodies); err != nil {
+	raw := benchsend.NewRaw(srv.URL, 2)
+	defer raw.Close()
+	if err := raw.Send(context.Background(), bodies); err != nil {
 		t.Fatal(err)
 	}
 	all, _ := received()

@@ -11,11 +11,11 @@ package webhook_test
 //	         library's exact bytes (Emitter.Preview of the same events),
 //	         unsigned, through one tuned transport (MaxIdleConnsPerHost = c)
 //	         made once per concurrency and reused by every batch; each
-//	         response read to EOF and closed (bench_fair_test.go)
+//	         response read to EOF and closed (internal/benchsend.Raw)
 //	naive    a hand-written dispatcher: c goroutines on a channel, a
 //	         map[string]any envelope, json.Marshal, HMAC-SHA256 in the
 //	         library's scheme, three headers, one request through its own
-//	         tuned transport (bench_fair_test.go)
+//	         tuned transport (internal/benchsend.Naive)
 //	lib      an Emitter with Workers = c and one endpoint, made once per
 //	         concurrency; Emit of every event from one goroutine
 //
@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"github.com/hookrail/webhook"
+	"github.com/hookrail/webhook/internal/benchsend"
 )
 
 const (
@@ -102,10 +103,10 @@ func BenchmarkThroughput(b *testing.B) {
 	url := r.healthy + "/hook"
 	for _, conc := range []int{8, 32, 64} {
 		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
-			raw := newTPRawSender(url, conc)
-			defer raw.client.CloseIdleConnections()
-			naive := newTPNaiveSender(url, dtSecret, conc)
-			defer naive.client.CloseIdleConnections()
+			raw := benchsend.NewRaw(url, conc)
+			defer raw.Close()
+			naive := benchsend.NewNaive(url, dtSecret, conc)
+			defer naive.Close()
 			e, err := webhook.New(webhook.Config{
 				Workers:   conc,
 				Endpoints: []webhook.Endpoint{{Name: "healthy", URL: url, Secret: dtSecret}},
@@ -116,8 +117,8 @@ func BenchmarkThroughput(b *testing.B) {
 			}
 			defer e.Close(context.Background())
 			sides := []tpSide{
-				{"raw", func(n int) error { return raw.send(bodies[:n]) }, func() {}},
-				{"naive", func(n int) error { return naive.send(events[:n]) }, func() {}},
+				{"raw", func(n int) error { return raw.Send(context.Background(), bodies[:n]) }, func() {}},
+				{"naive", func(n int) error { return naive.Send(context.Background(), events[:n]) }, func() {}},
 				{"lib", func(n int) error {
 					for _, ev := range events[:n] {
 						if err := e.Emit(context.Background(), ev); err != nil {

@@ -221,9 +221,9 @@ func run(ctx context.Context, cfg config) ([]result, error) {
 func runConc(ctx context.Context, cfg config, r *receiver, w *workload, conc int) (result, error) {
 	url := r.hookURL()
 	raw := newRawSender(url, conc)
-	defer raw.close()
+	defer raw.Close()
 	naive := newNaiveSender(url, conc)
-	defer naive.close()
+	defer naive.Close()
 	lib, err := newLibrarySender(url, conc)
 	if err != nil {
 		return result{}, err
@@ -244,7 +244,7 @@ func runConc(ctx context.Context, cfg config, r *receiver, w *workload, conc int
 	}
 	runners := map[string]runner{
 		sideRaw: {
-			send:   func(lo, hi int) error { return raw.send(ctx, w.bodies[lo:hi]) },
+			send:   func(lo, hi int) error { return raw.Send(ctx, w.bodies[lo:hi]) },
 			settle: none,
 			check: func(rec receipts, n int) error {
 				if rec.Unsigned != int64(n) || rec.Verified != 0 || rec.Rejected != 0 {
@@ -254,7 +254,7 @@ func runConc(ctx context.Context, cfg config, r *receiver, w *workload, conc int
 			},
 		},
 		sideNaive: {
-			send:   func(lo, hi int) error { return naive.send(ctx, w.events[lo:hi]) },
+			send:   func(lo, hi int) error { return naive.Send(ctx, w.events[lo:hi]) },
 			settle: none,
 			check:  signed,
 		},

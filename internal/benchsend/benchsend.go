@@ -1,0 +1,215 @@
+// Package benchsend holds the two baselines the library's throughput is
+// measured against, shared by the bench command and by the root
+// package's BenchmarkThroughput: [Raw], plain net/http POSTs of bodies
+// built before the run, and [Naive], the dispatcher a user would write by
+// hand instead of using the library.
+//
+// Both send with a fixed number of goroutines through one client whose
+// transport keeps an idle connection for each of them, read every
+// response to EOF and close it, and return the first error met once every
+// goroutine has stopped. A sender is made once per concurrency and may
+// serve any number of runs; Close releases its idle connections.
+package benchsend
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hookrail/webhook"
+)
+
+// tunedTransport is http.DefaultTransport's settings with an idle
+// connection kept for each of conc senders: without it, all but two
+// connections (the default MaxIdleConnsPerHost) are closed after each
+// request and dialled again.
+func tunedTransport(conc int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = conc
+	t.MaxIdleConns = max(t.MaxIdleConns, conc)
+	return t
+}
+
+// contentTypeJSON is the Content-Type header's value, shared by every
+// request of a Raw sender so that setting it allocates nothing.
+var contentTypeJSON = []string{"application/json"}
+
+// Raw is the baseline: plain net/http POSTs of bodies built before the
+// run (the library's exact bytes, from Emitter.Preview), unsigned, with
+// Content-Type application/json, through one client whose tuned transport
+// is made once and reused by every run. The client has no Timeout (which
+// would cost a timer per request): a Raw sender measures what net/http
+// alone costs to move these bytes.
+type Raw struct {
+	url    string
+	conc   int
+	client *http.Client
+}
+
+// NewRaw returns a Raw sender that posts to url with conc goroutines.
+func NewRaw(url string, conc int) *Raw {
+	return &Raw{url: url, conc: conc, client: &http.Client{Transport: tunedTransport(conc)}}
+}
+
+// Send posts bodies, each goroutine taking the next body not yet taken,
+// and returns when every response has been read. A goroutine stops at its
+// first error (a failed request or a status other than 2xx); Send returns
+// one such error.
+func (s *Raw) Send(ctx context.Context, bodies [][]byte) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, s.conc)
+	for g := range s.conc {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(bodies)); i = next.Add(1) - 1 {
+				if err := s.post(ctx, bodies[i]); err != nil {
+					errs[g] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return firstError(errs)
+}
+
+// post sends one body and reads and closes its response.
+func (s *Raw) post(ctx context.Context, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header["Content-Type"] = contentTypeJSON
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err == nil && resp.StatusCode/100 != 2 {
+		err = fmt.Errorf("raw: %s", resp.Status)
+	}
+	return err
+}
+
+// Close closes the sender's idle connections.
+func (s *Raw) Close() { s.client.CloseIdleConnections() }
+
+// Naive is the dispatcher a user would write by hand instead of using the
+// library: its goroutines take events from a channel, and for each one
+// build the envelope as a map[string]any, json.Marshal it, sign it with
+// HMAC-SHA256 over "<unix timestamp>.<body>" (the library's scheme, so
+// that webhook.Verify accepts it), set the content type and the three
+// signature headers, and POST it through their own tuned transport (made
+// once, like Raw's), with a client Timeout as anyone sending to a remote
+// endpoint sets. No retries, no log, no queue beyond the channel.
+type Naive struct {
+	url    string
+	conc   int
+	key    []byte
+	client *http.Client
+}
+
+// NewNaive returns a Naive sender that posts to url with conc goroutines,
+// signing with secret.
+func NewNaive(url, secret string, conc int) *Naive {
+	return &Naive{url: url, conc: conc, key: []byte(secret),
+		client: &http.Client{Transport: tunedTransport(conc), Timeout: 30 * time.Second}}
+}
+
+// Send delivers every event and returns when every response has been
+// read. A goroutine that meets an error (a failed request or a status
+// other than 2xx) skips the events it takes afterwards; Send returns one
+// such error.
+func (s *Naive) Send(ctx context.Context, events []webhook.Event) error {
+	jobs := make(chan webhook.Event, s.conc)
+	var wg sync.WaitGroup
+	errs := make([]error, s.conc)
+	for g := range s.conc {
+		wg.Go(func() {
+			for ev := range jobs {
+				if errs[g] == nil {
+					errs[g] = s.post(ctx, ev)
+				}
+			}
+		})
+	}
+	for _, ev := range events {
+		jobs <- ev
+	}
+	close(jobs)
+	wg.Wait()
+	return firstError(errs)
+}
+
+// post builds, signs and sends one event's envelope, and reads and closes
+// its response.
+func (s *Naive) post(ctx context.Context, ev webhook.Event) error {
+	var rnd [16]byte
+	rand.Read(rnd[:])
+	id := "evt_" + hex.EncodeToString(rnd[:])
+	app, name, _ := strings.Cut(ev.Model, ".")
+	envelope := map[string]any{
+		"id":        id,
+		"event":     ev.Type,
+		"timestamp": time.Now().UTC().Format(time.RFC3339),
+		"model":     map[string]any{"app": app, "name": name, "label": ev.Model},
+		"object":    ev.Object,
+		"changes":   nil,
+		"user":      nil,
+	}
+	body, err := json.Marshal(envelope)
+	if err != nil {
+		return err
+	}
+
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	mac := hmac.New(sha256.New, s.key)
+	mac.Write([]byte(ts + "."))
+	mac.Write(body)
+	signature := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(webhook.HeaderSignature, signature)
+	req.Header.Set(webhook.HeaderTimestamp, ts)
+	req.Header.Set(webhook.HeaderEventID, id)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("naive: %s", resp.Status)
+	}
+	return nil
+}
+
+// Close closes the sender's idle connections.
+func (s *Naive) Close() { s.client.CloseIdleConnections() }
+
+// firstError returns the first non-nil error of errs, or nil.
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
