@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"time"
 
 	"github.com/hookrail/webhook"
@@ -34,6 +35,10 @@ const (
 	// DefaultFailedRetention is how long a failed delivery, and so its
 	// log, is kept: long enough to redeliver it after an outage.
 	DefaultFailedRetention = 7 * 24 * time.Hour
+
+	// DefaultUnknownEndpointGrace is how long a delivery for an endpoint
+	// a process does not have is left for one that has it.
+	DefaultUnknownEndpointGrace = 15 * time.Minute
 )
 
 // Config tunes a Queue. The zero Config is ready to use.
@@ -66,8 +71,8 @@ type Config struct {
 	// RescueAfter is how long a delivery may stay in River's running
 	// state before it is taken for the work of a process that died and
 	// made available again (River's RescueStuckJobsAfter). It must be
-	// longer than any endpoint's Timeout. Defaults to the longest
-	// endpoint Timeout plus one minute.
+	// longer than any endpoint's Timeout plus 10 s. Defaults to the
+	// longest endpoint Timeout plus one minute.
 	RescueAfter time.Duration
 
 	// DeliveredRetention is how long a delivered delivery and its log
@@ -79,6 +84,25 @@ type Config struct {
 	// (River's CancelledJobRetentionPeriod and DiscardedJobRetentionPeriod).
 	// Defaults to DefaultFailedRetention (7 days).
 	FailedRetention time.Duration
+
+	// UnknownEndpointGrace is how long after it was stored a delivery for
+	// an endpoint this process does not have is left for a process that
+	// has it (another instance, during a rolling deploy that adds the
+	// endpoint): until then, an attempt here puts it back, uncounted, for
+	// a tenth of the grace, 30 s at most. After it, the delivery is given up with
+	// webhook.ErrEndpointNotFound, logged and reported to OnFailure: its
+	// endpoint left the configuration. Defaults to
+	// DefaultUnknownEndpointGrace (15 minutes).
+	UnknownEndpointGrace time.Duration
+
+	// Schema is the PostgreSQL schema of River's tables and the queue's
+	// (River's Config.Schema): every query names it, so that EmitTx in a
+	// transaction of the host's, whose search path is the host's own,
+	// still reaches them. Create it and run MigrateSchema on it first. A
+	// host that runs River for its own jobs must give the queue a schema
+	// of its own: River's leader discards the job kinds it has no worker
+	// for. "": the connection's search path.
+	Schema string
 
 	// InsertOnly makes a queue that stores deliveries but attempts none:
 	// for a process (a web tier) that emits while other processes on the
@@ -110,6 +134,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"rescue_after", c.RescueAfter},
 		{"delivered_retention", c.DeliveredRetention},
 		{"failed_retention", c.FailedRetention},
+		{"unknown_endpoint_grace", c.UnknownEndpointGrace},
 	} {
 		if d.v < 0 {
 			bad("%s: %s is negative", d.name, d.v)
@@ -121,12 +146,19 @@ func (c Config) withDefaults() (Config, error) {
 	if c.FetchPollInterval > 0 && c.FetchPollInterval < time.Millisecond {
 		bad("fetch_poll_interval: %s is below River's minimum of 1ms", c.FetchPollInterval)
 	}
+	if c.Schema != "" && !schemaName.MatchString(c.Schema) {
+		bad("schema: %q is not a plain identifier (letters, digits and _, not first a digit)", c.Schema)
+	}
+	if c.FetchCooldown > 0 && c.FetchPollInterval > 0 && c.FetchPollInterval < c.FetchCooldown {
+		bad("fetch_poll_interval: %s is below fetch_cooldown (%s); River wants it at least as long", c.FetchPollInterval, c.FetchCooldown)
+	}
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
 	}
 	c.Workers = orDefault(c.Workers, DefaultWorkers)
 	c.FetchCooldown = orDefault(c.FetchCooldown, DefaultFetchCooldown)
-	c.FetchPollInterval = orDefault(c.FetchPollInterval, DefaultFetchPollInterval)
+	c.FetchPollInterval = orDefault(c.FetchPollInterval, max(DefaultFetchPollInterval, c.FetchCooldown))
+	c.UnknownEndpointGrace = orDefault(c.UnknownEndpointGrace, DefaultUnknownEndpointGrace)
 	c.DeliveredRetention = orDefault(c.DeliveredRetention, DefaultDeliveredRetention)
 	c.FailedRetention = orDefault(c.FailedRetention, DefaultFailedRetention)
 	if c.Logger == nil {
@@ -134,6 +166,10 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	return c, nil
 }
+
+// schemaName is the schema names Config.Schema takes: written in SQL as
+// they are.
+var schemaName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
 // maxWorkers is River's QueueNumWorkersMax.
 const maxWorkers = 10_000

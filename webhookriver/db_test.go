@@ -150,4 +150,7 @@ func migrate[TTx any](t testing.TB, d riverdriver.Driver[TTx]) {
 }
 
 // fast is a Config for tests: short fetch intervals.
-var fast = webhookriver.Config{FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 25 * time.Millisecond}
+// Deliveries for endpoints a process does not have are given up at once
+// (see TestUnknownEndpointGrace for the grace).
+var fast = webhookriver.Config{FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 25 * time.Millisecond,
+	UnknownEndpointGrace: time.Nanosecond}

@@ -29,4 +29,10 @@
 // Drivers: riverpgxv5 (pgx v5) and riverdatabasesql (database/sql, with
 // pgx's stdlib driver) for PostgreSQL; riversqlite with the pure-Go
 // modernc.org/sqlite for one machine that must not lose events.
+//
+// Every process that works the queue must run this package's River
+// client alone on its tables: River's elected leader rescues and cleans
+// every job of its schema, and discards the kinds it has no worker for.
+// A host that runs River for its own jobs on the same PostgreSQL gives
+// the queue a schema of its own: MigrateSchema, and Config.Schema.
 package webhookriver

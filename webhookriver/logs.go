@@ -25,8 +25,9 @@ import (
 // which River stores with the job's state when the attempt ends (as the
 // job's output: status, status code, error, the start of the answer,
 // attempts). Recording a log costs no query of its own. The logs of
-// deliveries that never reached the database (the insert failed) are
-// kept in memory, the last thousand.
+// deliveries that never reached the database (the insert failed, or Emit
+// could not build the body) are kept in this process's memory, the last
+// thousand.
 func (q *Queue[TTx]) LogStore() webhook.LogStore { return logStore[TTx]{q} }
 
 type logStore[TTx any] struct{ q *Queue[TTx] }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/hookrail/webhook"
 )
 
 // migrateLock is the PostgreSQL advisory lock Migrate holds: "webhookr"
@@ -21,18 +23,29 @@ const migrateLock int64 = 0x776562686f6f6b72
 // of its own while River's migrations run, each in its transaction (so
 // the pool needs two connections); on SQLite, whose one writer
 // serializes them, a process that loses a race tries again. The tables
-// go in the connection's search path: to keep them in a schema of their
-// own, set search_path on the pool (pgxpool's RuntimeParams, or the
-// search_path parameter of the URL).
+// go in the connection's search path; MigrateSchema puts them in a
+// schema of their own.
 func Migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) error {
-	if err := migrate(ctx, driver); err != nil {
+	return MigrateSchema(ctx, driver, "")
+}
+
+// MigrateSchema is Migrate for the tables in schema, which must exist:
+// the Config.Schema of the queues on them.
+func MigrateSchema[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], schema string) error {
+	switch {
+	case schema != "" && !schemaName.MatchString(schema):
+		return fmt.Errorf("webhookriver: migrate: %w: schema: %q is not a plain identifier", webhook.ErrInvalidConfig, schema)
+	case schema != "" && driver.DatabaseName() == riverdriver.DatabaseNameSQLite:
+		return fmt.Errorf("webhookriver: migrate: %w: schema: PostgreSQL only (a SQLite database is a file of its own)", webhook.ErrInvalidConfig)
+	}
+	if err := migrate(ctx, driver, schema); err != nil {
 		return fmt.Errorf("webhookriver: migrate: %w", err)
 	}
 	return nil
 }
 
-func migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) error {
-	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: slog.New(warnAndUp{slog.Default().Handler()})})
+func migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], schema string) error {
+	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: slog.New(warnAndUp{slog.Default().Handler()}), Schema: schema})
 	if err != nil {
 		return err
 	}
@@ -51,7 +64,7 @@ func migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) error
 		if err != nil {
 			return fmt.Errorf("the migrations of River: %w", err)
 		}
-		return exec.Exec(ctx, spell(driver, indexSQL))
+		return exec.Exec(ctx, spell(driver, schema, indexSQL))
 	}
 	// River's PostgreSQL migrations cannot share one transaction (a new
 	// enum value is used by the next): they run in their own while this
@@ -67,7 +80,7 @@ func migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) error
 	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("the migrations of River: %w", err)
 	}
-	if err := tx.Exec(ctx, spell(driver, indexSQL)); err != nil {
+	if err := tx.Exec(ctx, spell(driver, schema, indexSQL)); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)

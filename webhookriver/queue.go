@@ -63,6 +63,7 @@ type state[TTx any] struct {
 	client  *river.Client[TTx]
 	working bool              // client.Start ran: Close stops it
 	queues  map[string]string // River queue → endpoint name, for Stats
+	known   map[string]bool   // the endpoints of this process
 }
 
 var _ webhook.Queue = (*Queue[any])(nil)
@@ -108,14 +109,19 @@ func New[TTx any](driver riverdriver.Driver[TTx], cfg Config) (*Queue[TTx], erro
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Schema != "" && driver.DatabaseName() == riverdriver.DatabaseNameSQLite {
+		return nil, fmt.Errorf("webhookriver: %w: schema: PostgreSQL only (a SQLite database is a file of its own)", webhook.ErrInvalidConfig)
+	}
 	return &Queue[TTx]{driver: driver, cfg: cfg, fallback: webhook.NewMemoryLogStore(fallbackLogs)}, nil
 }
 
 // Start implements webhook.Queue: it makes the River client, with a queue
 // per endpoint, and, unless Config.InsertOnly, starts it. Deliveries
-// stored for endpoints that are no longer configured are run too, on one
-// worker each: their attempts give them up (webhook.ErrEndpointNotFound),
-// logged and reported to OnFailure.
+// stored for endpoints this process does not have are run too, on one
+// worker each: for Config.UnknownEndpointGrace after they were stored
+// they are put back for a process that has the endpoint; then they are
+// given up (webhook.ErrEndpointNotFound), logged and reported to
+// OnFailure.
 func (q *Queue[TTx]) Start(r webhook.Runner) error {
 	if r == nil {
 		return errors.New("webhookriver: Start: nil Runner")
@@ -156,10 +162,16 @@ func (q *Queue[TTx]) Start(r webhook.Runner) error {
 		if err != nil {
 			return err
 		}
+		var unknown []string
 		for _, qn := range left {
 			if _, ok := queues[qn]; !ok && strings.HasPrefix(qn, queuePrefix) {
 				queues[qn] = q.queueConfig(1)
+				unknown = append(unknown, qn)
 			}
+		}
+		if len(unknown) > 0 {
+			q.cfg.Logger.Warn("webhookriver: stored deliveries for endpoints this process does not have: left for a process that has them, then given up",
+				"river_queues", unknown, "unknown_endpoint_grace", q.cfg.UnknownEndpointGrace)
 		}
 		working = len(queues) > 0
 	}
@@ -178,6 +190,7 @@ func (q *Queue[TTx]) Start(r webhook.Runner) error {
 		Logger:                      q.cfg.Logger,
 		MaxAttempts:                 maxAttempts,
 		RescueStuckJobsAfter:        rescue,
+		Schema:                      q.cfg.Schema,
 		Workers:                     workers,
 	}
 	if working {
@@ -188,7 +201,11 @@ func (q *Queue[TTx]) Start(r webhook.Runner) error {
 		return fmt.Errorf("webhookriver: %w", err)
 	}
 	// The workers read the state as soon as the client starts.
-	q.state.Store(&state[TTx]{runner: r, client: client, working: working, queues: owners})
+	known := make(map[string]bool, len(names))
+	for _, name := range names {
+		known[name] = true
+	}
+	q.state.Store(&state[TTx]{runner: r, client: client, working: working, queues: owners, known: known})
 	if working {
 		// River runs the jobs with contexts from this one: Close stops
 		// them, not a caller's context.

@@ -7,9 +7,8 @@ import (
 )
 
 // The queue's own queries, in each database's spelling. River's driver
-// runs them, with "{river_job}" the job table and "{1}" the job kind.
-// River's tables and the queue's are in the connection's search path: to
-// keep them in a schema of their own, set search_path on the pool. Each
+// runs them, with "{river_job}" the job table (in Config.Schema) and "{1}"
+// the job kind. Each
 // query answers one row: lists are aggregated into a string of
 // comma-separated items (River's queue names have no commas).
 type dialectSQL struct{ postgres, sqlite string }
@@ -43,15 +42,20 @@ var (
 )
 
 // sql returns s for the queue's database.
-func (q *Queue[TTx]) sql(s dialectSQL) string { return spell(q.driver, s) }
+func (q *Queue[TTx]) sql(s dialectSQL) string { return spell(q.driver, q.cfg.Schema, s) }
 
-// spell returns s for driver's database.
-func spell[TTx any](driver riverdriver.Driver[TTx], s dialectSQL) string {
+// spell returns s for driver's database, with the job table in schema
+// ("": the search path's).
+func spell[TTx any](driver riverdriver.Driver[TTx], schema string, s dialectSQL) string {
 	text := s.postgres
 	if driver.DatabaseName() == riverdriver.DatabaseNameSQLite {
 		text = s.sqlite
 	}
-	return strings.NewReplacer("{river_job}", "river_job", "{1}", driver.ArgPlaceholder()+placeholderIndex(driver)).Replace(text)
+	table := "river_job"
+	if schema != "" {
+		table = schema + "." + table
+	}
+	return strings.NewReplacer("{river_job}", table, "{1}", driver.ArgPlaceholder()+placeholderIndex(driver)).Replace(text)
 }
 
 // placeholderIndex is what follows the placeholder character of the

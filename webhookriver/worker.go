@@ -50,6 +50,11 @@ func shapeMessage(err error) string {
 	return "the body could not be built"
 }
 
+// unknownRecheck is the longest a delivery for an endpoint this process
+// does not have is put back for, during the grace (a tenth of it at
+// most).
+const unknownRecheck = 30 * time.Second
+
 // worker runs a delivery's attempt for River.
 type worker[TTx any] struct {
 	river.WorkerDefaults[deliveryArgs]
@@ -59,7 +64,15 @@ type worker[TTx any] struct {
 // Work makes the attempt and tells River what comes next (see Queue).
 func (w *worker[TTx]) Work(ctx context.Context, job *river.Job[deliveryArgs]) error {
 	q := w.q
-	r := q.state.Load().runner
+	st := q.state.Load()
+	r := st.runner
+	if !st.known[job.Args.Endpoint] {
+		// Another process may have the endpoint (a rolling deploy that
+		// adds it): leave the delivery to it for a while.
+		if age := time.Since(job.CreatedAt); age < q.cfg.UnknownEndpointGrace {
+			return river.JobSnooze(min(q.cfg.UnknownEndpointGrace-age, q.cfg.UnknownEndpointGrace/10, unknownRecheck))
+		}
+	}
 	// River counts the attempt it is making now; the Runner, those
 	// made before it.
 	d := job.Args.delivery(job.Attempt - 1)
