@@ -91,18 +91,3 @@ func TestThroughputBaselines(t *testing.T) {
 		}
 	}
 }
-
-// tpPreviewEmitter makes the Emitter whose Preview gives the raw bodies:
-// the benchmark's one endpoint (no rules), so Preview's body is the one
-// Emit sends, but for the event id and timestamp.
-func tpPreviewEmitter(t testing.TB) *webhook.Emitter {
-	e, err := webhook.New(webhook.Config{
-		Endpoints: []webhook.Endpoint{{Name: "healthy", URL: "http://127.0.0.1:1/hook", Secret: dtSecret}},
-		Logger:    quietLogger,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close(context.Background()) })
-	return e
-}

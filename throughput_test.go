@@ -38,7 +38,6 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -51,37 +50,14 @@ const (
 	tpReps  = 3
 )
 
-// tpItem is the model the benchmark's events carry; Notes pads the body
-// to about 1 KB.
-type tpItem struct {
-	ID       int    `json:"id"`
-	SKU      string `json:"sku"`
-	Name     string `json:"name"`
-	Quantity int    `json:"quantity"`
-	Price    string `json:"price"`
-	Paid     bool   `json:"paid"`
-	Notes    string `json:"notes"`
-}
-
-var tpNotes = strings.Repeat("Leave the parcel with the concierge if nobody answers the door. ", 14)[:850]
-
-// tpWorkload returns n Created events of bench.Item and, for the raw
-// sender, the body the library builds for each (Preview).
+// tpWorkload returns n Created events of bench.Item, about 1 KB each,
+// and, for the raw sender, the body the library builds for each (Preview).
 func tpWorkload(t testing.TB, n int) ([]webhook.Event, [][]byte) {
-	e := tpPreviewEmitter(t)
-	events := make([]webhook.Event, n)
-	bodies := make([][]byte, n)
-	for i := range n {
-		events[i] = webhook.Event{Type: webhook.Created, Model: "bench.Item", Object: tpItem{
-			ID: i, SKU: fmt.Sprintf("SKU-%06d", i), Name: "Bench item", Quantity: 1 + i%7,
-			Price: "19.99", Paid: i%2 == 0, Notes: tpNotes}}
-		p, err := e.Preview(context.Background(), events[i])
-		if err != nil || len(p) != 1 || p[0].Body == nil {
-			t.Fatalf("Preview = %+v, %v; want one body", p, err)
-		}
-		bodies[i] = p[0].Body
+	w, err := benchsend.NewWorkload(context.Background(), n, 1024)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return events, bodies
+	return w.Events, w.Bodies
 }
 
 // tpSide is one sender: send delivers items [0, n) of the workload; settle

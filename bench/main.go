@@ -58,6 +58,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/hookrail/webhook/internal/benchsend"
 )
 
 // The senders, in the order of the first repetition.
@@ -188,7 +190,7 @@ func run(ctx context.Context, cfg config) ([]result, error) {
 		return nil, err
 	}
 	defer r.close()
-	w, err := newWorkload(ctx, max(cfg.n, cfg.warm), cfg.body)
+	w, err := benchsend.NewWorkload(ctx, max(cfg.n, cfg.warm), cfg.body)
 	if err != nil {
 		return nil, err
 	}
@@ -198,11 +200,11 @@ func run(ctx context.Context, cfg config) ([]result, error) {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	bodyLen := len(w.bodies[0])
+	bodyLen := len(w.Bodies[0])
 	fmt.Fprintf(cfg.out, "machine: %s/%s, %d CPUs, GOMAXPROCS %d, %s; receiver: separate process on 127.0.0.1\n",
 		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
 	fmt.Fprintf(cfg.out, "workload: %d deliveries per run of %d-byte bodies (%s), %d warm-up deliveries before each, %d repetitions, order rotated each repetition\n\n",
-		cfg.n, bodyLen, model, cfg.warm, cfg.reps)
+		cfg.n, bodyLen, w.Events[0].Model, cfg.warm, cfg.reps)
 
 	var results []result
 	for _, conc := range cfg.conc {
@@ -218,7 +220,7 @@ func run(ctx context.Context, cfg config) ([]result, error) {
 }
 
 // runConc measures every sender cfg.reps times at concurrency conc.
-func runConc(ctx context.Context, cfg config, r *receiver, w *workload, conc int) (result, error) {
+func runConc(ctx context.Context, cfg config, r *receiver, w *benchsend.Workload, conc int) (result, error) {
 	url := r.hookURL()
 	raw := newRawSender(url, conc)
 	defer raw.Close()
@@ -244,7 +246,7 @@ func runConc(ctx context.Context, cfg config, r *receiver, w *workload, conc int
 	}
 	runners := map[string]runner{
 		sideRaw: {
-			send:   func(lo, hi int) error { return raw.Send(ctx, w.bodies[lo:hi]) },
+			send:   func(lo, hi int) error { return raw.Send(ctx, w.Bodies[lo:hi]) },
 			settle: none,
 			check: func(rec receipts, n int) error {
 				if rec.Unsigned != int64(n) || rec.Verified != 0 || rec.Rejected != 0 {
@@ -254,12 +256,12 @@ func runConc(ctx context.Context, cfg config, r *receiver, w *workload, conc int
 			},
 		},
 		sideNaive: {
-			send:   func(lo, hi int) error { return naive.Send(ctx, w.events[lo:hi]) },
+			send:   func(lo, hi int) error { return naive.Send(ctx, w.Events[lo:hi]) },
 			settle: none,
 			check:  signed,
 		},
 		sideLibrary: {
-			send:   func(lo, hi int) error { return lib.send(ctx, w.events[lo:hi]) },
+			send:   func(lo, hi int) error { return lib.send(ctx, w.Events[lo:hi]) },
 			settle: func() error { return lib.settle(ctx) },
 			check:  signed,
 		},

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/hookrail/webhook/internal/benchsend"
 )
 
 // TestMain runs the tests, or the receiver when run, re-executed, with
@@ -76,14 +78,14 @@ func TestRun(t *testing.T) {
 // TestWorkload checks the raw sender's bodies: the library's, of the size
 // asked for, one per event.
 func TestWorkload(t *testing.T) {
-	w, err := newWorkload(context.Background(), 10, 1024)
+	w, err := benchsend.NewWorkload(context.Background(), 10, 1024)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(w.bodies) != 10 || len(w.events) != 10 {
-		t.Fatalf("%d bodies, %d events; want 10 each", len(w.bodies), len(w.events))
+	if len(w.Bodies) != 10 || len(w.Events) != 10 {
+		t.Fatalf("%d bodies, %d events; want 10 each", len(w.Bodies), len(w.Events))
 	}
-	for i, b := range w.bodies {
+	for i, b := range w.Bodies {
 		if len(b) < 1000 || len(b) > 1050 {
 			t.Errorf("body %d: %d bytes, want about 1024", i, len(b))
 		}

@@ -1,4 +1,4 @@
-package main
+package benchsend
 
 import (
 	"context"
@@ -21,24 +21,21 @@ type item struct {
 	Notes    string `json:"notes"`
 }
 
-const model = "bench.Item"
-
-// workload is what every run sends: n Created events of bench.Item (the
-// same values to the naive sender and the library), and for the raw
-// sender the bodies the library builds for them, byte for byte
-// (Emitter.Preview with the same endpoint; the event ids and timestamps
-// are the preview's, so they differ from the library's run but have the
-// same length).
-type workload struct {
-	events []webhook.Event
-	bodies [][]byte
+// Workload is what every run sends: Created events of bench.Item (the
+// same values to the naive sender and the library) and, for the raw
+// sender, the bodies the library builds for them, byte for byte
+// (Emitter.Preview; the event ids and timestamps are the preview's, so
+// they differ from the library's run but have the same length).
+type Workload struct {
+	Events []webhook.Event
+	Bodies [][]byte
 }
 
-// newWorkload builds n events whose library bodies are about bodySize
+// NewWorkload builds n events whose library bodies are about bodySize
 // bytes.
-func newWorkload(ctx context.Context, n, bodySize int) (*workload, error) {
+func NewWorkload(ctx context.Context, n, bodySize int) (*Workload, error) {
 	e, err := webhook.New(webhook.Config{
-		Endpoints: []webhook.Endpoint{{Name: "bench", URL: "http://127.0.0.1:1/hook", Secret: secret}},
+		Endpoints: []webhook.Endpoint{{Name: "bench", URL: "http://127.0.0.1:1/hook", Secret: "workload_secret"}},
 		Logger:    slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -56,7 +53,7 @@ func newWorkload(ctx context.Context, n, bodySize int) (*workload, error) {
 		return p[0].Body, nil
 	}
 	newEvent := func(i int, notes string) webhook.Event {
-		return webhook.Event{Type: webhook.Created, Model: model, Object: item{
+		return webhook.Event{Type: webhook.Created, Model: "bench.Item", Object: item{
 			ID: i, SKU: fmt.Sprintf("SKU-%06d", i), Name: "Bench item", Quantity: 1 + i%7,
 			Price: "19.99", Paid: i%2 == 0, Notes: notes}}
 	}
@@ -67,10 +64,10 @@ func newWorkload(ctx context.Context, n, bodySize int) (*workload, error) {
 	const text = "Leave the parcel with the concierge if nobody answers the door. "
 	notes := strings.Repeat(text, bodySize/len(text)+1)[:max(0, bodySize-len(bare))]
 
-	w := &workload{events: make([]webhook.Event, n), bodies: make([][]byte, n)}
+	w := &Workload{Events: make([]webhook.Event, n), Bodies: make([][]byte, n)}
 	for i := range n {
-		w.events[i] = newEvent(i, notes)
-		if w.bodies[i], err = body(w.events[i]); err != nil {
+		w.Events[i] = newEvent(i, notes)
+		if w.Bodies[i], err = body(w.Events[i]); err != nil {
 			return nil, err
 		}
 	}
