@@ -185,11 +185,10 @@ type endpoint struct {
 	excludeModels map[string]bool
 	rules         ruleSet
 	signer        signer
-	rotating      signer      // current and previous secret; nil: no rotation
-	rotateUntil   time.Time   // rotating is used before this time
-	headers       http.Header // static headers, canonical keys
-	url           *url.URL    // URL, parsed once: every request shares it, read-only
-	fixed         []fixedHeader
+	rotating      signer            // current and previous secret; nil: no rotation
+	rotateUntil   time.Time         // rotating is used before this time
+	url           *url.URL          // URL, parsed once: every request shares it, read-only
+	fixed         []fixedHeader     // the headers every request carries: Content-Type, User-Agent, Headers (canonical keys)
 	roundTrip     http.RoundTripper // non-nil: requests skip http.Client (see send)
 	retry         retryPolicy
 	timeout       time.Duration
@@ -284,7 +283,8 @@ func (e *Emitter) compileEndpoint(ep Endpoint) (*endpoint, []error) {
 	if c.rules, err = compileRules(&ep); err != nil {
 		errs = append(errs, err)
 	}
-	if c.headers, err = staticHeaders(ep.Headers); err != nil {
+	headers, err := staticHeaders(ep.Headers)
+	if err != nil {
 		errs = append(errs, err)
 	}
 	retry := ep.Retry
@@ -326,8 +326,8 @@ func (e *Emitter) compileEndpoint(ep Endpoint) (*endpoint, []error) {
 		c.roundTrip = e.client.Transport
 	}
 	c.fixed = append(c.fixed, fixedHeader{"Content-Type", contentTypeJSON}, fixedHeader{"User-Agent", userAgentValue})
-	for _, k := range slices.Sorted(maps.Keys(c.headers)) {
-		c.fixed = append(c.fixed, fixedHeader{k, c.headers[k]})
+	for _, k := range slices.Sorted(maps.Keys(headers)) {
+		c.fixed = append(c.fixed, fixedHeader{k, headers[k]})
 	}
 	c.window = window(&c.retry, c.timeout, e.breaker)
 	return c, errs
