@@ -1,6 +1,7 @@
 package webhookriver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -155,12 +156,12 @@ func (c Config) withDefaults() (Config, error) {
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
 	}
-	c.Workers = orDefault(c.Workers, DefaultWorkers)
-	c.FetchCooldown = orDefault(c.FetchCooldown, DefaultFetchCooldown)
-	c.FetchPollInterval = orDefault(c.FetchPollInterval, max(DefaultFetchPollInterval, c.FetchCooldown))
-	c.UnknownEndpointGrace = orDefault(c.UnknownEndpointGrace, DefaultUnknownEndpointGrace)
-	c.DeliveredRetention = orDefault(c.DeliveredRetention, DefaultDeliveredRetention)
-	c.FailedRetention = orDefault(c.FailedRetention, DefaultFailedRetention)
+	c.Workers = cmp.Or(c.Workers, DefaultWorkers)
+	c.FetchCooldown = cmp.Or(c.FetchCooldown, DefaultFetchCooldown)
+	c.FetchPollInterval = cmp.Or(c.FetchPollInterval, max(DefaultFetchPollInterval, c.FetchCooldown))
+	c.UnknownEndpointGrace = cmp.Or(c.UnknownEndpointGrace, DefaultUnknownEndpointGrace)
+	c.DeliveredRetention = cmp.Or(c.DeliveredRetention, DefaultDeliveredRetention)
+	c.FailedRetention = cmp.Or(c.FailedRetention, DefaultFailedRetention)
 	if c.Logger == nil {
 		c.Logger = slog.New(warnAndUp{slog.Default().Handler()})
 	}
@@ -173,14 +174,6 @@ var schemaName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
 // maxWorkers is River's QueueNumWorkersMax.
 const maxWorkers = 10_000
-
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
-}
 
 // warnAndUp passes on the records of its handler from slog.LevelWarn up.
 type warnAndUp struct{ slog.Handler }

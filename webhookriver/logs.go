@@ -63,6 +63,16 @@ type output struct {
 	CompletedAt  *time.Time             `json:"completed_at,omitempty"`
 }
 
+// jobOutput is the output a job's metadata keeps (river.RecordOutput's
+// "output" key), nil when no attempt recorded one.
+func jobOutput(metadata []byte) (*output, error) {
+	var meta struct {
+		Output *output `json:"output"`
+	}
+	err := json.Unmarshal(metadata, &meta)
+	return meta.Output, err
+}
+
 func outputOf(l webhook.DeliveryLog) output {
 	return output{
 		Status: l.Status, StatusCode: l.StatusCode, ErrorMessage: l.ErrorMessage,
@@ -163,17 +173,15 @@ func logOf(job *rivertype.JobRow) (webhook.DeliveryLog, error) {
 	if err := json.Unmarshal(job.EncodedArgs, &a); err != nil {
 		return webhook.DeliveryLog{}, fmt.Errorf("webhookriver: job %d: args: %w", job.ID, err)
 	}
-	var meta struct {
-		Output *output `json:"output"`
-	}
-	if err := json.Unmarshal(job.Metadata, &meta); err != nil {
+	o, err := jobOutput(job.Metadata)
+	if err != nil {
 		return webhook.DeliveryLog{}, fmt.Errorf("webhookriver: job %d: metadata: %w", job.ID, err)
 	}
 	l := webhook.DeliveryLog{
 		ID: a.ID, EndpointName: a.Endpoint, EventID: a.EventID, EventType: a.EventType,
 		Payload: a.Body, Status: webhook.StatusPending, CreatedAt: a.CreatedAt,
 	}
-	if o := meta.Output; o != nil {
+	if o != nil {
 		l.Status, l.StatusCode, l.ErrorMessage, l.ResponseBody, l.Attempts, l.CompletedAt =
 			o.Status, o.StatusCode, o.ErrorMessage, o.ResponseBody, o.Attempts, o.CompletedAt
 	}

@@ -2,7 +2,6 @@ package webhookriver
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -139,11 +138,9 @@ func (w *worker[TTx]) Timeout(job *river.Job[deliveryArgs]) time.Duration {
 // lastAnswer is the answer the output of a job's earlier attempt keeps,
 // nil when there is none.
 func lastAnswer(metadata []byte) *webhook.Answer {
-	var meta struct {
-		Output *output `json:"output"`
-	}
-	if json.Unmarshal(metadata, &meta) != nil || meta.Output == nil || meta.Output.StatusCode == 0 {
+	o, err := jobOutput(metadata)
+	if err != nil || o == nil || o.StatusCode == 0 {
 		return nil
 	}
-	return &webhook.Answer{StatusCode: meta.Output.StatusCode, Body: meta.Output.ResponseBody}
+	return &webhook.Answer{StatusCode: o.StatusCode, Body: o.ResponseBody}
 }
