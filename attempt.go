@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 )
 
@@ -16,14 +15,21 @@ type runner struct{ e *Emitter }
 var _ Runner = runner{}
 
 // Endpoints implements Runner.
-func (r runner) Endpoints() []string { return slices.Clone(r.e.names) }
+func (r runner) Endpoints() []string {
+	set := r.e.eps.Load()
+	names := make([]string, len(set.all))
+	for i, ep := range set.all {
+		names[i] = ep.Name
+	}
+	return names
+}
 
 // Attempt implements Runner.
 func (r runner) Attempt(ctx context.Context, d *Delivery) Result { return r.e.attempt(ctx, d) }
 
 // AttemptTimeout implements Runner.
 func (r runner) AttemptTimeout(d *Delivery) time.Duration {
-	if ep := r.e.byName[d.Endpoint]; ep != nil {
+	if ep := r.e.endpoint(d.Endpoint); ep != nil {
 		return ep.timeout
 	}
 	return r.e.cfg.Timeout
@@ -31,7 +37,7 @@ func (r runner) AttemptTimeout(d *Delivery) time.Duration {
 
 // NextRetry implements Runner.
 func (r runner) NextRetry(d *Delivery, n int) (time.Duration, bool) {
-	ep := r.e.byName[d.Endpoint]
+	ep := r.e.endpoint(d.Endpoint)
 	if ep == nil || n > ep.retry.maxRetries {
 		return 0, false
 	}
@@ -55,9 +61,11 @@ func (r runner) Prepare(ctx context.Context, ev Event) (Prepared, error) {
 // what comes next. It is the one place an attempt's outcome is decided.
 func (e *Emitter) attempt(ctx context.Context, d *Delivery) Result {
 	n := d.Attempts + 1
-	ep := e.byName[d.Endpoint]
-	err := error(ErrEndpointNotFound)
-	if ep != nil {
+	ep := e.endpoint(d.Endpoint)
+	var err error
+	if ep == nil {
+		err = e.missing(d.Endpoint)
+	} else {
 		err = ep.unavailable()
 	}
 	if err != nil {
@@ -67,6 +75,12 @@ func (e *Emitter) attempt(ctx context.Context, d *Delivery) Result {
 		// Close gave up, or a Sync caller's ctx ended, before this attempt
 		// began: nothing is sent and nothing counts.
 		return interrupted(d, n, fmt.Errorf("interrupted before it began: %w", context.Cause(ctx)))
+	}
+	if ep.pace != nil {
+		if wait := ep.pace.wait(d.ID, time.Now()); wait > 0 {
+			// Over the RateLimit: back to the queue until its turn.
+			return Result{Outcome: OutcomeDeferred, Delay: wait}
+		}
 	}
 	wait, probe, ok := ep.admit(e.breaker)
 	if !ok {

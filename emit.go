@@ -84,11 +84,11 @@ func (e *Emitter) prepare(ctx context.Context, ev *Event) (Prepared, error) {
 		return Prepared{}, err
 	}
 	var targets []*endpoint
-	for _, ep := range e.endpoints {
+	e.eps.Load().candidates(ev.Tenant, func(ep *endpoint) {
 		if ep.pass(ev.Type, model.Label) == wanted {
 			targets = append(targets, ep)
 		}
-	}
+	})
 	if len(targets) == 0 {
 		return Prepared{}, nil
 	}
@@ -267,8 +267,8 @@ func (e *Emitter) shape(s *snapshot, ep *endpoint, plain *[]byte) (body []byte, 
 // attempt series, with a new delivery id, returned) of the same body to the
 // same endpoint, with the same event id, so receivers that already have it
 // can tell. It takes the id of a DeliveryLog whose status is failed or
-// delivered. In Sync mode it delivers before returning. Its errors follow
-// Emit's rule.
+// delivered, and records the new id in that log's RedeliveredAs. In Sync
+// mode it delivers before returning. Its errors follow Emit's rule.
 func (e *Emitter) Redeliver(ctx context.Context, id string) (string, error) {
 	if e.queue == nil {
 		return "", errNotNew
@@ -281,15 +281,21 @@ func (e *Emitter) Redeliver(ctx context.Context, id string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("webhook: redeliver %s: %w", id, err)
 	}
+	return e.redeliver(ctx, l)
+}
+
+// redeliver sends the delivery of l again (see Redeliver).
+func (e *Emitter) redeliver(ctx context.Context, l DeliveryLog) (string, error) {
+	id := l.ID
 	switch {
 	case l.Status != StatusFailed && l.Status != StatusDelivered:
 		return "", fmt.Errorf("webhook: redeliver %s: status is %s; only failed or delivered deliveries can be sent again", id, l.Status)
 	case l.Payload == nil:
 		return "", fmt.Errorf("webhook: redeliver %s: no body was built (its shaping failed); emit the event again", id)
 	}
-	ep := e.byName[l.EndpointName]
+	ep := e.endpoint(l.EndpointName)
 	if ep == nil {
-		return "", fmt.Errorf("webhook: redeliver %s: endpoint %q: not configured", id, l.EndpointName)
+		return "", fmt.Errorf("webhook: redeliver %s: endpoint %q: %w", id, l.EndpointName, e.missing(l.EndpointName))
 	}
 	if err := ep.unavailable(); err != nil {
 		hint := ""
@@ -299,5 +305,11 @@ func (e *Emitter) Redeliver(ctx context.Context, id string) (string, error) {
 		return "", fmt.Errorf("webhook: redeliver %s: endpoint %q: %w%s", id, l.EndpointName, err, hint)
 	}
 	d := &Delivery{ID: e.newID("dlv_"), EventID: l.EventID, EventType: l.EventType, Endpoint: l.EndpointName, Body: l.Payload, CreatedAt: e.now().UTC()}
+	// Marked first: in Sync mode the new delivery may fail, and be
+	// recovered, before dispatch returns.
+	l.RedeliveredAs = d.ID
+	if err := e.logs.Record(ctx, l); err != nil {
+		e.logger.Warn("webhook: redeliver: the log could not record its redelivery", "delivery_id", id, "redelivered_as", d.ID, "error", err)
+	}
 	return d.ID, e.dispatch(ctx, Prepared{Deliveries: []*Delivery{d}})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -143,6 +144,19 @@ type Endpoint struct {
 	// Disabled stops deliveries to this endpoint; events are not queued
 	// for it. Defaults to false.
 	Disabled bool
+
+	// Tenant, if set, makes this endpoint get only the events of that
+	// tenant (Event.Tenant), after its own filters. Empty: every event,
+	// whatever its tenant.
+	Tenant string
+
+	// RateLimit is the most requests per second sent to this endpoint,
+	// retries included; 0: no limit. A delivery over the limit waits in
+	// the queue for its turn, not in a worker, so other endpoints keep
+	// their pace; the wait does not count as an attempt. The limit holds
+	// per process: n processes sharing a durable queue may send n times
+	// as many.
+	RateLimit float64
 }
 
 // eventMask is a set of event types.
@@ -179,7 +193,9 @@ func eventsMask(field string, types []EventType) (eventMask, error) {
 // hot path needs prepared once.
 type endpoint struct {
 	Endpoint
-	index         int
+	static        bool   // from Config.Endpoints
+	spec          []byte // as stored in the EndpointStore; nil: not stored
+	pace          *pacer // nil: no RateLimit
 	events        eventMask
 	includeModels map[string]bool // nil: all
 	excludeModels map[string]bool
@@ -329,6 +345,12 @@ func (e *Emitter) compileEndpoint(ep Endpoint) (*endpoint, []error) {
 	for _, k := range slices.Sorted(maps.Keys(headers)) {
 		c.fixed = append(c.fixed, fixedHeader{k, headers[k]})
 	}
+	switch r := ep.RateLimit; {
+	case math.IsNaN(r) || math.IsInf(r, 0) || r < 0:
+		bad("rate_limit: %v is not a rate (want requests per second, 0 for none)", r)
+	case r > 0:
+		c.pace = newPacer(r)
+	}
 	c.window = window(&c.retry, c.timeout, e.breaker)
 	return c, errs
 }
@@ -445,6 +467,7 @@ const (
 	passFiltered                   // an update whose changes the field rules all hide
 	passModel                      // the model is disabled, not for this type, or ShouldSend said no
 	passEmitter                    // Config.Disabled
+	passTenant                     // the endpoint is another tenant's
 )
 
 // explain says why an endpoint passes on an event of type t and model label.
@@ -464,6 +487,8 @@ func (r passReason) explain(t EventType, label string) string {
 		return fmt.Sprintf("the settings of model %s (disabled, events or ShouldSend) leave the %s event out", label, t)
 	case passEmitter:
 		return "webhooks are disabled (Config.Disabled)"
+	case passTenant:
+		return "the endpoint is another tenant's"
 	}
 	return ""
 }
@@ -660,9 +685,9 @@ func (e *Emitter) EnableEndpoint(ctx context.Context, name string) error {
 	if e.queue == nil {
 		return errNotNew
 	}
-	ep := e.byName[name]
+	ep := e.endpoint(name)
 	if ep == nil {
-		return fmt.Errorf("webhook: endpoint %q: not configured", name)
+		return fmt.Errorf("webhook: endpoint %q: %w", name, ErrEndpointNotFound)
 	}
 	ep.gone.Store(false)
 	return nil

@@ -47,6 +47,21 @@ var (
 	// attempt came, or a name no endpoint was given.
 	ErrEndpointNotFound = errors.New("endpoint not configured")
 
+	// ErrEndpointExists: AddEndpoint was given a name another endpoint
+	// has.
+	ErrEndpointExists = errors.New("endpoint name taken")
+
+	// ErrEndpointRemoved: the delivery's endpoint was removed
+	// (RemoveEndpoint) before its attempt came. Such a delivery is given
+	// up without being sent.
+	ErrEndpointRemoved = errors.New("endpoint removed")
+
+	// ErrEndpointFixed: UpdateEndpoint or RemoveEndpoint was given an
+	// endpoint of Config.Endpoints while the endpoints are stored (an
+	// EndpointStore): every process has those from its own Config, so
+	// they change there.
+	ErrEndpointFixed = errors.New("endpoint comes from the Config")
+
 	// ErrCircuitOpen: the endpoint's circuit breaker held the delivery
 	// until past its deadline (see [CircuitBreaker]).
 	ErrCircuitOpen = errors.New("circuit open past the delivery's deadline")

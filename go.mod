@@ -11,4 +11,7 @@ require (
 	golang.org/x/oauth2 v0.38.0
 )
 
-require github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
+require (
+	github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
+	golang.org/x/time v0.16.0 // indirect
+)

@@ -48,6 +48,12 @@ func (e *Emitter) close(ctx context.Context) error {
 	e.closed = true
 	e.closing.Store(true)
 	e.mu.Unlock()
+	if e.syncStop != nil {
+		// No more endpoints from the store: the queue must not hear of
+		// one while it closes.
+		e.syncStop()
+		<-e.syncDone
+	}
 	// Calls under way were accepted: let them finish, and queue what they
 	// emit, before the queue stops accepting. If ctx ends first, closing
 	// the queue with it interrupts what runs and wakes any Enqueue still

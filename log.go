@@ -46,13 +46,24 @@ type DeliveryLog struct {
 	Attempts     int             `json:"attempts"`      // attempts made
 	CreatedAt    time.Time       `json:"created_at"`    // when the event was emitted (or redelivered)
 	CompletedAt  *time.Time      `json:"completed_at"`  // when it was delivered or given up; nil before
+
+	// RedeliveredAs is the id of the delivery that sent this one again
+	// (Redeliver, Recover); "" when none did.
+	RedeliveredAs string `json:"redelivered_as,omitempty"`
 }
 
 // LogQuery selects delivery logs. Zero fields match everything.
 type LogQuery struct {
 	Endpoint string         // endpoint name
 	Status   DeliveryStatus // "": any
+	Since    time.Time      // created at or after; zero: any
+	Until    time.Time      // created before; zero: any
 	Limit    int            // 0: DefaultLogLimit
+}
+
+// within reports whether a log created at t is in q's time range.
+func (q *LogQuery) within(t time.Time) bool {
+	return !t.Before(q.Since) && (q.Until.IsZero() || t.Before(q.Until))
 }
 
 // DefaultLogLimit is the number of logs a query returns when its Limit is 0.
@@ -149,6 +160,7 @@ func (e *logEntry) done() bool        { return e.bits&doneBit != 0 }
 
 type logDetail struct {
 	msg, response string
+	again         string // RedeliveredAs
 	completed     time.Time
 	hasCompleted  bool // CompletedAt is not nil
 }
@@ -224,7 +236,7 @@ func (e *logEntry) log() DeliveryLog {
 		l.CompletedAt = &t
 	}
 	if dt := e.detail; dt != nil {
-		l.ErrorMessage, l.ResponseBody = dt.msg, dt.response
+		l.ErrorMessage, l.ResponseBody, l.RedeliveredAs = dt.msg, dt.response, dt.again
 		if dt.hasCompleted {
 			t := dt.completed
 			l.CompletedAt = &t
@@ -247,7 +259,7 @@ func (s *MemoryLogStore) Record(_ context.Context, l DeliveryLog) error {
 		return fmt.Errorf("webhook: delivery log %q: attempts %d is negative", l.ID, l.Attempts)
 	}
 	d := &Delivery{ID: l.ID, EventID: l.EventID, EventType: l.EventType, Endpoint: l.EndpointName, Body: l.Payload, CreatedAt: l.CreatedAt}
-	s.record(d, st, l.StatusCode, l.Attempts, l.ErrorMessage, l.ResponseBody, l.CompletedAt)
+	s.record(d, st, l.StatusCode, l.Attempts, l.ErrorMessage, l.ResponseBody, l.CompletedAt, l.RedeliveredAs)
 	return nil
 }
 
@@ -262,10 +274,10 @@ func (s *MemoryLogStore) recordDelivery(d *Delivery, status DeliveryStatus, code
 	if !completed.IsZero() {
 		c = &completed // does not escape: record copies it
 	}
-	s.record(d, st, code, attempts, msg, response, c)
+	s.record(d, st, code, attempts, msg, response, c, "")
 }
 
-func (s *MemoryLogStore) record(d *Delivery, st logStatus, code, attempts int, msg, response string, completed *time.Time) {
+func (s *MemoryLogStore) record(d *Delivery, st logStatus, code, attempts int, msg, response string, completed *time.Time, again string) {
 	n := logEntry{d: d, attempts: uint16(min(max(attempts, 0), math.MaxUint16)),
 		bits: uint16(code)&codeMask | uint16(st)<<statusShift}
 	inDetail := completed != nil
@@ -277,8 +289,8 @@ func (s *MemoryLogStore) record(d *Delivery, st logStatus, code, attempts int, m
 			n.completed, inDetail = uint32(ms/time.Millisecond)+1, false
 		}
 	}
-	if msg != "" || response != "" || inDetail {
-		n.detail = &logDetail{msg: msg, response: response}
+	if msg != "" || response != "" || inDetail || again != "" {
+		n.detail = &logDetail{msg: msg, response: response, again: again}
 		if inDetail {
 			n.detail.completed, n.detail.hasCompleted = *completed, true
 		}
@@ -350,7 +362,7 @@ func (s *MemoryLogStore) Query(_ context.Context, q LogQuery) ([]DeliveryLog, er
 		var mine []*logEntry
 		sh.mu.Lock()
 		for _, e := range sh.byID {
-			if (q.Endpoint == "" || e.d.Endpoint == q.Endpoint) && (q.Status == "" || e.status() == st) {
+			if (q.Endpoint == "" || e.d.Endpoint == q.Endpoint) && (q.Status == "" || e.status() == st) && q.within(e.d.CreatedAt) {
 				mine = append(mine, e)
 			}
 		}
@@ -394,7 +406,8 @@ const MaxLogLimit = 1000
 
 // LogsHandler serves the delivery logs as JSON, Rail Django's webhook_logs
 // query: GET ?endpoint=orders&status=failed&limit=50 answers a JSON array
-// of DeliveryLog, newest first: at most limit logs, DefaultLogLimit (100)
+// of DeliveryLog, newest first (since and until, RFC 3339 times, bound
+// their creation as LogQuery's Since and Until do): at most limit logs, DefaultLogLimit (100)
 // without one, and never more than MaxLogLimit (1000). The array is
 // streamed log by log, each payload written from the log as the LogStore
 // returned it (the MemoryLogStore shares it): besides the logs, serving a
@@ -583,8 +596,10 @@ func writeCompactJSON(w *bufio.Writer, p []byte) {
 
 func parseLogQuery(v url.Values) (LogQuery, error) {
 	for k := range v {
-		if k != "endpoint" && k != "status" && k != "limit" {
-			return LogQuery{}, fmt.Errorf("unknown parameter %q (want endpoint, status or limit)", k)
+		switch k {
+		case "endpoint", "status", "since", "until", "limit":
+		default:
+			return LogQuery{}, fmt.Errorf("unknown parameter %q (want endpoint, status, since, until or limit)", k)
 		}
 	}
 	q := LogQuery{Endpoint: v.Get("endpoint"), Status: DeliveryStatus(v.Get("status"))}
@@ -592,6 +607,17 @@ func parseLogQuery(v url.Values) (LogQuery, error) {
 	case "", StatusPending, StatusRetrying, StatusDelivered, StatusFailed:
 	default:
 		return LogQuery{}, fmt.Errorf("status: %q unknown (want pending, retrying, delivered or failed)", q.Status)
+	}
+	for _, t := range []struct {
+		key string
+		dst *time.Time
+	}{{"since", &q.Since}, {"until", &q.Until}} {
+		if s := v.Get(t.key); s != "" {
+			var err error
+			if *t.dst, err = time.Parse(time.RFC3339Nano, s); err != nil {
+				return LogQuery{}, fmt.Errorf("%s: %q is not an RFC 3339 time (2006-01-02T15:04:05Z)", t.key, s)
+			}
+		}
 	}
 	if s := v.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)

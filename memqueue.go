@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -16,7 +17,10 @@ type MemoryQueueConfig struct {
 
 	// Size bounds the deliveries held (due, scheduled for a retry and in
 	// flight). Each endpoint gets an equal share, so that a dead endpoint's
-	// backlog never blocks events for the others. Defaults to 10,000.
+	// backlog never blocks events for the others; the shares are divided
+	// anew when endpoints are added or removed. With many endpoints (one
+	// per tenant, say) raise it: each holds Size divided by their number,
+	// at least one. Defaults to 10,000.
 	Size int
 
 	// EndpointConcurrency bounds the attempts run at once for one
@@ -53,7 +57,7 @@ type MemoryQueue struct {
 	mu        sync.Mutex
 	work      sync.Cond // workers wait here for due deliveries
 	eps       map[string]*endpointQueue
-	ring      []*endpointQueue // round-robin order
+	ring      []*endpointQueue // those with due deliveries, in round-robin order
 	next      int
 	share     int
 	limit     int
@@ -76,6 +80,7 @@ type endpointQueue struct {
 	count    int // held for this endpoint
 	inFlight int
 	room     chan struct{} // closed when count drops, if anyone waits
+	inRing   bool          // it has due deliveries: it is in q.ring
 }
 
 // NewMemoryQueue returns a memory queue. It starts working when an
@@ -107,19 +112,10 @@ func (q *MemoryQueue) Start(r Runner) error {
 		return errors.New("memory queue: already started")
 	}
 	q.run = r
-	endpoints := r.Endpoints()
-	n := max(len(endpoints), 1)
-	q.share = max((q.cfg.Size+n-1)/n, 1)
-	q.limit = q.cfg.EndpointConcurrency
-	if q.limit <= 0 {
-		q.limit = q.cfg.Workers
-		if n > 1 {
-			q.limit = max(q.cfg.Workers/2, 1)
-		}
-	}
-	for _, name := range endpoints {
+	for _, name := range r.Endpoints() {
 		q.endpoint(name)
 	}
+	q.divide()
 	q.ctx, q.cancel = context.WithCancel(context.Background())
 	q.wg.Add(q.cfg.Workers + 1)
 	for range q.cfg.Workers {
@@ -136,9 +132,83 @@ func (q *MemoryQueue) endpoint(name string) *endpointQueue {
 	if eq == nil {
 		eq = &endpointQueue{name: name}
 		q.eps[name] = eq
-		q.ring = append(q.ring, eq)
 	}
 	return eq
+}
+
+// divide sets each endpoint's share of the room and its concurrency
+// limit from the number of endpoints. q.mu held (or not yet shared).
+func (q *MemoryQueue) divide() {
+	n := max(len(q.eps), 1)
+	q.share = max((q.cfg.Size+n-1)/n, 1)
+	q.limit = q.cfg.EndpointConcurrency
+	if q.limit <= 0 {
+		q.limit = q.cfg.Workers
+		if n > 1 {
+			q.limit = max(q.cfg.Workers/2, 1)
+		}
+	}
+}
+
+// EndpointAdded implements EndpointWatcher: the shares are divided
+// anew, the endpoint's included.
+func (q *MemoryQueue) EndpointAdded(name string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.endpoint(name)
+	q.divide()
+	return nil
+}
+
+// EndpointRemoved implements EndpointWatcher: the deliveries held for the
+// endpoint, due or waiting for a retry, are given up at once (their
+// errors wrap ErrEndpointRemoved), and the shares divided anew. Those in
+// flight end as their attempts say.
+func (q *MemoryQueue) EndpointRemoved(name string) {
+	q.mu.Lock()
+	eq := q.eps[name]
+	if eq == nil {
+		q.mu.Unlock()
+		return
+	}
+	delete(q.eps, name)
+	q.divide()
+	left := eq.due[eq.head:]
+	eq.due, eq.head = nil, 0
+	q.ready -= len(left)
+	if eq.inRing {
+		q.unring(slices.Index(q.ring, eq))
+	}
+	kept := q.sched[:0]
+	for _, s := range q.sched {
+		if s.eq == eq {
+			left = append(left, s.d)
+		} else {
+			kept = append(kept, s)
+		}
+	}
+	clear(q.sched[len(kept):])
+	q.sched = kept
+	heap.Init(&q.sched)
+	for range left {
+		q.release(eq)
+	}
+	q.mu.Unlock()
+	giveUpAll(q.run, left, ErrEndpointRemoved)
+}
+
+// unring takes the endpoint at i out of the ring. q.mu held.
+func (q *MemoryQueue) unring(i int) {
+	q.ring[i].inRing = false
+	q.ring = slices.Delete(q.ring, i, i+1)
+	switch {
+	case len(q.ring) == 0:
+		q.next = 0
+	case q.next > i:
+		q.next--
+	case q.next >= len(q.ring):
+		q.next = 0
+	}
 }
 
 // Enqueue implements Queue. Every delivery whose endpoint has room is
@@ -227,6 +297,10 @@ func (q *MemoryQueue) pushDue(eq *endpointQueue, d *Delivery) {
 		eq.due, eq.head = eq.due[:n], 0
 	}
 	eq.due = append(eq.due, d)
+	if !eq.inRing {
+		eq.inRing = true
+		q.ring = append(q.ring, eq)
+	}
 	q.ready++
 	q.work.Signal()
 }
@@ -269,15 +343,16 @@ func (q *MemoryQueue) take() (*Delivery, *endpointQueue) {
 	}
 	// Beyond its fair share an endpoint may not take the reserve: the
 	// workers kept for endpoints below theirs (see EndpointConcurrency).
-	fair := max(q.cfg.Workers/len(q.ring), 1)
+	fair := max(q.cfg.Workers/max(len(q.eps), 1), 1)
 	reserve := max(q.cfg.Workers/8, 1)
 	overReserve := q.cfg.Workers-q.inFlight > reserve // this worker is free
 	for i := range q.ring {
-		eq := q.ring[(q.next+i)%len(q.ring)]
-		if eq.head == len(eq.due) || eq.inFlight >= q.limit || (eq.inFlight >= fair && !overReserve) {
+		at := (q.next + i) % len(q.ring)
+		eq := q.ring[at]
+		if eq.inFlight >= q.limit || (eq.inFlight >= fair && !overReserve) {
 			continue
 		}
-		q.next = (q.next + i + 1) % len(q.ring)
+		q.next = (at + 1) % len(q.ring)
 		d := eq.due[eq.head]
 		eq.due[eq.head] = nil
 		eq.head++
@@ -290,6 +365,7 @@ func (q *MemoryQueue) take() (*Delivery, *endpointQueue) {
 			} else {
 				eq.due = eq.due[:0]
 			}
+			q.unring(at)
 		}
 		q.ready--
 		return d, eq
@@ -457,11 +533,13 @@ func (q *MemoryQueue) abort(ctx context.Context) error {
 	q.mu.Lock()
 	left := q.leftovers
 	q.leftovers = nil
-	for _, eq := range q.ring {
+	for _, eq := range q.eps {
 		left = append(left, eq.due[eq.head:]...)
 		eq.due, eq.head = nil, 0
 		eq.count, eq.inFlight = 0, 0
+		eq.inRing = false
 	}
+	q.ring, q.next = nil, 0
 	for _, s := range q.sched {
 		left = append(left, s.d)
 	}

@@ -57,6 +57,12 @@ type Event struct {
 	// It is ignored (sent as null) for other event types.
 	Changes map[string]Change
 
+	// Tenant, if set, is the tenant the event belongs to: it goes to the
+	// endpoints of that tenant (Endpoint.Tenant) and to those without
+	// one, never to another tenant's. It is not sent: the envelope is the
+	// same with or without it.
+	Tenant string
+
 	// Actor is who made the change, sent as "user". Nil: the actor stored
 	// in Emit's context by [WithActor], if any; otherwise null.
 	Actor *Actor

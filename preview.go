@@ -43,7 +43,8 @@ type Preview struct {
 }
 
 // Preview shows what every endpoint, in the order of Config.Endpoints,
-// would receive if ev were emitted now: a dry run, to check field rules,
+// would receive if ev were emitted now (an endpoint of another tenant
+// than ev's is listed as skipped): a dry run, to check field rules,
 // redactions and transforms before production (in a test, or behind an
 // operator's page). It does what Emit does up to the bodies, in the same
 // order (the model's ShouldSend is asked, and the object marshalled, only
@@ -56,9 +57,10 @@ func (e *Emitter) Preview(ctx context.Context, ev Event) ([]Preview, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("webhook: preview: %w", err)
 	}
-	out := make([]Preview, len(e.endpoints))
-	pass := make([]passReason, len(e.endpoints))
-	for i, ep := range e.endpoints {
+	eps := e.eps.Load().all
+	out := make([]Preview, len(eps))
+	pass := make([]passReason, len(eps))
+	for i, ep := range eps {
 		out[i].Endpoint = ep.Name
 		pass[i] = passEmitter
 	}
@@ -80,9 +82,11 @@ func (e *Emitter) Preview(ctx context.Context, ev Event) ([]Preview, error) {
 	}
 	t := reflect.TypeOf(ev.Object)
 	wantedByAny := false
-	for i, ep := range e.endpoints {
+	for i, ep := range eps {
 		out[i].Warnings = e.lint.warnings(ep, model.Label, t, e.cfg.Models)
-		if pass[i] = ep.pass(ev.Type, model.Label); pass[i] == wanted && !meta.wants(ev.Type) {
+		if ep.Tenant != "" && ep.Tenant != ev.Tenant {
+			pass[i] = passTenant
+		} else if pass[i] = ep.pass(ev.Type, model.Label); pass[i] == wanted && !meta.wants(ev.Type) {
 			pass[i] = passModel
 		}
 		wantedByAny = wantedByAny || pass[i] == wanted
@@ -109,7 +113,7 @@ func (e *Emitter) Preview(ctx context.Context, ev Event) ([]Preview, error) {
 	}
 	defer snap.release()
 	var plain []byte
-	for i, ep := range e.endpoints {
+	for i, ep := range eps {
 		if pass[i] != wanted {
 			continue
 		}
@@ -148,7 +152,7 @@ func (e *Emitter) noticeType(label string, t reflect.Type) {
 		return
 	}
 	e.lint.labels.Store(label, struct{}{})
-	for _, ep := range e.endpoints {
+	for _, ep := range e.eps.Load().all {
 		for _, w := range e.lint.warnings(ep, label, t, e.cfg.Models) {
 			if _, logged := e.lint.logged.LoadOrStore(ep.Name+"\x00"+w, struct{}{}); !logged {
 				e.logger.Warn("webhook: a field rule cannot match: "+w, "endpoint", ep.Name, "model", label)

@@ -221,6 +221,24 @@ type Queue interface {
 	Stats(ctx context.Context) (QueueStats, error)
 }
 
+// EndpointWatcher is implemented by a Queue that keeps something per
+// endpoint (the memory queue its shares, a River queue a River queue per
+// endpoint). After New, the Emitter tells it of every endpoint added or
+// removed at runtime ([Emitter.AddEndpoint], [Emitter.RemoveEndpoint],
+// or a change another process stored in the [EndpointStore]); the names
+// Runner.Endpoints gave at Start need no call.
+type EndpointWatcher interface {
+	// EndpointAdded is called before the endpoint takes its first
+	// delivery. An error stops AddEndpoint, which returns it.
+	EndpointAdded(name string) error
+
+	// EndpointRemoved is called once the endpoint takes no more
+	// deliveries. The deliveries the queue still holds for it can be
+	// given up at once, with Runner.GiveUp and an error wrapping
+	// ErrEndpointRemoved; an Attempt of one fails it in any case.
+	EndpointRemoved(name string)
+}
+
 // QueueStats counts deliveries a Queue holds.
 type QueueStats struct {
 	Queued    int                           // waiting: due, or scheduled for a retry

@@ -33,8 +33,9 @@ func (e *Emitter) Stats(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("webhook: stats: %w", err)
 	}
-	st := Stats{Queued: qs.Queued, InFlight: qs.InFlight, Endpoints: make(map[string]EndpointStats, len(e.endpoints))}
-	for _, ep := range e.endpoints {
+	eps := e.eps.Load().all
+	st := Stats{Queued: qs.Queued, InFlight: qs.InFlight, Endpoints: make(map[string]EndpointStats, len(eps))}
+	for _, ep := range eps {
 		s := qs.Endpoints[ep.Name]
 		st.Endpoints[ep.Name] = EndpointStats{
 			Queued:   s.Queued,

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -99,6 +100,21 @@ type Config struct {
 	// logs of deliveries under way, and the DefaultLogSize (10,000) last
 	// finished within DefaultLogBytes (64 MiB).
 	LogStore LogStore
+
+	// EndpointStore keeps the endpoints added at runtime (AddEndpoint,
+	// UpdateEndpoint, RemoveEndpoint), so that they survive a restart and
+	// every process sharing it sees every change. Nil: the Queue's own
+	// when it has one (a method EndpointStore() EndpointStore, as the River
+	// queue has), else none: runtime changes then live in this process
+	// only. New loads the stored endpoints before it returns; Config's
+	// Endpoints work beside them, and win over a stored endpoint of the
+	// same name.
+	EndpointStore EndpointStore
+
+	// EndpointSync is how often the Emitter reads the changes other
+	// processes made to the EndpointStore: a change made anywhere is in
+	// use here within about this long. 0: DefaultEndpointSync (2 s).
+	EndpointSync time.Duration
 
 	// HTTPClient sends the requests. Nil: a client on a pooled transport
 	// with an idle connection per worker. Its CheckRedirect is replaced so
@@ -267,10 +283,12 @@ type Failure struct {
 // Config does.
 type Emitter struct {
 	cfg       Config
-	endpoints []*endpoint
-	byName    map[string]*endpoint
-	names     []string
-	queue     Queue // nil: not made by New
+	eps       atomic.Pointer[endpointSet] // replaced whole on a change: read without a lock
+	epMu      sync.Mutex                  // orders the changes to eps
+	removed   sync.Map                    // names removed at runtime → struct{}: why their deliveries fail
+	store     EndpointStore               // nil: runtime changes stay in this process
+	storeSeen int64                       // the store's last version applied; under epMu
+	queue     Queue                       // nil: not made by New
 	logs      LogStore
 	client    *http.Client    // every endpoint's requests go through it
 	ownTrans  *http.Transport // closed by Close when we made it
@@ -303,6 +321,10 @@ type Emitter struct {
 	// entry could outlive its delivery.
 	answers   sync.Map // delivery id → answer
 	inProcess bool
+
+	syncStop  context.CancelFunc // ends syncLoop; nil: none runs
+	syncDone  chan struct{}      // closed when syncLoop returns
+	recoverMu sync.Mutex         // one Recover at a time, so that none redelivers a log twice
 }
 
 // String describes the Emitter by its Config, without secrets (see
@@ -413,33 +435,36 @@ func New(cfg Config) (*Emitter, error) {
 	e.client = newHTTPClient(base)
 	e.life.ctx, e.life.end = context.WithCancel(context.Background())
 
-	e.byName = make(map[string]*endpoint, len(cfg.Endpoints))
+	if e.cfg.EndpointSync < 0 {
+		bad("endpoint_sync: %s is negative", cfg.EndpointSync)
+	}
+	e.cfg.EndpointSync = cmp.Or(e.cfg.EndpointSync, DefaultEndpointSync)
+	seen := make(map[string]int, len(cfg.Endpoints))
+	eps := make([]*endpoint, 0, len(cfg.Endpoints))
 	for i, ep := range cfg.Endpoints {
 		where := fmt.Sprintf("endpoint %q", ep.Name)
-		if ep.Name == "" {
-			where = fmt.Sprintf("endpoint[%d]", i)
-			bad("%s: name: empty", where)
-		} else if strings.TrimSpace(ep.Name) != ep.Name {
-			bad("%s: name: leading or trailing space", where)
-		} else if prev, dup := e.byName[ep.Name]; dup {
-			bad("%s: name: duplicate (endpoint[%d] has it too)", where, prev.index)
+		if err := checkName(ep.Name); err != nil {
+			if ep.Name == "" {
+				where = fmt.Sprintf("endpoint[%d]", i)
+			}
+			bad("%s: %v", where, err)
+		} else if prev, dup := seen[ep.Name]; dup {
+			bad("%s: name: duplicate (endpoint[%d] has it too)", where, prev)
 			continue
 		}
+		seen[ep.Name] = i
 		c, cerrs := e.compileEndpoint(ep)
 		for _, err := range cerrs {
 			bad("%s: %v", where, err)
 		}
-		c.index = i
-		if ep.Name != "" {
-			e.byName[ep.Name] = c
-		}
-		e.endpoints = append(e.endpoints, c)
-		e.names = append(e.names, ep.Name)
+		c.static = true
+		eps = append(eps, c)
 	}
 	if len(errs) > 0 {
 		e.life.end()
 		return nil, errors.Join(errs...)
 	}
+	e.eps.Store(newEndpointSet(eps))
 
 	e.logs = cfg.LogStore
 	if q, ok := cfg.Queue.(interface{ LogStore() LogStore }); ok && e.logs == nil && !cfg.Sync {
@@ -447,6 +472,19 @@ func New(cfg Config) (*Emitter, error) {
 	}
 	if e.logs == nil {
 		e.logs = NewMemoryLogStore(DefaultLogSize)
+	}
+	e.store = cfg.EndpointStore
+	if q, ok := cfg.Queue.(interface{ EndpointStore() EndpointStore }); ok && e.store == nil && !cfg.Sync {
+		e.store = q.EndpointStore()
+	}
+	if e.store != nil {
+		ctx, cancel := context.WithTimeout(e.life.ctx, loadTimeout)
+		err := e.syncEndpoints(ctx, true)
+		cancel()
+		if err != nil {
+			e.life.end()
+			return nil, fmt.Errorf("webhook: loading the stored endpoints: %w", err)
+		}
 	}
 	switch {
 	case cfg.Sync:
@@ -464,6 +502,12 @@ func New(cfg Config) (*Emitter, error) {
 	if err := e.queue.Start(runner{e}); err != nil {
 		e.life.end()
 		return nil, fmt.Errorf("webhook: starting the queue: %w", err)
+	}
+	if e.store != nil {
+		var ctx context.Context
+		ctx, e.syncStop = context.WithCancel(e.life.ctx)
+		e.syncDone = make(chan struct{})
+		go e.syncLoop(ctx)
 	}
 	return e, nil
 }

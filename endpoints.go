@@ -1,0 +1,296 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// endpointSet is the Emitter's endpoints at one moment. It is never
+// modified once published: AddEndpoint, UpdateEndpoint, RemoveEndpoint and
+// the EndpointStore's changes publish a new one (copy on write), so that
+// Emit and the workers read it without a lock.
+type endpointSet struct {
+	all      []*endpoint            // Config's in order, then those added
+	byName   map[string]*endpoint   //
+	global   []*endpoint            // without a tenant: candidates for every event
+	byTenant map[string][]*endpoint // by Endpoint.Tenant
+}
+
+func newEndpointSet(eps []*endpoint) *endpointSet {
+	s := &endpointSet{all: eps, byName: make(map[string]*endpoint, len(eps)), byTenant: map[string][]*endpoint{}}
+	for _, ep := range eps {
+		s.byName[ep.Name] = ep
+		if ep.Tenant == "" {
+			s.global = append(s.global, ep)
+		} else {
+			s.byTenant[ep.Tenant] = append(s.byTenant[ep.Tenant], ep)
+		}
+	}
+	return s
+}
+
+// with returns the set with ep added, or in place of the endpoint of its
+// name. Only the lists ep is in are copied, besides the name index.
+func (s *endpointSet) with(ep *endpoint) *endpointSet {
+	old := s.byName[ep.Name]
+	n := &endpointSet{byName: maps.Clone(s.byName), global: s.global, byTenant: s.byTenant}
+	n.byName[ep.Name] = ep
+	if old != nil {
+		n.all = slices.Clone(s.all)
+		n.all[slices.Index(n.all, old)] = ep
+		n.unlist(old)
+	} else {
+		n.all = append(slices.Clip(s.all), ep)
+	}
+	if ep.Tenant == "" {
+		n.global = append(slices.Clip(n.global), ep)
+	} else {
+		n.tenants()
+		n.byTenant[ep.Tenant] = append(slices.Clip(n.byTenant[ep.Tenant]), ep)
+	}
+	return n
+}
+
+// without returns the set without the endpoint of that name.
+func (s *endpointSet) without(name string) *endpointSet {
+	old := s.byName[name]
+	if old == nil {
+		return s
+	}
+	n := &endpointSet{byName: maps.Clone(s.byName), global: s.global, byTenant: s.byTenant}
+	delete(n.byName, name)
+	n.all = slices.DeleteFunc(slices.Clone(s.all), func(ep *endpoint) bool { return ep == old })
+	n.unlist(old)
+	return n
+}
+
+// unlist takes ep out of the list of its tenant (or the global one), on a
+// set being built from s: the list is copied, never modified in place.
+func (n *endpointSet) unlist(ep *endpoint) {
+	drop := func(l []*endpoint) []*endpoint {
+		return slices.DeleteFunc(slices.Clone(l), func(e *endpoint) bool { return e == ep })
+	}
+	if ep.Tenant == "" {
+		n.global = drop(n.global)
+		return
+	}
+	n.tenants()
+	if l := drop(n.byTenant[ep.Tenant]); len(l) > 0 {
+		n.byTenant[ep.Tenant] = l
+	} else {
+		delete(n.byTenant, ep.Tenant)
+	}
+}
+
+// tenants gives n a tenant index of its own, once.
+func (n *endpointSet) tenants() {
+	n.byTenant = maps.Clone(n.byTenant)
+	if n.byTenant == nil {
+		n.byTenant = map[string][]*endpoint{}
+	}
+}
+
+// candidates calls f with every endpoint an event of the tenant may go
+// to: those without a tenant, then the tenant's own.
+func (s *endpointSet) candidates(tenant string, f func(*endpoint)) {
+	for _, ep := range s.global {
+		f(ep)
+	}
+	if tenant != "" {
+		for _, ep := range s.byTenant[tenant] {
+			f(ep)
+		}
+	}
+}
+
+// endpoint returns the endpoint of that name, nil when there is none.
+func (e *Emitter) endpoint(name string) *endpoint { return e.eps.Load().byName[name] }
+
+// AddEndpoint adds an endpoint while the Emitter runs: events emitted
+// once it returns may go to it. It is checked as New checks
+// Config.Endpoints, with the same errors (wrapping ErrInvalidConfig,
+// naming the endpoint and the field); a name another endpoint has is an
+// error wrapping ErrEndpointExists. With an EndpointStore, the endpoint
+// is stored first (its Transform, a function, cannot be), and every
+// process sharing the store takes it within Config.EndpointSync.
+func (e *Emitter) AddEndpoint(ctx context.Context, ep Endpoint) error {
+	return e.changeEndpoint(ctx, ep, true)
+}
+
+// UpdateEndpoint replaces the endpoint of ep.Name, checked as AddEndpoint
+// checks a new one; an error wrapping ErrEndpointNotFound when there is
+// none. Deliveries already queued for it keep the body they were shaped
+// with and make their next attempts with the new URL, secret, headers,
+// timeout and retry policy; events emitted from now on are shaped by its
+// new rules. Its circuit breaker and a 410's disabling start afresh. With
+// an EndpointStore, an endpoint of Config.Endpoints cannot be updated
+// (ErrEndpointFixed).
+func (e *Emitter) UpdateEndpoint(ctx context.Context, ep Endpoint) error {
+	return e.changeEndpoint(ctx, ep, false)
+}
+
+// RemoveEndpoint removes the endpoint of that name; an error wrapping
+// ErrEndpointNotFound when there is none. Events emitted once it returns
+// do not go to it. Deliveries queued for it are given up without another
+// attempt, with an error wrapping ErrEndpointRemoved: each is logged as
+// failed and reported to Config.OnFailure (the memory queue gives them up
+// at once, others at the time they come due). An attempt under way ends
+// as it would have. With an EndpointStore, an endpoint of
+// Config.Endpoints cannot be removed (ErrEndpointFixed).
+func (e *Emitter) RemoveEndpoint(ctx context.Context, name string) error {
+	if e.queue == nil {
+		return errNotNew
+	}
+	if !e.enter() {
+		return errClosed
+	}
+	defer e.leave()
+	e.epMu.Lock()
+	defer e.epMu.Unlock()
+	ep := e.endpoint(name)
+	switch {
+	case ep == nil:
+		return fmt.Errorf("webhook: remove endpoint %q: %w", name, ErrEndpointNotFound)
+	case e.store != nil && ep.static:
+		return fmt.Errorf("webhook: remove endpoint %q: %w: remove it there", name, ErrEndpointFixed)
+	}
+	if e.store != nil {
+		if err := e.store.DeleteEndpoint(ctx, name); err != nil {
+			return fmt.Errorf("webhook: remove endpoint %q: %w", name, err)
+		}
+	}
+	e.drop(name)
+	return nil
+}
+
+// Endpoints returns the endpoints deliveries go to now: Config's, in
+// order, then those added since. They hold their secrets.
+func (e *Emitter) Endpoints() []Endpoint {
+	if e.queue == nil {
+		return nil
+	}
+	set := e.eps.Load()
+	out := make([]Endpoint, len(set.all))
+	for i, ep := range set.all {
+		out[i] = ep.Endpoint
+	}
+	return out
+}
+
+// changeEndpoint adds (create) or replaces ep.
+func (e *Emitter) changeEndpoint(ctx context.Context, ep Endpoint, create bool) error {
+	if e.queue == nil {
+		return errNotNew
+	}
+	if !e.enter() {
+		return errClosed
+	}
+	defer e.leave()
+	verb := "add"
+	if !create {
+		verb = "update"
+	}
+	c, err := e.checkEndpoint(ep)
+	if err != nil {
+		return err
+	}
+	var spec []byte
+	if e.store != nil {
+		if spec, err = encodeEndpoint(ep); err != nil {
+			return fmt.Errorf("webhook: %w: endpoint %q: %w", ErrInvalidConfig, ep.Name, err)
+		}
+		c.spec = spec
+	}
+	e.epMu.Lock()
+	defer e.epMu.Unlock()
+	old := e.endpoint(ep.Name)
+	switch {
+	case create && old != nil:
+		return fmt.Errorf("webhook: %s endpoint %q: %w", verb, ep.Name, ErrEndpointExists)
+	case !create && old == nil:
+		return fmt.Errorf("webhook: %s endpoint %q: %w", verb, ep.Name, ErrEndpointNotFound)
+	case !create && e.store != nil && old.static:
+		return fmt.Errorf("webhook: %s endpoint %q: %w: change it there", verb, ep.Name, ErrEndpointFixed)
+	}
+	if create {
+		if err := e.watchAdd(ep.Name); err != nil {
+			return fmt.Errorf("webhook: %s endpoint %q: the queue: %w", verb, ep.Name, err)
+		}
+	}
+	if e.store != nil {
+		if err := e.store.PutEndpoint(ctx, ep.Name, spec, create); err != nil {
+			return fmt.Errorf("webhook: %s endpoint %q: %w", verb, ep.Name, err)
+		}
+	}
+	e.put(c)
+	return nil
+}
+
+// checkEndpoint validates ep as New validates Config.Endpoints and
+// compiles it. Its error wraps ErrInvalidConfig and joins one error per
+// problem, each naming the endpoint and field.
+func (e *Emitter) checkEndpoint(ep Endpoint) (*endpoint, error) {
+	var errs []error
+	if err := checkName(ep.Name); err != nil {
+		errs = append(errs, err)
+	}
+	c, cerrs := e.compileEndpoint(ep)
+	errs = append(errs, cerrs...)
+	if len(errs) > 0 {
+		where := fmt.Sprintf("endpoint %q", ep.Name)
+		for i, err := range errs {
+			errs[i] = fmt.Errorf("webhook: %w: %s: %w", ErrInvalidConfig, where, err)
+		}
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// checkName checks an endpoint's name.
+func checkName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("name: empty")
+	case strings.TrimSpace(name) != name:
+		return errors.New("name: leading or trailing space")
+	}
+	return nil
+}
+
+// put publishes c in place of the endpoint of its name, or beside the
+// others. e.epMu held.
+func (e *Emitter) put(c *endpoint) {
+	e.eps.Store(e.eps.Load().with(c))
+	e.removed.Delete(c.Name)
+}
+
+// drop unpublishes the endpoint of that name and tells the queue, which
+// gives up what it holds for it. e.epMu held.
+func (e *Emitter) drop(name string) {
+	e.removed.Store(name, struct{}{})
+	e.eps.Store(e.eps.Load().without(name))
+	if w, ok := e.queue.(EndpointWatcher); ok {
+		w.EndpointRemoved(name)
+	}
+}
+
+// watchAdd tells the queue of a new endpoint.
+func (e *Emitter) watchAdd(name string) error {
+	if w, ok := e.queue.(EndpointWatcher); ok {
+		return w.EndpointAdded(name)
+	}
+	return nil
+}
+
+// missing returns why a delivery to an endpoint that is not there fails:
+// removed at runtime, or never there.
+func (e *Emitter) missing(name string) error {
+	if _, ok := e.removed.Load(name); ok {
+		return ErrEndpointRemoved
+	}
+	return ErrEndpointNotFound
+}
