@@ -366,7 +366,7 @@ var (
 	endpointKeys = []string{"name", "url", "secret", "previous_secret", "previous_secret_until",
 		"events", "include_models", "exclude_models", "include_fields", "exclude_fields",
 		"redact_fields", "headers", "auth", "retry_config", "timeout_seconds", "transform",
-		"scheme", "send_filtered_updates", "enabled"}
+		"scheme", "send_filtered_updates", "enabled", "tenant", "rate_limit"}
 	retryKeys      = []string{"max_retries", "retry_delay", "backoff_factor", "max_delay", "retry_on_status", "no_jitter"}
 	monitoringKeys = []string{"enabled", "alert_on_consecutive_failures", "alert_callback"}
 	breakerKeys    = []string{"threshold", "cooldown_seconds"}
@@ -1132,6 +1132,8 @@ func (m *mapper) endpoint(f map[string]entry, base *RetryConfig) Endpoint {
 		ep.Scheme = SignatureScheme(s)
 	}
 	set(f, "send_filtered_updates", &ep.SendFilteredUpdates, m.boolean)
+	set(f, "tenant", &ep.Tenant, m.text)
+	set(f, "rate_limit", &ep.RateLimit, m.number)
 	if e, ok := f["enabled"]; ok {
 		if v, ok := m.boolean(e); ok {
 			ep.Disabled = !v
