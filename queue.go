@@ -114,7 +114,8 @@ func (r Result) Finished() bool {
 // Every delivery a queue takes ends through the Runner exactly once: in
 // an Attempt whose Result is finished, or in GiveUp.
 type Runner interface {
-	// Endpoints names the endpoints deliveries may be bound for.
+	// Endpoints names the endpoints deliveries may be bound for now. A
+	// queue that implements EndpointWatcher hears of later changes.
 	Endpoints() []string
 
 	// Attempt makes attempt number d.Attempts+1 of d: it signs the body
@@ -241,15 +242,15 @@ type EndpointWatcher interface {
 
 // QueueStats counts deliveries a Queue holds.
 type QueueStats struct {
-	Queued    int                           // waiting: due, or scheduled for a retry
-	InFlight  int                           // being attempted
-	Endpoints map[string]EndpointQueueStats // by endpoint name
+	Queued    int                           `json:"queued"`    // waiting: due, or scheduled for a retry
+	InFlight  int                           `json:"in_flight"` // being attempted
+	Endpoints map[string]EndpointQueueStats `json:"endpoints"` // by endpoint name
 }
 
 // EndpointQueueStats counts one endpoint's deliveries in a Queue.
 type EndpointQueueStats struct {
-	Queued   int // waiting: due, or scheduled for a retry
-	InFlight int // being attempted
+	Queued   int `json:"queued"`    // waiting: due, or scheduled for a retry
+	InFlight int `json:"in_flight"` // being attempted
 }
 
 // closedBeforeDelivery is why a delivery left when Close gave up is

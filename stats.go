@@ -6,19 +6,20 @@ import (
 )
 
 // Stats reports what the Emitter holds: queued and in-flight deliveries,
-// in total and per endpoint, with each endpoint's circuit state.
+// in total and per endpoint, with each endpoint's circuit state. Its JSON
+// names are snake_case, as the delivery logs'.
 type Stats struct {
-	Queued    int                      // waiting: due, scheduled for a retry, or held by an open circuit
-	InFlight  int                      // being attempted
-	Endpoints map[string]EndpointStats // by endpoint name
+	Queued    int                      `json:"queued"`    // waiting: due, scheduled for a retry, or held by an open circuit
+	InFlight  int                      `json:"in_flight"` // being attempted
+	Endpoints map[string]EndpointStats `json:"endpoints"` // by endpoint name
 }
 
 // EndpointStats is one endpoint's part of Stats.
 type EndpointStats struct {
-	Queued   int          // as Stats.Queued, for this endpoint
-	InFlight int          // as Stats.InFlight, for this endpoint
-	Circuit  CircuitState // the circuit breaker's state
-	Disabled bool         // configured disabled, or by a 410 answer
+	Queued   int          `json:"queued"`    // as Stats.Queued, for this endpoint
+	InFlight int          `json:"in_flight"` // as Stats.InFlight, for this endpoint
+	Circuit  CircuitState `json:"circuit"`   // the circuit breaker's state
+	Disabled bool         `json:"disabled"`  // configured disabled, or by a 410 answer
 }
 
 // Stats returns a snapshot of the Emitter's queue and endpoints, for
