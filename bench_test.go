@@ -155,7 +155,7 @@ func BenchmarkMarshalEnvelope(b *testing.B) {
 	for _, kind := range []string{"struct", "map"} {
 		b.Run(kind, func(b *testing.B) {
 			env := benchEnvelope{
-				ID: "evt_0195d4a2c3b47c0e8d6f1a2b3c4d5e6f", Event: webhook.Created,
+				ID: "evt_01jcx3d8s5k9w7qz2m4n6p8r0t", Event: webhook.Created,
 				Timestamp: time.Date(2026, 1, 16, 12, 0, 0, 0, time.UTC),
 				Model:     webhook.ModelInfo{App: "store", Name: "Order", Label: "store.Order"},
 				Object:    objs[kind],
@@ -274,7 +274,7 @@ func BenchmarkEmitVsMarshal(b *testing.B) {
 					ev := webhook.Create(objs[kind])
 					ev.Model = "store.Order"
 					env := benchEnvelope{
-						ID: "evt_0195d4a2c3b47c0e8d6f1a2b3c4d5e6f", Event: webhook.Created, Timestamp: now,
+						ID: "evt_01jcx3d8s5k9w7qz2m4n6p8r0t", Event: webhook.Created, Timestamp: now,
 						Model:  webhook.ModelInfo{App: "store", Name: "Order", Label: "store.Order"},
 						Object: objs[kind], User: &webhook.Actor{ID: "1", Username: "admin"},
 					}

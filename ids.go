@@ -27,6 +27,9 @@ func checkEventID(id string) error {
 	return nil
 }
 
+// idDigits are Crockford's base-32 digits in lower case, in ASCII order.
+const idDigits = "0123456789abcdefghjkmnpqrstvwxyz"
+
 // idClock is the clock of newID: 48 bits of Unix milliseconds, then 12
 // bits of the time within the millisecond (in 256 ns steps), bumped when
 // two ids would share them, so that an Emitter's ids are monotonic
@@ -37,11 +40,11 @@ type idClock struct {
 }
 
 // idLen is the length of an id: a four-byte prefix ("evt_", "dlv_") and a
-// UUIDv7 in 32 hex digits.
-const idLen = 4 + 32
+// UUIDv7 in 26 base-32 digits (see appendID).
+const idLen = 4 + 26
 
-// newID returns prefix (four bytes) followed by a UUIDv7 in hex: unique,
-// and sortable by time (monotonic within an Emitter).
+// newID returns prefix (four bytes) followed by a UUIDv7 in base 32:
+// unique, and sortable by time (monotonic within an Emitter).
 func (e *Emitter) newID(prefix string) string {
 	var b [idLen]byte
 	return string(e.appendID(b[:0], prefix, time.Now().UnixNano()))
@@ -51,7 +54,7 @@ func (e *Emitter) newID(prefix string) string {
 // one for each of its n deliveries, back to back in dlv (the i-th is
 // dlvID(dlv, i)), read from one clock reading into one string. An id kept
 // longer than its siblings (a Failure's, a log's) keeps that string of
-// 36 × (n+1) bytes alive: one allocation per Emit is worth it, as the
+// 30 × (n+1) bytes alive: one allocation per Emit is worth it, as the
 // siblings' logs usually go together.
 func (e *Emitter) newIDs(eventID string, n int) (evt, dlv string) {
 	k := n
@@ -81,8 +84,11 @@ func (e *Emitter) newIDs(eventID string, n int) (evt, dlv string) {
 func dlvID(dlv string, i int) string { return dlv[i*idLen : (i+1)*idLen] }
 
 // appendID appends prefix and a UUIDv7 for the time nano (Unix
-// nanoseconds) in hex. It is uuid.NewV7's layout without its allocation
-// and its crypto/rand read on every id.
+// nanoseconds), its 128 bits in 26 digits of Crockford's base 32 in lower
+// case (as a ULID spells them: the first digit holds the top 3 bits), so
+// that ids sort as their times do and two of them (an event's and its
+// delivery's) fit in 64 bytes. It is uuid.NewV7's layout without its
+// allocation and its crypto/rand read on every id.
 func (e *Emitter) appendID(b []byte, prefix string, nano int64) []byte {
 	// The random bits come from the runtime's ChaCha8 generator, seeded by
 	// the operating system: ids must be unique, not secret, and this costs
@@ -107,9 +113,18 @@ func (e *Emitter) appendID(b []byte, prefix string, nano int64) []byte {
 	u[7] = byte(seq)
 	u[8] = u[8]&0x3f | 0x80 // variant 10
 	b = append(b, prefix...)
-	const hexd = "0123456789abcdef"
-	for _, x := range u {
-		b = append(b, hexd[x>>4], hexd[x&0xf])
+	hi, lo := binary.BigEndian.Uint64(u[0:8]), binary.BigEndian.Uint64(u[8:16])
+	for shift := 125; shift >= 0; shift -= 5 {
+		var v uint64
+		switch {
+		case shift >= 64:
+			v = hi >> (shift - 64)
+		case shift > 59: // the digit straddles hi and lo
+			v = lo>>shift | hi<<(64-shift)
+		default:
+			v = lo >> shift
+		}
+		b = append(b, idDigits[v&31])
 	}
 	return b
 }

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -76,11 +77,11 @@ func TestIDs(t *testing.T) {
 	last := map[string]string{} // prefix → last id
 	check := func(id, prefix string) {
 		t.Helper()
-		hexPart, ok := strings.CutPrefix(id, prefix)
+		digits, ok := strings.CutPrefix(id, prefix)
 		if !ok || len(id) != idLen {
-			t.Fatalf("id %q: want %q and 32 hex digits", id, prefix)
+			t.Fatalf("id %q: want %q and 26 base-32 digits", id, prefix)
 		}
-		u, err := uuid.Parse(hexPart)
+		u, err := parseBase32UUID(digits)
 		if err != nil || u.Version() != 7 || u.Variant() != uuid.RFC4122 {
 			t.Fatalf("id %q: not a UUIDv7 (%v, version %d, variant %v)", id, err, u.Version(), u.Variant())
 		}
@@ -109,4 +110,28 @@ func TestIDs(t *testing.T) {
 	if len(evts) != 6 || evts[5] != own.ID {
 		t.Fatalf("event ids %q: want 6, the last the event's own", evts)
 	}
+}
+
+// parseBase32UUID reads the 26 base-32 digits of appendID back into a
+// UUID, digit by digit (the reverse of its shifts).
+func parseBase32UUID(s string) (uuid.UUID, error) {
+	var u uuid.UUID
+	if len(s) != 26 {
+		return u, fmt.Errorf("%d digits, want 26", len(s))
+	}
+	var hi, lo uint64
+	for i := 0; i < len(s); i++ {
+		v := strings.IndexByte(idDigits, s[i])
+		if v < 0 {
+			return u, fmt.Errorf("digit %q is not base 32", s[i])
+		}
+		if i == 0 && v > 7 {
+			return u, fmt.Errorf("first digit %q above 7", s[i])
+		}
+		hi = hi<<5 | lo>>59
+		lo = lo<<5 | uint64(v)
+	}
+	binary.BigEndian.PutUint64(u[0:8], hi)
+	binary.BigEndian.PutUint64(u[8:16], lo)
+	return u, nil
 }
