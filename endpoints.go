@@ -121,7 +121,9 @@ func (e *Emitter) AddEndpoint(ctx context.Context, ep Endpoint) error {
 	return e.changeEndpoint(ctx, ep, true)
 }
 
-// UpdateEndpoint replaces the endpoint of ep.Name, checked as AddEndpoint
+// UpdateEndpoint replaces the endpoint of ep.Name (the whole of it: to
+// change one field, read it with Endpoint, change the copy and pass it
+// here; of two updates at once, the last wins), checked as AddEndpoint
 // checks a new one; an error wrapping ErrEndpointNotFound when there is
 // none. Deliveries already queued for it keep the body they were shaped
 // with and make their next attempts with the new URL, secret, headers,
@@ -168,7 +170,8 @@ func (e *Emitter) RemoveEndpoint(ctx context.Context, name string) error {
 }
 
 // Endpoints returns the endpoints deliveries go to now: Config's, in
-// order, then those added since. They hold their secrets.
+// order, then those added since. They hold their secrets. Each is a copy:
+// changing its slices or maps changes nothing here.
 func (e *Emitter) Endpoints() []Endpoint {
 	if e.queue == nil {
 		return nil
@@ -176,9 +179,78 @@ func (e *Emitter) Endpoints() []Endpoint {
 	set := e.eps.Load()
 	out := make([]Endpoint, len(set.all))
 	for i, ep := range set.all {
-		out[i] = ep.Endpoint
+		out[i] = cloneEndpoint(ep.Endpoint)
 	}
 	return out
+}
+
+// Endpoint returns a copy of the endpoint of that name, and whether there
+// is one.
+func (e *Emitter) Endpoint(name string) (Endpoint, bool) {
+	if e.queue == nil {
+		return Endpoint{}, false
+	}
+	if ep := e.endpoint(name); ep != nil {
+		return cloneEndpoint(ep.Endpoint), true
+	}
+	return Endpoint{}, false
+}
+
+// TenantEndpoints returns copies of the tenant's endpoints (those whose
+// Tenant is tenant), in the order they were added. It costs what the
+// tenant has, not what every tenant has.
+func (e *Emitter) TenantEndpoints(tenant string) []Endpoint {
+	if e.queue == nil || tenant == "" {
+		return nil
+	}
+	own := e.eps.Load().byTenant[tenant]
+	out := make([]Endpoint, len(own))
+	for i, ep := range own {
+		out[i] = cloneEndpoint(ep.Endpoint)
+	}
+	return out
+}
+
+// cloneEndpoint copies ep with its slices and maps (a redaction's
+// replacement values excepted: they are read, never changed), so that
+// neither the caller nor the Emitter sees the other's changes.
+func cloneEndpoint(ep Endpoint) Endpoint {
+	ep.Events = slices.Clone(ep.Events)
+	ep.IncludeModels = slices.Clone(ep.IncludeModels)
+	ep.ExcludeModels = slices.Clone(ep.ExcludeModels)
+	ep.IncludeFields = cloneFieldMap(ep.IncludeFields)
+	ep.ExcludeFields = cloneFieldMap(ep.ExcludeFields)
+	if ep.RedactFields != nil {
+		r := make(map[string]map[string]any, len(ep.RedactFields))
+		for k, v := range ep.RedactFields {
+			r[k] = maps.Clone(v)
+		}
+		ep.RedactFields = r
+	}
+	ep.Headers = maps.Clone(ep.Headers)
+	if ep.OAuth2 != nil {
+		o := *ep.OAuth2
+		o.Scopes = slices.Clone(o.Scopes)
+		o.EndpointParams = cloneFieldMap(o.EndpointParams)
+		ep.OAuth2 = &o
+	}
+	if ep.Retry != nil {
+		r := *ep.Retry
+		r.RetryOnStatus = slices.Clone(r.RetryOnStatus)
+		ep.Retry = &r
+	}
+	return ep
+}
+
+func cloneFieldMap(m map[string][]string) map[string][]string {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string][]string, len(m))
+	for k, v := range m {
+		c[k] = slices.Clone(v)
+	}
+	return c
 }
 
 // changeEndpoint adds (create) or replaces ep.
@@ -194,6 +266,7 @@ func (e *Emitter) changeEndpoint(ctx context.Context, ep Endpoint, create bool) 
 	if !create {
 		verb = "update"
 	}
+	ep = cloneEndpoint(ep) // the caller may change its slices and maps afterwards
 	c, err := e.checkEndpoint(ep)
 	if err != nil {
 		return err
