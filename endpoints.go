@@ -136,7 +136,12 @@ func (e *Emitter) UpdateEndpoint(ctx context.Context, ep Endpoint) error {
 }
 
 // RemoveEndpoint removes the endpoint of that name; an error wrapping
-// ErrEndpointNotFound when there is none. Events emitted once it returns
+// ErrEndpointNotFound when there is none. Do not give a removed name to
+// another tenant's endpoint at once: a delivery of the removed endpoint
+// that a durable queue still holds (it gives them up as they come due,
+// made due at once) would go to the endpoint that has the name when it
+// is attempted. Names made of the tenant's id and a serial number, never
+// reused, avoid it. Events emitted once it returns
 // do not go to it. Deliveries queued for it are given up without another
 // attempt, with an error wrapping ErrEndpointRemoved: each is logged as
 // failed and reported to Config.OnFailure (the memory queue gives them up
@@ -296,6 +301,9 @@ func (e *Emitter) changeEndpoint(ctx context.Context, ep Endpoint, create bool) 
 	}
 	if e.store != nil {
 		if err := e.store.PutEndpoint(ctx, ep.Name, spec, create); err != nil {
+			if create {
+				e.unwatch(ep.Name) // the queue counts it no more
+			}
 			return fmt.Errorf("webhook: %s endpoint %q: %w", verb, ep.Name, err)
 		}
 	}
@@ -346,6 +354,11 @@ func (e *Emitter) put(c *endpoint) {
 func (e *Emitter) drop(name string) {
 	e.removed.Store(name, struct{}{})
 	e.eps.Store(e.eps.Load().without(name))
+	e.unwatch(name)
+}
+
+// unwatch tells the queue the endpoint is gone.
+func (e *Emitter) unwatch(name string) {
 	if w, ok := e.queue.(EndpointWatcher); ok {
 		w.EndpointRemoved(name)
 	}

@@ -57,6 +57,7 @@ type MemoryQueue struct {
 	mu        sync.Mutex
 	work      sync.Cond // workers wait here for due deliveries
 	eps       map[string]*endpointQueue
+	removed   map[string]bool  // endpoints removed (EndpointRemoved), not added since
 	ring      []*endpointQueue // those with due deliveries, in round-robin order
 	next      int
 	share     int
@@ -93,6 +94,7 @@ func NewMemoryQueue(cfg MemoryQueueConfig) *MemoryQueue {
 		done:    make(chan struct{}),
 		wake:    make(chan struct{}, 1),
 		eps:     make(map[string]*endpointQueue),
+		removed: make(map[string]bool),
 		drained: make(chan struct{}),
 	}
 	q.work.L = &q.mu
@@ -155,6 +157,7 @@ func (q *MemoryQueue) divide() {
 func (q *MemoryQueue) EndpointAdded(name string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	delete(q.removed, name)
 	q.endpoint(name)
 	q.divide()
 	return nil
@@ -162,10 +165,14 @@ func (q *MemoryQueue) EndpointAdded(name string) error {
 
 // EndpointRemoved implements EndpointWatcher: the deliveries held for the
 // endpoint, due or waiting for a retry, are given up at once (their
-// errors wrap ErrEndpointRemoved), and the shares divided anew. Those in
-// flight end as their attempts say.
+// errors wrap ErrEndpointRemoved), on a goroutine of the queue's (Close
+// waits for it), and the shares divided anew. An attempt under way ends
+// as it would have, but is not tried again; a delivery enqueued for the
+// endpoint from now on (by an Emit that chose its endpoints before the
+// removal) is given up as well.
 func (q *MemoryQueue) EndpointRemoved(name string) {
 	q.mu.Lock()
+	q.removed[name] = true
 	eq := q.eps[name]
 	if eq == nil {
 		q.mu.Unlock()
@@ -193,8 +200,16 @@ func (q *MemoryQueue) EndpointRemoved(name string) {
 	for range left {
 		q.release(eq)
 	}
+	if len(left) > 0 {
+		// Not on the caller's goroutine: OnFailure may call back into
+		// the Emitter, which is changing its endpoints.
+		q.wg.Add(1)
+		go func() {
+			defer q.wg.Done()
+			giveUpAll(q.run, left, ErrEndpointRemoved)
+		}()
+	}
 	q.mu.Unlock()
-	giveUpAll(q.run, left, ErrEndpointRemoved)
 }
 
 // unring takes the endpoint at i out of the ring. q.mu held.
@@ -222,19 +237,25 @@ func (q *MemoryQueue) Enqueue(ctx context.Context, ds []*Delivery) error {
 	if err := ctx.Err(); err != nil {
 		return giveUpAll(q.run, ds, fmt.Errorf("not queued: %w", err))
 	}
-	var full []*Delivery
+	var full, removed []*Delivery
 	q.mu.Lock()
 	if q.closing {
 		q.mu.Unlock()
 		return giveUpAll(q.run, ds, ErrClosed)
 	}
 	for _, d := range ds {
-		if !q.add(d) {
+		switch {
+		case q.removed[d.Endpoint]:
+			removed = append(removed, d)
+		case !q.add(d):
 			full = append(full, d)
 		}
 	}
 	q.mu.Unlock()
 	var errs []error
+	if len(removed) > 0 {
+		errs = append(errs, giveUpAll(q.run, removed, ErrEndpointRemoved))
+	}
 	for _, d := range full {
 		if err := q.wait(ctx, d); err != nil {
 			errs = append(errs, q.run.GiveUp(d, err))
@@ -263,6 +284,10 @@ func (q *MemoryQueue) wait(ctx context.Context, d *Delivery) error {
 		if q.closing {
 			q.mu.Unlock()
 			return ErrClosed
+		}
+		if q.removed[d.Endpoint] {
+			q.mu.Unlock()
+			return ErrEndpointRemoved
 		}
 		if q.add(d) {
 			q.mu.Unlock()
@@ -297,6 +322,23 @@ func (q *MemoryQueue) pushDue(eq *endpointQueue, d *Delivery) {
 		eq.due, eq.head = eq.due[:n], 0
 	}
 	eq.due = append(eq.due, d)
+	if !eq.inRing {
+		eq.inRing = true
+		q.ring = append(q.ring, eq)
+	}
+	q.ready++
+	q.work.Signal()
+}
+
+// pushFront makes d due for a worker before every other delivery of its
+// endpoint. q.mu held.
+func (q *MemoryQueue) pushFront(eq *endpointQueue, d *Delivery) {
+	if eq.head > 0 {
+		eq.head--
+		eq.due[eq.head] = d
+	} else {
+		eq.due = slices.Insert(eq.due, 0, d)
+	}
 	if !eq.inRing {
 		eq.inRing = true
 		q.ring = append(q.ring, eq)
@@ -428,6 +470,13 @@ func (q *MemoryQueue) settle(eq *endpointQueue, d *Delivery, res Result) {
 	switch {
 	case res.Finished():
 		q.release(eq)
+	case q.eps[eq.name] != eq && !q.aborting:
+		// Its endpoint was removed during the attempt (and its name
+		// perhaps taken since by another): it is not tried again.
+		q.release(eq)
+		q.mu.Unlock()
+		q.run.GiveUp(d, ErrEndpointRemoved)
+		q.mu.Lock()
 	case q.aborting:
 		q.leftovers = append(q.leftovers, d)
 		q.release(eq)
@@ -464,9 +513,15 @@ func (q *MemoryQueue) scheduler() {
 			return
 		}
 		now := time.Now()
+		var back []scheduled
 		for len(q.sched) > 0 && !q.sched[0].due.After(now) {
-			s := heap.Pop(&q.sched).(scheduled)
-			q.pushDue(s.eq, s.d)
+			back = append(back, heap.Pop(&q.sched).(scheduled))
+		}
+		// A delivery whose time has come goes before those never tried
+		// (its turn under a RateLimit is now, not after them); those
+		// that come back together keep their order.
+		for _, s := range slices.Backward(back) {
+			q.pushFront(s.eq, s.d)
 		}
 		wait := time.Hour
 		if len(q.sched) > 0 {

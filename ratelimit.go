@@ -12,7 +12,8 @@ import (
 // the queue until then: no worker waits, and when it comes back it goes
 // at once, its slot being paid for. Turns are kept by delivery id.
 type pacer struct {
-	lim *rate.Limiter
+	lim  *rate.Limiter
+	late time.Duration // a turn taken later than this after its slot is taken anew
 
 	mu    sync.Mutex
 	turns map[string]time.Time // delivery id → its slot
@@ -25,7 +26,8 @@ const pacerSweep = 1024
 
 func newPacer(perSecond float64) *pacer {
 	// A burst of one: never more than the limit, even in the first second.
-	return &pacer{lim: rate.NewLimiter(rate.Limit(perSecond), 1), turns: make(map[string]time.Time)}
+	interval := time.Duration(float64(time.Second) / perSecond)
+	return &pacer{lim: rate.NewLimiter(rate.Limit(perSecond), 1), late: interval / 2, turns: make(map[string]time.Time)}
 }
 
 // wait returns how long the delivery must wait for its turn; 0: go now.
@@ -38,7 +40,11 @@ func (p *pacer) wait(id string, now time.Time) time.Duration {
 			return d
 		}
 		delete(p.turns, id)
-		return 0
+		if now.Sub(at) <= p.late {
+			return 0
+		}
+		// Too late for its turn: others may have gone in theirs since,
+		// and going now could send two at once. It takes a new turn.
 	}
 	d := p.lim.ReserveN(now, 1).DelayFrom(now)
 	if d <= 0 {

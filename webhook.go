@@ -73,7 +73,8 @@ type Config struct {
 	// the reason (Rail Django's failure_callback). It runs on the goroutine
 	// that gave the delivery up: a queue worker after its last attempt;
 	// Emit's or Redeliver's when the body cannot be built or queued (and in
-	// Sync mode); Close's for deliveries left when its ctx ended. It must
+	// Sync mode); Close's for deliveries left when its ctx ended; one of
+	// the queue's for those of an endpoint removed (RemoveEndpoint). It must
 	// not block, and a panic in it is logged. Close waits for every call.
 	// Failure.Body is shared with other deliveries: do not modify it.
 	//
