@@ -76,6 +76,10 @@ func (e *Emitter) attempt(ctx context.Context, d *Delivery) Result {
 		// began: nothing is sent and nothing counts.
 		return interrupted(d, n, fmt.Errorf("interrupted before it began: %w", context.Cause(ctx)))
 	}
+	if ep.paused.Load() {
+		// Held, as long as the pause lasts: not counted, not given up.
+		return Result{Outcome: OutcomeDeferred, Delay: pausedRecheck}
+	}
 	if ep.pace != nil {
 		if wait := ep.pace.wait(d.ID, time.Now()); wait > 0 {
 			// Over the RateLimit: back to the queue until its turn.
@@ -103,14 +107,20 @@ func (e *Emitter) attempt(ctx context.Context, d *Delivery) Result {
 	if s.status != 0 && s.err != nil && e.inProcess {
 		e.answers.Store(d.ID, answer{s.status, s.response, n})
 	}
-	alert := ep.observe(e.breaker, &e.cfg.Monitor, s, probe)
+	alert, changed := ep.observe(e.breaker, &e.cfg.Monitor, s, probe)
 	if s.err == nil {
+		if changed != "" {
+			e.circuitChanged(d.Endpoint, changed, nil)
+		}
 		e.record(d, n, StatusDelivered, s.status, "", "")
 		return Result{Outcome: OutcomeDelivered}
 	}
 	derr := &DeliveryError{Endpoint: d.Endpoint, EventID: d.EventID, Attempt: n, StatusCode: s.status, Err: s.err}
 	if s.err == errStatus {
 		derr.Err = nil
+	}
+	if changed != "" {
+		e.circuitChanged(d.Endpoint, changed, derr)
 	}
 	e.alert(alert, d.Endpoint, derr)
 	if errors.Is(s.err, ErrEndpointGone) && ep.gone.CompareAndSwap(false, true) {

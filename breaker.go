@@ -27,6 +27,21 @@ type CircuitBreaker struct {
 	// Cooldown is how long the circuit stays open before a probe.
 	// 0: DefaultCircuitCooldown.
 	Cooldown time.Duration
+
+	// OnChange, if set, hears of every circuit that opens or closes (a
+	// probe's failure, which keeps it open, is no change). It runs on the
+	// goroutine of the attempt that changed it (or of ResetCircuit), must
+	// not block, and a panic in it is logged. Each change is also logged:
+	// at Warn when a circuit opens, at Info when it closes.
+	OnChange func(CircuitChange)
+}
+
+// CircuitChange reports a circuit breaker that opened or closed.
+type CircuitChange struct {
+	Endpoint string       // the endpoint's name
+	State    CircuitState // CircuitOpen or CircuitClosed: the new state
+	Err      error        // the failure that opened it; nil when it closed
+	At       time.Time
 }
 
 // Circuit breaker defaults.
@@ -82,10 +97,11 @@ type health struct {
 type breakerPolicy struct {
 	threshold int // ≤ 0: off
 	cooldown  time.Duration
+	onChange  func(CircuitChange)
 }
 
 func resolveBreaker(cb CircuitBreaker) breakerPolicy {
-	p := breakerPolicy{threshold: cb.Threshold, cooldown: cb.Cooldown}
+	p := breakerPolicy{threshold: cb.Threshold, cooldown: cb.Cooldown, onChange: cb.OnChange}
 	if p.threshold == 0 {
 		p.threshold = DefaultCircuitThreshold
 	}
@@ -120,8 +136,9 @@ func (c *endpoint) admit(b breakerPolicy) (wait time.Duration, probe, ok bool) {
 }
 
 // observe records an attempt's outcome. It returns the streak length when
-// the monitor must alert, else 0.
-func (c *endpoint) observe(b breakerPolicy, m *Monitor, s sent, probe bool) (alert int) {
+// the monitor must alert, else 0, and the circuit's new state when the
+// attempt opened or closed it ("" when it did neither).
+func (c *endpoint) observe(b breakerPolicy, m *Monitor, s sent, probe bool) (alert int, changed CircuitState) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	h := &c.health
@@ -135,7 +152,7 @@ func (c *endpoint) observe(b breakerPolicy, m *Monitor, s sent, probe bool) (ale
 		}
 	}
 	if b.threshold <= 0 {
-		return alert
+		return alert, ""
 	}
 	if probe {
 		h.probing = false
@@ -145,16 +162,45 @@ func (c *endpoint) observe(b breakerPolicy, m *Monitor, s sent, probe bool) (ale
 		// failure before any request (a token or SSRF error) says nothing
 		// about the endpoint, and leaves the breaker as it is.
 		if s.err == nil || s.status != 0 {
+			if h.open {
+				changed = CircuitClosed
+			}
 			h.down, h.open = 0, false
 		}
-		return alert
+		return alert, changed
 	}
 	h.down++
 	if probe || (!h.open && h.down >= b.threshold) {
+		if !h.open {
+			changed = CircuitOpen
+		}
 		h.open = true
 		h.openUntil = time.Now().Add(b.cooldown)
 	}
-	return alert
+	return alert, changed
+}
+
+// reset closes the circuit and forgets the failures that count towards
+// opening it. It reports whether the circuit was open.
+func (c *endpoint) reset() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	was := c.health.open
+	c.health.down, c.health.open, c.health.probing = 0, false, false
+	return was
+}
+
+// circuitChanged logs a circuit that opened or closed and tells OnChange.
+func (e *Emitter) circuitChanged(endpoint string, state CircuitState, err error) {
+	if state == CircuitOpen {
+		e.logger.Warn("webhook circuit opened: deliveries wait", "endpoint", endpoint, "cooldown", e.breaker.cooldown, "error", err)
+	} else {
+		e.logger.Info("webhook circuit closed: deliveries flow", "endpoint", endpoint)
+	}
+	if f := e.breaker.onChange; f != nil {
+		ch := CircuitChange{Endpoint: endpoint, State: state, Err: err, At: e.now()}
+		e.guard("OnChange", func() { f(ch) })
+	}
 }
 
 // circuit reports the breaker's state.

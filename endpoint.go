@@ -212,6 +212,7 @@ type endpoint struct {
 	client        *retryablehttp.Client // this endpoint's: its retry hooks know it
 	window        time.Duration         // a delivery's deadline, after its creation (see CircuitBreaker)
 	gone          atomic.Bool           // a 410 answer disabled it
+	paused        atomic.Bool           // PauseEndpoint: its deliveries wait
 
 	mu     sync.Mutex // guards the health fields below
 	health health

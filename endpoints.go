@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 )
 
 // endpointSet is the Emitter's endpoints at one moment. It is never
@@ -343,8 +344,11 @@ func checkName(name string) error {
 }
 
 // put publishes c in place of the endpoint of its name, or beside the
-// others. e.epMu held.
+// others; a pause outlives the change. e.epMu held.
 func (e *Emitter) put(c *endpoint) {
+	if old := e.endpoint(c.Name); old != nil {
+		c.paused.Store(old.paused.Load())
+	}
 	e.eps.Store(e.eps.Load().with(c))
 	e.removed.Delete(c.Name)
 }
@@ -379,4 +383,65 @@ func (e *Emitter) missing(name string) error {
 		return ErrEndpointRemoved
 	}
 	return ErrEndpointNotFound
+}
+
+// pausedRecheck is how often a paused endpoint's deliveries look again:
+// ResumeEndpoint takes effect within it.
+const pausedRecheck = time.Second
+
+// PauseEndpoint holds the endpoint's deliveries until ResumeEndpoint: its
+// events are still queued, and its deliveries wait in the queue, neither
+// attempted nor counted nor given up, however long the pause lasts (an
+// attempt under way ends as it would have). Use it while a receiver is
+// down for maintenance, rather than let its deliveries fail. A pause
+// outlives UpdateEndpoint, and holds in this process only: with a queue
+// shared by processes, pause the endpoint in each. An error wraps
+// ErrEndpointNotFound when there is no such endpoint.
+func (e *Emitter) PauseEndpoint(ctx context.Context, name string) error {
+	return e.setPaused(name, true)
+}
+
+// ResumeEndpoint ends a pause (see PauseEndpoint): the deliveries held go
+// on within a second.
+func (e *Emitter) ResumeEndpoint(ctx context.Context, name string) error {
+	return e.setPaused(name, false)
+}
+
+func (e *Emitter) setPaused(name string, paused bool) error {
+	if e.queue == nil {
+		return errNotNew
+	}
+	e.epMu.Lock() // so that a concurrent update does not lose it
+	defer e.epMu.Unlock()
+	ep := e.endpoint(name)
+	if ep == nil {
+		return fmt.Errorf("webhook: endpoint %q: %w", name, ErrEndpointNotFound)
+	}
+	if ep.paused.Swap(paused) != paused {
+		verb := "resumed"
+		if paused {
+			verb = "paused"
+		}
+		e.logger.Info("webhook endpoint "+verb, "endpoint", name)
+	}
+	return nil
+}
+
+// ResetCircuit closes the endpoint's circuit breaker, as a successful
+// probe would, for an operator who knows the receiver is back: the
+// deliveries it held go on as each comes due. OnChange hears of it when
+// the circuit was open. An error wraps ErrEndpointNotFound when there is
+// no such endpoint.
+func (e *Emitter) ResetCircuit(ctx context.Context, name string) error {
+	if e.queue == nil {
+		return errNotNew
+	}
+	ep := e.endpoint(name)
+	if ep == nil {
+		return fmt.Errorf("webhook: endpoint %q: %w", name, ErrEndpointNotFound)
+	}
+	if ep.reset() {
+		e.circuitChanged(name, CircuitClosed, nil)
+	}
+	return nil
 }

@@ -20,6 +20,8 @@ type EndpointStats struct {
 	InFlight int          `json:"in_flight"` // as Stats.InFlight, for this endpoint
 	Circuit  CircuitState `json:"circuit"`   // the circuit breaker's state
 	Disabled bool         `json:"disabled"`  // configured disabled, or by a 410 answer
+	Paused   bool         `json:"paused"`    // PauseEndpoint: its deliveries wait
+	Tenant   string       `json:"tenant,omitempty"`
 }
 
 // Stats returns a snapshot of the Emitter's queue and endpoints, for
@@ -43,6 +45,8 @@ func (e *Emitter) Stats(ctx context.Context) (Stats, error) {
 			InFlight: s.InFlight,
 			Circuit:  ep.circuit(),
 			Disabled: ep.unavailable() != nil,
+			Paused:   ep.paused.Load(),
+			Tenant:   ep.Tenant,
 		}
 	}
 	return st, nil

@@ -18,7 +18,7 @@ func TestStatsJSON(t *testing.T) {
 	}}
 	b, err := json.Marshal(st)
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"queued":3,"in_flight":1,"endpoints":{"crm":{"queued":3,"in_flight":1,"circuit":"closed","disabled":false}}}`, string(b))
+	assert.JSONEq(t, `{"queued":3,"in_flight":1,"endpoints":{"crm":{"queued":3,"in_flight":1,"circuit":"closed","disabled":false,"paused":false}}}`, string(b))
 
 	qs, err := json.Marshal(webhook.QueueStats{Queued: 2, Endpoints: map[string]webhook.EndpointQueueStats{"crm": {InFlight: 2}}})
 	require.NoError(t, err)
