@@ -97,7 +97,9 @@ func (e *Emitter) attempt(ctx context.Context, d *Delivery) Result {
 		}
 		return Result{Outcome: OutcomeDeferred, Delay: min(wait, left)}
 	}
+	at, t0 := e.now().UTC(), time.Now()
 	s := e.send(ctx, ep, d)
+	tried := AttemptRecord{Attempt: n, At: at, Duration: time.Since(t0), StatusCode: s.status}
 	if s.interrupted {
 		// The attempt's own context ended, not the endpoint: it counts
 		// for neither the breaker nor the monitor.
@@ -112,7 +114,7 @@ func (e *Emitter) attempt(ctx context.Context, d *Delivery) Result {
 		if changed != "" {
 			e.circuitChanged(d.Endpoint, changed, nil)
 		}
-		e.record(d, n, StatusDelivered, s.status, "", "")
+		e.record(d, n, StatusDelivered, s.status, "", "", &tried, time.Time{})
 		return Result{Outcome: OutcomeDelivered}
 	}
 	derr := &DeliveryError{Endpoint: d.Endpoint, EventID: d.EventID, Attempt: n, StatusCode: s.status, Err: s.err}
@@ -128,12 +130,15 @@ func (e *Emitter) attempt(ctx context.Context, d *Delivery) Result {
 	}
 	if s.retryable && n <= ep.retry.maxRetries {
 		delay := ep.retry.backoff(n, s.retryAfter)
-		e.record(d, n, StatusRetrying, s.status, derr.Error(), s.response)
+		msg := derr.Error()
+		tried.Error = msg
+		e.record(d, n, StatusRetrying, s.status, msg, s.response, &tried, at.Add(tried.Duration+delay))
 		e.logger.Debug("webhook attempt failed; retry scheduled", "endpoint", d.Endpoint,
 			"event_id", d.EventID, "delivery_id", d.ID, "attempt", n, "retry_in", delay, "error", derr)
 		return Result{Outcome: OutcomeRetry, Delay: delay, Err: derr}
 	}
-	return e.fail(d, derr, s.response)
+	tried.Error = derr.Error()
+	return e.failTried(d, derr, s.response, &tried)
 }
 
 func interrupted(d *Delivery, n int, err error) Result {
@@ -188,10 +193,15 @@ func (e *Emitter) giveUp(d *Delivery, err error) error {
 // made; a delivery given up because the queue closed (derr wraps
 // ErrClosed, once Close has begun) counts for Close's UndeliveredError.
 func (e *Emitter) fail(d *Delivery, derr *DeliveryError, response string) Result {
+	return e.failTried(d, derr, response, nil)
+}
+
+// failTried is fail after the attempt tried (nil: none).
+func (e *Emitter) failTried(d *Delivery, derr *DeliveryError, response string, tried *AttemptRecord) Result {
 	if e.closing.Load() && errors.Is(derr, ErrClosed) {
 		e.abandoned.Add(1)
 	}
-	code := e.record(d, derr.Attempt, StatusFailed, derr.StatusCode, derr.Error(), response)
+	code := e.record(d, derr.Attempt, StatusFailed, derr.StatusCode, derr.Error(), response, tried, time.Time{})
 	e.logger.Error("webhook delivery failed", "endpoint", d.Endpoint, "event_id", d.EventID,
 		"delivery_id", d.ID, "attempts", derr.Attempt, "status", code, "error", derr)
 	if e.cfg.OnFailure != nil {
@@ -209,7 +219,10 @@ func (e *Emitter) fail(d *Delivery, derr *DeliveryError, response string) Result
 // in the LogStore, which may not read back what it stores) while the
 // delivery is under way with an in-process queue; a durable queue loads
 // it with the delivery (Delivery.LastAnswer).
-func (e *Emitter) record(d *Delivery, attempts int, status DeliveryStatus, code int, msg, response string) int {
+//
+// tried is the attempt just made, for the log's history (nil: none was);
+// next, while retrying, the next one's time.
+func (e *Emitter) record(d *Delivery, attempts int, status DeliveryStatus, code int, msg, response string, tried *AttemptRecord, next time.Time) int {
 	if attempts > 0 && response == "" && status != StatusDelivered { // a 2xx is its own last answer
 		if a, ok := e.lastAnswer(d); ok && (code == 0 || code == a.code) {
 			code, response = a.code, a.response
@@ -225,7 +238,7 @@ func (e *Emitter) record(d *Delivery, attempts int, status DeliveryStatus, code 
 	}
 	if e.memLogs != nil {
 		// The log shares d instead of copying its fields.
-		e.memLogs.recordDelivery(d, status, code, attempts, msg, response, completed)
+		e.memLogs.recordDelivery(d, status, code, attempts, msg, response, completed, tried, next)
 		return code
 	}
 	l := DeliveryLog{
@@ -244,6 +257,13 @@ func (e *Emitter) record(d *Delivery, attempts int, status DeliveryStatus, code 
 	if !completed.IsZero() {
 		t := completed // not &completed: the memory path would pay for it
 		l.CompletedAt = &t
+	}
+	if tried != nil {
+		l.History = []AttemptRecord{*tried}
+	}
+	if !next.IsZero() {
+		t := next
+		l.NextAttemptAt = &t
 	}
 	if err := e.logs.Record(context.Background(), l); err != nil {
 		e.logger.Error("webhook: recording delivery log", "delivery_id", d.ID, "error", err)

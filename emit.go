@@ -29,7 +29,9 @@ import (
 //     (ErrClosed), or, in Sync mode, it was not delivered. That delivery
 //     fails as every delivery that is given up does (delivery log, logger,
 //     OnFailure) and the others go on; Emit returns one *DeliveryError
-//     naming the endpoint per such delivery, joined.
+//     naming the endpoint per such delivery, joined. (A delivery to an
+//     endpoint removed while Emit ran is given up as RemoveEndpoint says,
+//     and not returned.)
 func (e *Emitter) Emit(ctx context.Context, ev Event) error {
 	if e.queue == nil {
 		return errNotNew
@@ -63,12 +65,25 @@ func (e *Emitter) dispatch(ctx context.Context, p Prepared) error {
 		return errors.Join(errs...)
 	}
 	for _, d := range p.Deliveries {
-		e.record(d, 0, StatusPending, 0, "", "")
+		e.record(d, 0, StatusPending, 0, "", "", nil, time.Time{})
 	}
 	if err := e.queue.Enqueue(ctx, p.Deliveries); err != nil {
-		errs = append(errs, err)
+		errs = append(errs, withoutRemoved(err)...)
 	}
 	return errors.Join(errs...)
+}
+
+// withoutRemoved returns the errors joined in err but those of
+// deliveries whose endpoint was removed while Emit ran: they are given up
+// and reported as the removal's (see RemoveEndpoint), not the event's.
+func withoutRemoved(err error) []error {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	return slices.DeleteFunc(slices.Clone(errs), func(err error) bool { return errors.Is(err, ErrEndpointRemoved) })
 }
 
 // prepare turns ev into its deliveries, with no side effect (but for the
@@ -267,9 +282,23 @@ func (e *Emitter) shape(s *snapshot, ep *endpoint, plain *[]byte) (body []byte, 
 // attempt series, with a new delivery id, returned) of the same body to the
 // same endpoint, with the same event id, so receivers that already have it
 // can tell. It takes the id of a DeliveryLog whose status is failed or
-// delivered, and records the new id in that log's RedeliveredAs. In Sync
-// mode it delivers before returning. Its errors follow Emit's rule.
+// delivered, and records the new id in that log's RedeliveredAs. A log
+// sent again already is refused, with an error wrapping
+// ErrAlreadyRedelivered (an operator's second click): RedeliverAgain
+// sends it anyway. In Sync mode it delivers before returning. Its errors
+// follow Emit's rule.
 func (e *Emitter) Redeliver(ctx context.Context, id string) (string, error) {
+	return e.redeliverID(ctx, id, false)
+}
+
+// RedeliverAgain is Redeliver for a log that may have been sent again
+// already: it makes one more delivery, and the log then links to the
+// newest.
+func (e *Emitter) RedeliverAgain(ctx context.Context, id string) (string, error) {
+	return e.redeliverID(ctx, id, true)
+}
+
+func (e *Emitter) redeliverID(ctx context.Context, id string, again bool) (string, error) {
 	if e.queue == nil {
 		return "", errNotNew
 	}
@@ -280,6 +309,9 @@ func (e *Emitter) Redeliver(ctx context.Context, id string) (string, error) {
 	l, err := e.logs.Get(ctx, id)
 	if err != nil {
 		return "", fmt.Errorf("webhook: redeliver %s: %w", id, err)
+	}
+	if l.RedeliveredAs != "" && !again {
+		return "", fmt.Errorf("webhook: redeliver %s: %w as %s (RedeliverAgain sends it once more)", id, ErrAlreadyRedelivered, l.RedeliveredAs)
 	}
 	return e.redeliver(ctx, l)
 }
@@ -308,6 +340,7 @@ func (e *Emitter) redeliver(ctx context.Context, l DeliveryLog) (string, error) 
 	// Marked first: in Sync mode the new delivery may fail, and be
 	// recovered, before dispatch returns.
 	l.RedeliveredAs = d.ID
+	l.History = nil // Record adds what it is given to the log's own
 	if err := e.logs.Record(ctx, l); err != nil {
 		e.logger.Warn("webhook: redeliver: the log could not record its redelivery", "delivery_id", id, "redelivered_as", d.ID, "error", err)
 	}

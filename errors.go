@@ -62,6 +62,11 @@ var (
 	// they change there.
 	ErrEndpointFixed = errors.New("endpoint comes from the Config")
 
+	// ErrAlreadyRedelivered: Redeliver was given a log that was sent
+	// again already (DeliveryLog.RedeliveredAs); RedeliverAgain sends it
+	// anyway.
+	ErrAlreadyRedelivered = errors.New("sent again already")
+
 	// ErrCircuitOpen: the endpoint's circuit breaker held the delivery
 	// until past its deadline (see [CircuitBreaker]).
 	ErrCircuitOpen = errors.New("circuit open past the delivery's deadline")

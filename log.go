@@ -50,20 +50,59 @@ type DeliveryLog struct {
 	// RedeliveredAs is the id of the delivery that sent this one again
 	// (Redeliver, Recover); "" when none did.
 	RedeliveredAs string `json:"redelivered_as,omitempty"`
+
+	// History lists the attempts made, oldest first. Given to
+	// LogStore.Record, it holds the attempt just made (if one was): the
+	// store adds it to the log's own, where Record replaces every other
+	// field.
+	History []AttemptRecord `json:"history,omitempty"`
+
+	// NextAttemptAt is when the next attempt is due while the delivery
+	// is retrying; nil otherwise.
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+}
+
+// AttemptRecord is one attempt of a delivery.
+type AttemptRecord struct {
+	Attempt    int           `json:"attempt"`         // its number, from 1
+	At         time.Time     `json:"at"`              // when it was sent
+	Duration   time.Duration `json:"duration_ns"`     // until the answer, or the failure
+	StatusCode int           `json:"status_code"`     // 0: no answer
+	Error      string        `json:"error,omitempty"` // why it failed; "" when delivered
 }
 
 // LogQuery selects delivery logs. Zero fields match everything.
 type LogQuery struct {
 	Endpoint string         // endpoint name
+	EventID  string         // the event's id: its deliveries to every endpoint
 	Status   DeliveryStatus // "": any
 	Since    time.Time      // created at or after; zero: any
 	Until    time.Time      // created before; zero: any
 	Limit    int            // 0: DefaultLogLimit
+
+	// Endpoints, if set, keeps the logs of these endpoints only (and of
+	// Endpoint, when both are set, those it names among them).
+	Endpoints []string
+
+	// Tenant keeps the logs of the tenant's endpoints (those that have it
+	// now). Emitter.Logs resolves it into Endpoints: a LogStore never
+	// sees it set.
+	Tenant string
+
+	// Unresolved leaves out failed logs sent again whose redelivery was
+	// delivered: what an operator still has to look at. Emitter.Logs
+	// applies it (a page may then hold fewer than Limit); a LogStore
+	// ignores it.
+	Unresolved bool
 }
 
-// within reports whether a log created at t is in q's time range.
-func (q *LogQuery) within(t time.Time) bool {
-	return !t.Before(q.Since) && (q.Until.IsZero() || t.Before(q.Until))
+// match reports whether a log of endpoint ep, event ev, created at t, is
+// in q (but for Status, which the stores check their own way).
+func (q *LogQuery) match(ep, ev string, t time.Time) bool {
+	return (q.Endpoint == "" || ep == q.Endpoint) &&
+		(q.Endpoints == nil || slices.Contains(q.Endpoints, ep)) &&
+		(q.EventID == "" || ev == q.EventID) &&
+		!t.Before(q.Since) && (q.Until.IsZero() || t.Before(q.Until))
 }
 
 // DefaultLogLimit is the number of logs a query returns when its Limit is 0.
@@ -141,7 +180,7 @@ const (
 type logEntry struct {
 	d         *Delivery
 	detail    *logDetail // nil: none of its fields set
-	seq       uint64     // order of first record
+	seq       uint64     // order of first record (low 40 bits) and the last attempt's duration (see lastBits)
 	completed uint32     // 1 + whole milliseconds from d.CreatedAt to CompletedAt; 0: in detail, or none
 	attempts  uint16     // saturated
 	bits      uint16     // the status code (0 to 999), the status and done: see entryBits
@@ -154,13 +193,37 @@ const (
 	doneBit     = 1 << 12   // finished: in fin
 )
 
+// The layout of logEntry.seq: the order of first record, then the
+// duration of the attempt that finished the delivery, in 100 µs steps,
+// plus one (0: no such attempt, or it is in detail's history). That
+// attempt's other fields are the log's own (status code, message, the
+// completion time it ended at), so the commonest history, one attempt
+// that delivered, costs no memory of its own.
+const (
+	orderMask = 1<<40 - 1
+	lastShift = 40
+	lastStep  = 100 * time.Microsecond
+	maxLast   = (1<<24 - 2) * lastStep
+)
+
+func (e *logEntry) order() uint64 { return e.seq & orderMask }
+
+// last returns the duration of the attempt that finished the delivery,
+// if the entry keeps it.
+func (e *logEntry) last() (time.Duration, bool) {
+	b := e.seq >> lastShift
+	return time.Duration(b-1) * lastStep, b != 0
+}
+
 func (e *logEntry) code() int         { return int(e.bits & codeMask) }
 func (e *logEntry) status() logStatus { return logStatus(e.bits>>statusShift) & 3 }
 func (e *logEntry) done() bool        { return e.bits&doneBit != 0 }
 
 type logDetail struct {
 	msg, response string
-	again         string // RedeliveredAs
+	again         string          // RedeliveredAs
+	history       []AttemptRecord // but for the last, when the entry keeps it
+	next          time.Time       // NextAttemptAt; zero: none
 	completed     time.Time
 	hasCompleted  bool // CompletedAt is not nil
 }
@@ -214,6 +277,9 @@ func (e *logEntry) bytes() int64 {
 	n := int64(len(e.d.Body) + 256)
 	if e.detail != nil {
 		n += int64(len(e.detail.msg) + len(e.detail.response))
+		for _, a := range e.detail.history {
+			n += int64(64 + len(a.Error))
+		}
 	}
 	return n
 }
@@ -241,6 +307,17 @@ func (e *logEntry) log() DeliveryLog {
 			t := dt.completed
 			l.CompletedAt = &t
 		}
+		l.History = slices.Clone(dt.history)
+		if !dt.next.IsZero() && l.Status == StatusRetrying {
+			t := dt.next
+			l.NextAttemptAt = &t
+		}
+	}
+	if took, ok := e.last(); ok && l.CompletedAt != nil && l.Attempts > 0 {
+		l.History = append(l.History, AttemptRecord{
+			Attempt: l.Attempts, At: l.CompletedAt.Add(-took), Duration: took,
+			StatusCode: l.StatusCode, Error: l.ErrorMessage,
+		})
 	}
 	return l
 }
@@ -259,7 +336,11 @@ func (s *MemoryLogStore) Record(_ context.Context, l DeliveryLog) error {
 		return fmt.Errorf("webhook: delivery log %q: attempts %d is negative", l.ID, l.Attempts)
 	}
 	d := &Delivery{ID: l.ID, EventID: l.EventID, EventType: l.EventType, Endpoint: l.EndpointName, Body: l.Payload, CreatedAt: l.CreatedAt}
-	s.record(d, st, l.StatusCode, l.Attempts, l.ErrorMessage, l.ResponseBody, l.CompletedAt, l.RedeliveredAs)
+	var next time.Time
+	if l.NextAttemptAt != nil {
+		next = *l.NextAttemptAt
+	}
+	s.record(d, st, l.StatusCode, l.Attempts, l.ErrorMessage, l.ResponseBody, l.CompletedAt, l.RedeliveredAs, l.History, nil, next)
 	return nil
 }
 
@@ -267,17 +348,29 @@ func (s *MemoryLogStore) Record(_ context.Context, l DeliveryLog) error {
 // log shares it, so d must be one nobody changes (but for Attempts) or
 // reuses; the Emitter calls it only for the deliveries of the memory
 // queue and of Sync mode. attempts is d.Attempts as the caller read it.
-// A zero completed: not finished.
-func (s *MemoryLogStore) recordDelivery(d *Delivery, status DeliveryStatus, code, attempts int, msg, response string, completed time.Time) {
+// A zero completed: not finished. tried is the attempt just made, if one
+// was; next, when it is retrying, the next one's time.
+func (s *MemoryLogStore) recordDelivery(d *Delivery, status DeliveryStatus, code, attempts int, msg, response string, completed time.Time, tried *AttemptRecord, next time.Time) {
 	st, _ := toLogStatus(status)
 	var c *time.Time
 	if !completed.IsZero() {
 		c = &completed // does not escape: record copies it
 	}
-	s.record(d, st, code, attempts, msg, response, c, "")
+	var add []AttemptRecord
+	var last *AttemptRecord
+	if tried != nil {
+		if finished(status) && tried.StatusCode == code && tried.Error == msg && tried.Duration < maxLast {
+			last = tried // kept in the entry (see lastShift)
+		} else {
+			add = []AttemptRecord{*tried}
+		}
+	}
+	s.record(d, st, code, attempts, msg, response, c, "", add, last, next)
 }
 
-func (s *MemoryLogStore) record(d *Delivery, st logStatus, code, attempts int, msg, response string, completed *time.Time, again string) {
+// record stores a log. add are attempts to add to its history; last, the
+// attempt that finished it, whose fields but its duration are the log's.
+func (s *MemoryLogStore) record(d *Delivery, st logStatus, code, attempts int, msg, response string, completed *time.Time, again string, add []AttemptRecord, last *AttemptRecord, next time.Time) {
 	n := logEntry{d: d, attempts: uint16(min(max(attempts, 0), math.MaxUint16)),
 		bits: uint16(code)&codeMask | uint16(st)<<statusShift}
 	inDetail := completed != nil
@@ -289,20 +382,39 @@ func (s *MemoryLogStore) record(d *Delivery, st logStatus, code, attempts int, m
 			n.completed, inDetail = uint32(ms/time.Millisecond)+1, false
 		}
 	}
-	if msg != "" || response != "" || inDetail || again != "" {
-		n.detail = &logDetail{msg: msg, response: response, again: again}
+	if msg != "" || response != "" || inDetail || again != "" || len(add) > 0 || !next.IsZero() {
+		n.detail = &logDetail{msg: msg, response: response, again: again, next: next}
 		if inDetail {
 			n.detail.completed, n.detail.hasCompleted = *completed, true
 		}
+	}
+	if last != nil {
+		n.seq = uint64(last.Duration/lastStep+1) << lastShift
 	}
 	fin := finished(logStatuses[st])
 	sh := s.shard(d.ID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	e := sh.byID[d.ID]
+	if e != nil {
+		// The history so far, and a finished log's last attempt, stay.
+		if e.detail != nil && len(e.detail.history) > 0 {
+			if n.detail == nil {
+				n.detail = new(logDetail)
+			}
+			n.detail.history = append(slices.Clip(e.detail.history), add...)
+		} else if n.detail != nil {
+			n.detail.history = add
+		}
+		if last == nil && len(add) == 0 {
+			n.seq = e.seq &^ orderMask
+		}
+	} else if n.detail != nil {
+		n.detail.history = add
+	}
 	switch {
 	case e == nil:
-		n.seq = s.seq.Add(1)
+		n.seq |= s.seq.Add(1) & orderMask
 		e = new(logEntry) // not &n, which would put every n on the heap
 		*e = n
 		sh.byID[d.ID] = e
@@ -310,14 +422,14 @@ func (s *MemoryLogStore) record(d *Delivery, st logStatus, code, attempts int, m
 			s.push(sh, e)
 		}
 	case !e.done():
-		n.seq = e.seq
+		n.seq |= e.order()
 		*e = n
 		if fin {
 			s.push(sh, e)
 		}
 	default: // an update of a finished log
 		was := e.bytes()
-		n.seq = e.seq
+		n.seq |= e.order()
 		n.bits |= doneBit
 		*e = n
 		s.bytes.Add(e.bytes() - was)
@@ -362,14 +474,14 @@ func (s *MemoryLogStore) Query(_ context.Context, q LogQuery) ([]DeliveryLog, er
 		var mine []*logEntry
 		sh.mu.Lock()
 		for _, e := range sh.byID {
-			if (q.Endpoint == "" || e.d.Endpoint == q.Endpoint) && (q.Status == "" || e.status() == st) && q.within(e.d.CreatedAt) {
+			if (q.Status == "" || e.status() == st) && q.match(e.d.Endpoint, e.d.EventID, e.d.CreatedAt) {
 				mine = append(mine, e)
 			}
 		}
 		// Each shard's newest limit are enough.
-		slices.SortFunc(mine, func(a, b *logEntry) int { return cmp.Compare(b.seq, a.seq) })
+		slices.SortFunc(mine, func(a, b *logEntry) int { return cmp.Compare(b.order(), a.order()) })
 		for _, e := range mine[:min(len(mine), limit)] {
-			hits = append(hits, hit{e.seq, e.log()})
+			hits = append(hits, hit{e.order(), e.log()})
 		}
 		sh.mu.Unlock()
 	}
@@ -397,7 +509,35 @@ func (e *Emitter) Logs(ctx context.Context, q LogQuery) ([]DeliveryLog, error) {
 	if e.queue == nil {
 		return nil, errNotNew
 	}
-	return e.logs.Query(ctx, q)
+	unresolved := q.Unresolved
+	q.Unresolved = false
+	if t := q.Tenant; t != "" {
+		q.Tenant = ""
+		names := make([]string, 0)
+		for _, ep := range e.eps.Load().byTenant[t] {
+			if q.Endpoints == nil || slices.Contains(q.Endpoints, ep.Name) {
+				names = append(names, ep.Name)
+			}
+		}
+		if len(names) == 0 {
+			return nil, nil
+		}
+		q.Endpoints = names
+	}
+	logs, err := e.logs.Query(ctx, q)
+	if err != nil || !unresolved {
+		return logs, err
+	}
+	kept := logs[:0]
+	for _, l := range logs {
+		if l.Status == StatusFailed && l.RedeliveredAs != "" {
+			if again, err := e.logs.Get(ctx, l.RedeliveredAs); err == nil && again.Status == StatusDelivered {
+				continue
+			}
+		}
+		kept = append(kept, l)
+	}
+	return kept, nil
 }
 
 // MaxLogLimit is the largest page LogsHandler serves: a query whose limit
@@ -406,8 +546,9 @@ const MaxLogLimit = 1000
 
 // LogsHandler serves the delivery logs as JSON, Rail Django's webhook_logs
 // query: GET ?endpoint=orders&status=failed&limit=50 answers a JSON array
-// of DeliveryLog, newest first (since and until, RFC 3339 times, bound
-// their creation as LogQuery's Since and Until do): at most limit logs, DefaultLogLimit (100)
+// of DeliveryLog, newest first (event_id, tenant and unresolved=true
+// select as LogQuery's fields do; since and until, RFC 3339 times, bound
+// their creation): at most limit logs, DefaultLogLimit (100)
 // without one, and never more than MaxLogLimit (1000). The array is
 // streamed log by log, each payload written from the log as the LogStore
 // returned it (the MemoryLogStore shares it): besides the logs, serving a
@@ -597,12 +738,19 @@ func writeCompactJSON(w *bufio.Writer, p []byte) {
 func parseLogQuery(v url.Values) (LogQuery, error) {
 	for k := range v {
 		switch k {
-		case "endpoint", "status", "since", "until", "limit":
+		case "endpoint", "event_id", "tenant", "status", "unresolved", "since", "until", "limit":
 		default:
-			return LogQuery{}, fmt.Errorf("unknown parameter %q (want endpoint, status, since, until or limit)", k)
+			return LogQuery{}, fmt.Errorf("unknown parameter %q (want endpoint, event_id, tenant, status, unresolved, since, until or limit)", k)
 		}
 	}
-	q := LogQuery{Endpoint: v.Get("endpoint"), Status: DeliveryStatus(v.Get("status"))}
+	q := LogQuery{Endpoint: v.Get("endpoint"), EventID: v.Get("event_id"), Tenant: v.Get("tenant"), Status: DeliveryStatus(v.Get("status"))}
+	switch u := v.Get("unresolved"); u {
+	case "", "false", "0":
+	case "true", "1":
+		q.Unresolved = true
+	default:
+		return LogQuery{}, fmt.Errorf("unresolved: %q is not true or false", u)
+	}
 	switch q.Status {
 	case "", StatusPending, StatusRetrying, StatusDelivered, StatusFailed:
 	default:
