@@ -97,9 +97,24 @@ func (e *Emitter) attempt(ctx context.Context, d *Delivery) Result {
 		}
 		return Result{Outcome: OutcomeDeferred, Delay: min(wait, left)}
 	}
+	if e.obs == nil {
+		var tried AttemptRecord
+		return e.sendAttempt(ctx, ep, d, n, probe, &tried)
+	}
+	actx := e.obs.AttemptStarted(ctx, d, n)
+	var tried AttemptRecord
+	res := e.sendAttempt(actx, ep, d, n, probe, &tried)
+	e.obs.AttemptEnded(actx, d, tried, res)
+	return res
+}
+
+// sendAttempt sends attempt n of d, which the endpoint's circuit admitted
+// (probe: as its probe), records it in tried and the log, and decides what
+// comes next.
+func (e *Emitter) sendAttempt(ctx context.Context, ep *endpoint, d *Delivery, n int, probe bool, tried *AttemptRecord) Result {
 	at, t0 := e.now().UTC(), time.Now()
 	s := e.send(ctx, ep, d)
-	tried := AttemptRecord{Attempt: n, At: at, Duration: time.Since(t0), StatusCode: s.status}
+	*tried = AttemptRecord{Attempt: n, At: at, Duration: time.Since(t0), StatusCode: s.status}
 	if s.interrupted {
 		// The attempt's own context ended, not the endpoint: it counts
 		// for neither the breaker nor the monitor.
@@ -114,7 +129,7 @@ func (e *Emitter) attempt(ctx context.Context, d *Delivery) Result {
 		if changed != "" {
 			e.circuitChanged(d.Endpoint, changed, nil)
 		}
-		e.record(d, n, StatusDelivered, s.status, "", "", &tried, time.Time{})
+		e.record(d, n, StatusDelivered, s.status, "", "", tried, time.Time{})
 		return Result{Outcome: OutcomeDelivered}
 	}
 	derr := &DeliveryError{Endpoint: d.Endpoint, EventID: d.EventID, Attempt: n, StatusCode: s.status, Err: s.err}
@@ -132,13 +147,13 @@ func (e *Emitter) attempt(ctx context.Context, d *Delivery) Result {
 		delay := ep.retry.backoff(n, s.retryAfter)
 		msg := derr.Error()
 		tried.Error = msg
-		e.record(d, n, StatusRetrying, s.status, msg, s.response, &tried, at.Add(tried.Duration+delay))
+		e.record(d, n, StatusRetrying, s.status, msg, s.response, tried, at.Add(tried.Duration+delay))
 		e.logger.Debug("webhook attempt failed; retry scheduled", "endpoint", d.Endpoint,
 			"event_id", d.EventID, "delivery_id", d.ID, "attempt", n, "retry_in", delay, "error", derr)
 		return Result{Outcome: OutcomeRetry, Delay: delay, Err: derr}
 	}
 	tried.Error = derr.Error()
-	return e.failTried(d, derr, s.response, &tried)
+	return e.failTried(d, derr, s.response, tried)
 }
 
 func interrupted(d *Delivery, n int, err error) Result {
@@ -230,6 +245,9 @@ func (e *Emitter) record(d *Delivery, attempts int, status DeliveryStatus, code 
 	}
 	var completed time.Time // zero: not finished
 	if finished(status) {
+		if e.obs != nil {
+			e.obs.Finished(d, status, attempts)
+		}
 		if status == StatusFailed || attempts > 1 {
 			// Only a failed attempt leaves an answer behind.
 			e.answers.Delete(d.ID)

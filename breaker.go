@@ -197,8 +197,11 @@ func (e *Emitter) circuitChanged(endpoint string, state CircuitState, err error)
 	} else {
 		e.logger.Info("webhook circuit closed: deliveries flow", "endpoint", endpoint)
 	}
+	ch := CircuitChange{Endpoint: endpoint, State: state, Err: err, At: e.now()}
+	if e.obs != nil {
+		e.obs.CircuitChanged(ch)
+	}
 	if f := e.breaker.onChange; f != nil {
-		ch := CircuitChange{Endpoint: endpoint, State: state, Err: err, At: e.now()}
 		e.guard("OnChange", func() { f(ch) })
 	}
 }

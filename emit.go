@@ -66,6 +66,9 @@ func (e *Emitter) dispatch(ctx context.Context, p Prepared) error {
 	}
 	for _, d := range p.Deliveries {
 		e.record(d, 0, StatusPending, 0, "", "", nil, time.Time{})
+		if e.obs != nil {
+			e.obs.Queued(ctx, d)
+		}
 	}
 	if err := e.queue.Enqueue(ctx, p.Deliveries); err != nil {
 		errs = append(errs, withoutRemoved(err)...)

@@ -85,6 +85,10 @@ type Config struct {
 	// Monitor alerts on endpoints that keep failing.
 	Monitor Monitor
 
+	// Observer, if set, watches deliveries for metrics and traces (see
+	// Observer, and the webhookotel module for OpenTelemetry).
+	Observer Observer
+
 	// Logger receives the library's logs: every failure at Error level,
 	// retries at Debug. Secrets and redacted values never reach it.
 	// Nil: slog.Default().
@@ -295,6 +299,7 @@ type Emitter struct {
 	ownTrans  *http.Transport // closed by Close when we made it
 	breaker   breakerPolicy
 	logger    *slog.Logger
+	obs       Observer // nil: none
 	now       func() time.Time
 	lint      ruleLint // the rules that cannot match, logged once
 
@@ -369,7 +374,7 @@ func (e *Emitter) MarshalText() ([]byte, error) { return []byte(e.String()), nil
 // problem is reported, each naming the endpoint and field; errors wrap
 // ErrInvalidConfig.
 func New(cfg Config) (*Emitter, error) {
-	e := &Emitter{cfg: cfg, logger: cfg.Logger, now: cfg.Now}
+	e := &Emitter{cfg: cfg, logger: cfg.Logger, now: cfg.Now, obs: cfg.Observer}
 	if e.logger == nil {
 		e.logger = slog.Default()
 	}
