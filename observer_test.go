@@ -55,7 +55,9 @@ func (o *recordingObserver) Finished(d *webhook.Delivery, status webhook.Deliver
 	o.add("finished " + string(status))
 }
 
-func (o *recordingObserver) CircuitChanged(c webhook.CircuitChange) { o.add("circuit " + string(c.State)) }
+func (o *recordingObserver) CircuitChanged(c webhook.CircuitChange) {
+	o.add("circuit " + string(c.State))
+}
 
 func (o *recordingObserver) snapshot() []string {
 	o.mu.Lock()
