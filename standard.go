@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // The headers of the Standard Webhooks scheme ([SchemeStandard]), in
@@ -80,6 +81,8 @@ func newStandardSigner(secrets ...string) (*standardSigner, error) {
 				return nil, err
 			}
 			k.ed = priv
+		case strings.HasPrefix(secret, standardPublicKeyPrefix):
+			return nil, errors.New(`a "whpk_" public key verifies but cannot sign: give the "whsk_" signing key`)
 		default:
 			key, err := decodeStandardSecret(secret)
 			if err != nil {
@@ -321,4 +324,31 @@ func (g standardSig) canMatch() bool {
 
 func (g standardSig) equal(o standardSig) bool {
 	return g.asym == o.asym && bytes.Equal(g.raw, o.raw)
+}
+
+// Sign returns the headers that sign body as an Emitter would send them
+// at time t: under SchemeHMAC (or ""), X-Webhook-Timestamp,
+// X-Webhook-Signature and, when eventID is not empty, X-Webhook-Event-Id;
+// under SchemeStandard, webhook-id, webhook-timestamp and
+// webhook-signature, which need the event id. Several secrets, the
+// current one first, sign it once each, as during a rotation. It is for
+// tests of receivers and for tools (hookrail sign); an Emitter signs its
+// own requests.
+func Sign(scheme SignatureScheme, secrets []string, eventID string, t time.Time, body []byte) (http.Header, error) {
+	if len(secrets) == 0 {
+		return nil, errors.New("webhook: sign: no secret")
+	}
+	if scheme == SchemeStandard && eventID == "" {
+		return nil, errors.New("webhook: sign: the Standard Webhooks scheme signs the event id: give one")
+	}
+	s, err := newSigner(scheme, secrets...)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: sign: %w", err)
+	}
+	h := make(http.Header, 3)
+	s.setHeaders(h, eventID, t.Unix(), body)
+	if eventID == "" {
+		h.Del(HeaderEventID)
+	}
+	return h, nil
 }

@@ -4,16 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -93,72 +87,17 @@ func bodyID(body []byte) string {
 }
 
 // sign returns the headers of a request signed with the scheme, as the
-// library's signers make them.
+// library signs them, and its Content-Type.
 func sign(scheme webhook.SignatureScheme, secrets []string, id string, unix int64, body []byte) (http.Header, error) {
-	ts := strconv.FormatInt(unix, 10)
-	h := http.Header{}
+	if scheme == webhook.SchemeStandard && id == "" {
+		return nil, errors.New(`--scheme standard signs the event id: give --id, or a body with an "id"`)
+	}
+	h, err := webhook.Sign(scheme, secrets, id, time.Unix(unix, 0), body)
+	if err != nil {
+		return nil, err
+	}
 	h.Set("Content-Type", "application/json")
-	sigs := make([]string, len(secrets))
-	if scheme == webhook.SchemeStandard {
-		if id == "" {
-			return nil, errors.New(`--scheme standard signs the event id: give --id, or a body with an "id"`)
-		}
-		msg := []byte(id + "." + ts + ".")
-		msg = append(msg, body...)
-		for i, secret := range secrets {
-			sig, err := standardSignature(secret, msg)
-			if err != nil {
-				return nil, fmt.Errorf("--secret %d: %w", i+1, err)
-			}
-			sigs[i] = sig
-		}
-		h.Set(webhook.HeaderStandardID, id)
-		h.Set(webhook.HeaderStandardTimestamp, ts)
-		h.Set(webhook.HeaderStandardSignature, strings.Join(sigs, " "))
-		return h, nil
-	}
-	for i, secret := range secrets {
-		mac := hmac.New(sha256.New, []byte(secret))
-		mac.Write([]byte(ts + "."))
-		mac.Write(body)
-		sigs[i] = "sha256=" + hex.EncodeToString(mac.Sum(nil))
-	}
-	if id != "" {
-		h.Set(webhook.HeaderEventID, id)
-	}
-	h.Set(webhook.HeaderTimestamp, ts)
-	h.Set(webhook.HeaderSignature, strings.Join(sigs, " "))
 	return h, nil
-}
-
-// standardSignature signs msg with a "whsec_" secret (v1) or a "whsk_"
-// ed25519 signing key (v1a).
-func standardSignature(secret string, msg []byte) (string, error) {
-	switch {
-	case strings.HasPrefix(secret, "whpk_"):
-		return "", errors.New(`a "whpk_" public key verifies but cannot sign: give the "whsk_" signing key`)
-	case strings.HasPrefix(secret, "whsk_"):
-		raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsk_"))
-		var key ed25519.PrivateKey
-		switch {
-		case err != nil:
-		case len(raw) == ed25519.SeedSize:
-			key = ed25519.NewKeyFromSeed(raw)
-		case len(raw) == ed25519.PrivateKeySize:
-			key = ed25519.PrivateKey(raw)
-		}
-		if key == nil {
-			return "", errors.New(`an ed25519 signing key is "whsk_" followed by the base64 of a 32-byte seed or 64-byte private key`)
-		}
-		return "v1a," + base64.StdEncoding.EncodeToString(ed25519.Sign(key, msg)), nil
-	}
-	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
-	if err != nil || len(key) == 0 {
-		return "", errors.New(`a Standard Webhooks secret is "whsec_" followed by base64`)
-	}
-	mac := hmac.New(sha256.New, key)
-	mac.Write(msg)
-	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil)), nil
 }
 
 const verifyHelp = `
