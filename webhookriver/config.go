@@ -73,7 +73,10 @@ type Config struct {
 	// state before it is taken for the work of a process that died and
 	// made available again (River's RescueStuckJobsAfter). It must be
 	// longer than any endpoint's Timeout plus 10 s. Defaults to the
-	// longest endpoint Timeout plus one minute.
+	// longest Timeout of the endpoints the queue starts with, and of the
+	// Emitter's (webhook.Config.Timeout), plus one minute. River cannot
+	// change it once started: when endpoints added at runtime may have a
+	// longer Timeout, set it.
 	RescueAfter time.Duration
 
 	// DeliveredRetention is how long a delivered delivery and its log

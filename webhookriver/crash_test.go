@@ -63,6 +63,9 @@ func crashEventID(inst string, i int) string { return fmt.Sprintf("i%s-%05d", in
 // "emit"), says so on stdout and delivers until its stdin is closed
 // (then closes the Emitter and exits) or it is killed.
 func crashChildMain(role string) error {
+	if role == epRole {
+		return epChildMain() // endpoints_test.go's helper process
+	}
 	inst := os.Getenv(crashEnvInstance)
 	count, err := strconv.Atoi(os.Getenv(crashEnvCount))
 	if err != nil {
@@ -335,15 +338,26 @@ type crashChild struct {
 	ready chan struct{} // closed when it printed crashReady
 	done  chan struct{} // closed when it exited
 	err   error         // Wait's, once done
+
+	// onLine, if set, is given each line the child prints on stdout
+	// (crashReady aside), from one goroutine.
+	onLine func(string)
 }
 
 // crashStart starts a helper process with env added to the test's
 // environment; t's end kills it if it still runs.
 func crashStart(t *testing.T, name string, env ...string) *crashChild {
 	t.Helper()
+	return crashStartWith(t, name, nil, env...)
+}
+
+// crashStartWith is crashStart, with onLine given each line the child
+// prints on stdout.
+func crashStartWith(t *testing.T, name string, onLine func(string), env ...string) *crashChild {
+	t.Helper()
 	cmd := exec.Command(os.Args[0]) // TestMain runs the child: see crashChildMain
 	cmd.Env = append(os.Environ(), env...)
-	c := &crashChild{name: name, cmd: cmd, out: &crashOutput{}, ready: make(chan struct{}), done: make(chan struct{})}
+	c := &crashChild{name: name, cmd: cmd, out: &crashOutput{}, ready: make(chan struct{}), done: make(chan struct{}), onLine: onLine}
 	cmd.Stderr = c.out
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -358,6 +372,9 @@ func crashStart(t *testing.T, name string, env ...string) *crashChild {
 			if strings.Contains(line, crashReady) {
 				once.Do(func() { close(c.ready) })
 				continue
+			}
+			if c.onLine != nil {
+				c.onLine(line)
 			}
 			fmt.Fprintln(c.out, line)
 		}

@@ -26,6 +26,26 @@
 // The delivery logs are read from the same database ([Queue.LogStore]), so
 // Emitter.Logs, LogsHandler and Redeliver answer for every process.
 //
+// Endpoints added at runtime ([webhook.Emitter.AddEndpoint],
+// UpdateEndpoint, RemoveEndpoint) are stored in the same database, in the
+// table webhook_endpoint that Migrate creates (in Config.Schema):
+// [Queue.EndpointStore], which webhook.New uses unless its
+// Config.EndpointStore is set. A row holds an endpoint as the Emitter
+// encodes it, its secrets as they were given (an OAuth2 client secret
+// too): protect the table as the host's own credentials. New loads them
+// before the queue starts, so they survive restarts; then every Emitter
+// on the database reads the changes the others made every
+// webhook.Config.EndpointSync (2 s by default): a change made in one
+// process is in use in the others within about that long. Each process
+// gives an added endpoint a River queue of its own. The deliveries of a
+// removed endpoint are not sent: those that wait for a retry are made due
+// at once, and each is given up (webhook.ErrEndpointRemoved, logged and
+// reported to OnFailure) by the process that fetches it, once that
+// process knows of the removal (one that has yet to read it may still
+// send what it fetches meanwhile, as it would have sent what came due).
+// The removed endpoint's River queue keeps running in each process until
+// it stops, for deliveries that still come for it.
+//
 // Drivers: riverpgxv5 (pgx v5) and riverdatabasesql (database/sql, with
 // pgx's stdlib driver) for PostgreSQL; riversqlite with the pure-Go
 // modernc.org/sqlite for one machine that must not lose events.

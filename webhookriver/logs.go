@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/hookrail/webhook"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/rivertype"
 )
 
@@ -61,38 +63,76 @@ type output struct {
 	ResponseBody string                 `json:"response_body,omitempty"`
 	Attempts     int                    `json:"attempts"`
 	CompletedAt  *time.Time             `json:"completed_at,omitempty"`
+	// RedeliveredAs is set when the log was recorded redelivered during
+	// the attempt; once the job is finished, it goes into the metadata's
+	// redeliveredKey.
+	RedeliveredAs string `json:"redelivered_as,omitempty"`
 }
 
 // jobOutput is the output a job's metadata keeps (river.RecordOutput's
 // "output" key), nil when no attempt recorded one.
 func jobOutput(metadata []byte) (*output, error) {
-	var meta struct {
-		Output *output `json:"output"`
-	}
-	err := json.Unmarshal(metadata, &meta)
-	return meta.Output, err
+	m, err := jobMetadata(metadata)
+	return m.Output, err
+}
+
+// metadata is what the queue keeps in a job's metadata.
+type metadata struct {
+	Output        *output `json:"output"`
+	RedeliveredAs string  `json:"webhook_redelivered_as"` // redeliveredKey
+}
+
+func jobMetadata(b []byte) (metadata, error) {
+	var m metadata
+	err := json.Unmarshal(b, &m)
+	return m, err
 }
 
 func outputOf(l webhook.DeliveryLog) output {
 	return output{
 		Status: l.Status, StatusCode: l.StatusCode, ErrorMessage: l.ErrorMessage,
 		ResponseBody: l.ResponseBody, Attempts: l.Attempts, CompletedAt: l.CompletedAt,
+		RedeliveredAs: l.RedeliveredAs,
 	}
 }
 
 // Record implements webhook.LogStore. A pending log is the stored job
 // itself; a log of an attempt under way here goes into the job's output
-// when the attempt ends; any other (a delivery that could not be stored)
-// is kept in memory.
+// when the attempt ends; the log of a finished delivery that was sent
+// again (DeliveryLog.RedeliveredAs: Redeliver, Recover) has the new
+// delivery's id stored in its job's metadata; any other (a delivery that
+// could not be stored) is kept in memory.
 func (s logStore[TTx]) Record(ctx context.Context, l webhook.DeliveryLog) error {
-	if l.Status == webhook.StatusPending && l.Attempts == 0 {
+	if l.Status == webhook.StatusPending && l.Attempts == 0 && l.RedeliveredAs == "" {
 		return nil
 	}
 	if a, ok := s.q.running.Load(l.ID); ok {
 		a.(*attemptLog).store(l)
 		return nil
 	}
+	if l.RedeliveredAs != "" {
+		err := s.redelivered(ctx, l.ID, l.RedeliveredAs)
+		if !errors.Is(err, errNoRow) {
+			return err
+		}
+		// Not stored: a delivery kept in memory.
+		if l.Status == webhook.StatusPending && l.Attempts == 0 {
+			return nil
+		}
+	}
 	return s.q.fallback.Record(ctx, l)
+}
+
+// redelivered stores, in the job of delivery id, the id of the delivery
+// that sent it again; errNoRow when no job has id.
+func (s logStore[TTx]) redelivered(ctx context.Context, id, as string) error {
+	q := s.q
+	var jobID int64
+	err := noRow(q.driver.GetExecutor().QueryRow(ctx, q.sql(redeliveredSQL), jobKind, as, id).Scan(&jobID))
+	if err != nil && !errors.Is(err, errNoRow) {
+		return fmt.Errorf("webhookriver: log %s: keeping its redelivery: %w", id, err)
+	}
+	return err
 }
 
 // maxListed is the most logs one Query reads from the database.
@@ -126,27 +166,66 @@ func (s logStore[TTx]) Query(ctx context.Context, lq webhook.LogQuery) ([]webhoo
 	default:
 		return nil, fmt.Errorf("webhookriver: logs: unknown status %q", lq.Status)
 	}
-	res, err := st.client.JobList(ctx, p)
-	if err != nil {
-		return nil, fmt.Errorf("webhookriver: logs: %w", err)
-	}
-	logs := make([]webhook.DeliveryLog, 0, len(res.Jobs))
-	for _, job := range res.Jobs {
-		l, err := logOf(job)
+	p = s.createdWhere(p, lq)
+	logs := make([]webhook.DeliveryLog, 0)
+	for {
+		res, err := st.client.JobList(ctx, p)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("webhookriver: logs: %w", err)
 		}
-		if l.EndpointName == lq.Endpoint || lq.Endpoint == "" {
-			logs = append(logs, l)
+		for _, job := range res.Jobs {
+			l, err := logOf(job)
+			if err != nil {
+				return nil, err
+			}
+			if (l.EndpointName == lq.Endpoint || lq.Endpoint == "") && created(l, lq) {
+				logs = append(logs, l)
+			}
 		}
+		// Some were left out here (another endpoint's River queue, the
+		// database's margin of Since and Until): read on, for the limit.
+		if len(logs) >= limit || len(res.Jobs) < limit {
+			break
+		}
+		p = p.After(river.JobListCursorFromJob(res.Jobs[len(res.Jobs)-1]))
 	}
-	lost, err := s.q.fallback.Query(ctx, webhook.LogQuery{Endpoint: lq.Endpoint, Status: lq.Status, Limit: limit})
+	logs = logs[:min(len(logs), limit)]
+	lost, err := s.q.fallback.Query(ctx, webhook.LogQuery{Endpoint: lq.Endpoint, Status: lq.Status, Since: lq.Since, Until: lq.Until, Limit: limit})
 	if err != nil || len(lost) == 0 {
 		return logs, err
 	}
 	logs = append(logs, lost...)
 	slices.SortStableFunc(logs, func(a, b webhook.DeliveryLog) int { return b.CreatedAt.Compare(a.CreatedAt) })
 	return logs[:min(len(logs), limit)], nil
+}
+
+// createdMargin widens the database's filter of LogQuery.Since and Until,
+// which compares times rounded to the microsecond (PostgreSQL) or the
+// millisecond (SQLite): the logs are then filtered exactly (created).
+const createdMargin = 2 * time.Millisecond
+
+// createdWhere adds LogQuery.Since and Until to p, widened by
+// createdMargin, on the delivery's CreatedAt (in its args: the Emitter's
+// clock, not River's created_at).
+func (s logStore[TTx]) createdWhere(p *river.JobListParams, lq webhook.LogQuery) *river.JobListParams {
+	at := `(args ->> 'created_at')::timestamptz`
+	bound := func(name string) string { return "@" + name }
+	if s.q.driver.DatabaseName() == riverdriver.DatabaseNameSQLite {
+		at = `julianday(args ->> 'created_at')`
+		bound = func(name string) string { return "julianday(@" + name + ")" }
+	}
+	if !lq.Since.IsZero() {
+		p = p.Where(at+" >= "+bound("webhook_since"), river.NamedArgs{"webhook_since": lq.Since.Add(-createdMargin)})
+	}
+	if !lq.Until.IsZero() {
+		p = p.Where(at+" < "+bound("webhook_until"), river.NamedArgs{"webhook_until": lq.Until.Add(createdMargin)})
+	}
+	return p
+}
+
+// created reports whether l was created within lq's Since and Until.
+func created(l webhook.DeliveryLog, lq webhook.LogQuery) bool {
+	return (lq.Since.IsZero() || !l.CreatedAt.Before(lq.Since)) && (lq.Until.IsZero() || l.CreatedAt.Before(lq.Until))
 }
 
 // Get implements webhook.LogStore.
@@ -173,10 +252,11 @@ func logOf(job *rivertype.JobRow) (webhook.DeliveryLog, error) {
 	if err := json.Unmarshal(job.EncodedArgs, &a); err != nil {
 		return webhook.DeliveryLog{}, fmt.Errorf("webhookriver: job %d: args: %w", job.ID, err)
 	}
-	o, err := jobOutput(job.Metadata)
+	m, err := jobMetadata(job.Metadata)
 	if err != nil {
 		return webhook.DeliveryLog{}, fmt.Errorf("webhookriver: job %d: metadata: %w", job.ID, err)
 	}
+	o := m.Output
 	l := webhook.DeliveryLog{
 		ID: a.ID, EndpointName: a.Endpoint, EventID: a.EventID, EventType: a.EventType,
 		Payload: a.Body, Status: webhook.StatusPending, CreatedAt: a.CreatedAt,
@@ -184,6 +264,10 @@ func logOf(job *rivertype.JobRow) (webhook.DeliveryLog, error) {
 	if o != nil {
 		l.Status, l.StatusCode, l.ErrorMessage, l.ResponseBody, l.Attempts, l.CompletedAt =
 			o.Status, o.StatusCode, o.ErrorMessage, o.ResponseBody, o.Attempts, o.CompletedAt
+		l.RedeliveredAs = o.RedeliveredAs
+	}
+	if m.RedeliveredAs != "" {
+		l.RedeliveredAs = m.RedeliveredAs
 	}
 	// The job's state has the last word: River may have finished a job
 	// whose output was not recorded (a job cancelled by an operator).

@@ -17,7 +17,9 @@ import (
 const migrateLock int64 = 0x776562686f6f6b72
 
 // Migrate brings driver's database up to date: River's migrations, then
-// the queue's own (an index of the jobs by delivery ID). It is
+// the queue's own (an index of the jobs by delivery ID, and the table
+// webhook_endpoint of the endpoints added at runtime: see
+// [Queue.EndpointStore]). It is
 // idempotent, and safe to run from several processes at once: on
 // PostgreSQL they take turns on an advisory lock, held in a transaction
 // of its own while River's migrations run, each in its transaction (so
@@ -64,7 +66,7 @@ func migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], schem
 		if err != nil {
 			return fmt.Errorf("the migrations of River: %w", err)
 		}
-		return exec.Exec(ctx, spell(driver, schema, indexSQL))
+		return ownTables(ctx, exec, driver, schema)
 	}
 	// River's PostgreSQL migrations cannot share one transaction (a new
 	// enum value is used by the next): they run in their own while this
@@ -80,10 +82,20 @@ func migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], schem
 	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("the migrations of River: %w", err)
 	}
-	if err := tx.Exec(ctx, spell(driver, schema, indexSQL)); err != nil {
+	if err := ownTables(ctx, tx, driver, schema); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)
+}
+
+// ownTables creates the queue's own index and tables, unless they exist.
+func ownTables[TTx any](ctx context.Context, exec riverdriver.Executor, driver riverdriver.Driver[TTx], schema string) error {
+	for _, s := range append([]dialectSQL{indexSQL}, endpointTableSQL...) {
+		if err := exec.Exec(ctx, spell(driver, schema, s)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sqliteMigrateTries is how many times Migrate tries River's migrations

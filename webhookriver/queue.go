@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,9 +49,16 @@ type Queue[TTx any] struct {
 	driver riverdriver.Driver[TTx]
 	cfg    Config
 
-	state  atomic.Pointer[state[TTx]] // set by Start
+	state  atomic.Pointer[state[TTx]] // set by Start; replaced when the first endpoint is added to a client that works no queue
 	closed atomic.Bool
-	stopMu sync.Mutex // serializes Close
+	stopMu sync.Mutex // serializes Close and the changes of endpoints (EndpointAdded, EndpointRemoved)
+
+	names   atomic.Pointer[endpointSet] // replaced whole on a change: read without a lock
+	namesMu sync.Mutex                  // orders the changes to names
+
+	// producers is the River queues this process's client runs. Under
+	// stopMu.
+	producers map[string]bool
 
 	running  sync.Map // delivery ID → *attemptLog: attempts under way in this process
 	delays   sync.Map // River job ID → time.Duration: the Retry delay of the attempt that just failed
@@ -61,9 +69,9 @@ type Queue[TTx any] struct {
 type state[TTx any] struct {
 	runner  webhook.Runner
 	client  *river.Client[TTx]
-	working bool              // client.Start ran: Close stops it
-	queues  map[string]string // River queue → endpoint name, for Stats
-	known   map[string]bool   // the endpoints of this process
+	working bool          // client.Start ran: Close stops it
+	config  river.Config  // the client's, without its queues
+	rescue  time.Duration // River's RescueStuckJobsAfter
 }
 
 var _ webhook.Queue = (*Queue[any])(nil)
@@ -112,20 +120,27 @@ func New[TTx any](driver riverdriver.Driver[TTx], cfg Config) (*Queue[TTx], erro
 	if cfg.Schema != "" && driver.DatabaseName() == riverdriver.DatabaseNameSQLite {
 		return nil, fmt.Errorf("webhookriver: %w: schema: PostgreSQL only (a SQLite database is a file of its own)", webhook.ErrInvalidConfig)
 	}
-	return &Queue[TTx]{driver: driver, cfg: cfg, fallback: webhook.NewMemoryLogStore(fallbackLogs)}, nil
+	q := &Queue[TTx]{driver: driver, cfg: cfg, fallback: webhook.NewMemoryLogStore(fallbackLogs), producers: map[string]bool{}}
+	q.names.Store(&endpointSet{names: map[string]epState{}, owners: map[string]string{}})
+	return q, nil
 }
 
 // Start implements webhook.Queue: it makes the River client, with a queue
 // per endpoint, and, unless Config.InsertOnly, starts it. Deliveries
-// stored for endpoints this process does not have are run too, on one
-// worker each: for Config.UnknownEndpointGrace after they were stored
-// they are put back for a process that has the endpoint; then they are
-// given up (webhook.ErrEndpointNotFound), logged and reported to
-// OnFailure.
+// stored for endpoints this process does not have are run too, in a River
+// queue each (with Config.Workers, in case the endpoint is added at
+// runtime: River cannot change a running queue's workers): for
+// Config.UnknownEndpointGrace after they were stored they are put back
+// for a process that has the endpoint; then they are given up
+// (webhook.ErrEndpointNotFound), logged and reported to OnFailure. Those of an endpoint removed from the stored endpoints
+// ([Queue.EndpointStore]) are given up at once
+// (webhook.ErrEndpointRemoved).
 func (q *Queue[TTx]) Start(r webhook.Runner) error {
 	if r == nil {
 		return errors.New("webhookriver: Start: nil Runner")
 	}
+	q.stopMu.Lock()
+	defer q.stopMu.Unlock()
 	if q.state.Load() != nil {
 		return errors.New("webhookriver: Start: the queue is already started (a Queue serves one Emitter)")
 	}
@@ -151,11 +166,17 @@ func (q *Queue[TTx]) Start(r webhook.Runner) error {
 	rescue := q.cfg.RescueAfter
 	switch {
 	case rescue == 0:
-		rescue = longest + time.Minute
+		// An endpoint added later without a Timeout of its own has the
+		// Emitter's: the Runner's for a name it does not have.
+		rescue = max(longest, r.AttemptTimeout(&webhook.Delivery{})) + time.Minute
 	case rescue <= longest+attemptSlack:
 		return fmt.Errorf("webhookriver: %w: rescue_after: %s is not longer than the longest endpoint timeout (%s) plus %s", webhook.ErrInvalidConfig, rescue, longest, attemptSlack)
 	}
 
+	set := &endpointSet{names: make(map[string]epState, len(names)), owners: owners}
+	for _, name := range names {
+		set.names[name] = epState{status: epLive}
+	}
 	working := !q.cfg.InsertOnly
 	if working {
 		left, err := q.queuesWithWork(ctx)
@@ -165,11 +186,15 @@ func (q *Queue[TTx]) Start(r webhook.Runner) error {
 		var unknown []string
 		for _, qn := range left {
 			if _, ok := queues[qn]; !ok && strings.HasPrefix(qn, queuePrefix) {
-				queues[qn] = q.queueConfig(1)
+				// All the workers of an endpoint's, though they only put
+				// the deliveries back: River cannot change a running
+				// queue's, and the endpoint may be added at runtime.
+				queues[qn] = q.queueConfig(q.cfg.Workers)
 				unknown = append(unknown, qn)
 			}
 		}
 		if len(unknown) > 0 {
+			q.removedAtStart(ctx, set, unknown)
 			q.cfg.Logger.Warn("webhookriver: stored deliveries for endpoints this process does not have: left for a process that has them, then given up",
 				"river_queues", unknown, "unknown_endpoint_grace", q.cfg.UnknownEndpointGrace)
 		}
@@ -193,6 +218,7 @@ func (q *Queue[TTx]) Start(r webhook.Runner) error {
 		Schema:                      q.cfg.Schema,
 		Workers:                     workers,
 	}
+	base := *rc
 	if working {
 		rc.Queues = queues
 	}
@@ -200,12 +226,10 @@ func (q *Queue[TTx]) Start(r webhook.Runner) error {
 	if err != nil {
 		return fmt.Errorf("webhookriver: %w", err)
 	}
-	// The workers read the state as soon as the client starts.
-	known := make(map[string]bool, len(names))
-	for _, name := range names {
-		known[name] = true
-	}
-	q.state.Store(&state[TTx]{runner: r, client: client, working: working, queues: owners, known: known})
+	// The workers read the state and the endpoints as soon as the client
+	// starts.
+	q.names.Store(set)
+	q.state.Store(&state[TTx]{runner: r, client: client, working: working, config: base, rescue: rescue})
 	if working {
 		// River runs the jobs with contexts from this one: Close stops
 		// them, not a caller's context.
@@ -213,8 +237,36 @@ func (q *Queue[TTx]) Start(r webhook.Runner) error {
 			q.state.Store(nil)
 			return fmt.Errorf("webhookriver: starting River: %w", err)
 		}
+		for qn := range queues {
+			q.producers[qn] = true
+		}
 	}
 	return nil
+}
+
+// removedAtStart marks removed, in set, the endpoints that the stored
+// endpoints record as removed and that have deliveries left in the River
+// queues unknown, and makes those deliveries due now: the Runner gives
+// them up at once (the Emitter loads the removals with the endpoints),
+// where they would wait for the grace. A failure only costs the wait.
+func (q *Queue[TTx]) removedAtStart(ctx context.Context, set *endpointSet, unknown []string) {
+	removed, err := q.removedEndpoints(ctx)
+	if err != nil {
+		q.cfg.Logger.Warn("webhookriver: reading the removed endpoints failed: their deliveries wait for the unknown endpoints' grace", "error", err)
+		return
+	}
+	exec := q.driver.GetExecutor()
+	for _, name := range removed {
+		qn := queueName(name)
+		if _, ok := set.names[name]; ok || !slices.Contains(unknown, qn) {
+			continue
+		}
+		set.names[name] = epState{status: epRemoved}
+		if err := exec.Exec(ctx, q.sql(dueSQL), jobKind, qn, name); err != nil {
+			q.cfg.Logger.Warn("webhookriver: making a removed endpoint's deliveries due failed: they are given up when they come due",
+				"endpoint", name, "error", err)
+		}
+	}
 }
 
 // queueConfig is the River queue of an endpoint, with n workers.
@@ -423,8 +475,9 @@ func (q *Queue[TTx]) Stats(ctx context.Context) (webhook.QueueStats, error) {
 	if st == nil {
 		return webhook.QueueStats{}, ErrNotStarted
 	}
-	s := webhook.QueueStats{Endpoints: make(map[string]webhook.EndpointQueueStats, len(st.queues))}
-	for _, name := range st.queues {
+	owners := q.names.Load().owners
+	s := webhook.QueueStats{Endpoints: make(map[string]webhook.EndpointQueueStats, len(owners))}
+	for _, name := range owners {
 		s.Endpoints[name] = webhook.EndpointQueueStats{}
 	}
 	var agg string
@@ -441,7 +494,7 @@ func (q *Queue[TTx]) Stats(ctx context.Context) (webhook.QueueStats, error) {
 		if err != nil {
 			return webhook.QueueStats{}, fmt.Errorf("webhookriver: stats: bad count in %q", row)
 		}
-		name, known := st.queues[qn]
+		name, known := owners[qn]
 		es := s.Endpoints[name]
 		if state == "running" {
 			s.InFlight += n

@@ -18,7 +18,8 @@ import (
 // The queue in a schema of its own, on the host's pool, whose search path
 // is the host's: EmitTx in the host's transaction stores into the queue's
 // schema, and a River client of the host's own, on its own tables, is
-// left alone.
+// left alone. The endpoints added at runtime are stored in the queue's
+// schema.
 func TestSchemaOfItsOwn(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -69,6 +70,13 @@ func TestSchemaOfItsOwn(t *testing.T) {
 	res, err := q.Client().JobList(ctx, river.NewJobListParams().Kinds("webhook_delivery"))
 	require.NoError(t, err)
 	assert.Len(t, res.Jobs, 1)
+
+	// The stored endpoints are in the queue's schema too.
+	require.NoError(t, e.AddEndpoint(ctx, webhook.Endpoint{Name: "extra", URL: url, Secret: secret}))
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM "+queueSchema+".webhook_endpoint").Scan(&inQueue))
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM webhook_endpoint").Scan(&inHost))
+	assert.Equal(t, 1, inQueue, "the endpoint is in the queue's schema")
+	assert.Zero(t, inHost, "none in the host's")
 
 	_, err = webhookriver.New(driver, webhookriver.Config{Schema: "bad-name"})
 	assert.ErrorIs(t, err, webhook.ErrInvalidConfig)

@@ -65,7 +65,7 @@ func (w *worker[TTx]) Work(ctx context.Context, job *river.Job[deliveryArgs]) er
 	q := w.q
 	st := q.state.Load()
 	r := st.runner
-	if !st.known[job.Args.Endpoint] {
+	if !q.attemptable(ctx, st, job.Args.Endpoint) {
 		// Another process may have the endpoint (a rolling deploy that
 		// adds it): leave the delivery to it for a while.
 		if age := time.Since(job.CreatedAt); age < q.cfg.UnknownEndpointGrace {
