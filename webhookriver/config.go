@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/riverqueue/river/rivertype"
 	"log/slog"
 	"regexp"
 	"time"
@@ -112,6 +113,13 @@ type Config struct {
 	// for a process (a web tier) that emits while other processes on the
 	// same database, with the same endpoints, deliver. Defaults to false.
 	InsertOnly bool
+
+	// Plugins are River plugins (hooks and middleware) installed on the
+	// River client the queue builds, such as River's OpenTelemetry
+	// middleware (github.com/riverqueue/rivercontrib/otelriver), whose
+	// work spans then parent the attempts' spans of the webhookotel
+	// Observer. Nil: none.
+	Plugins []rivertype.Plugin
 
 	// Logger receives River's own logs. Nil: slog.Default(), from Warn
 	// up. (The Emitter logs every delivery's failures itself; River

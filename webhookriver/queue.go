@@ -214,6 +214,7 @@ func (q *Queue[TTx]) Start(r webhook.Runner) error {
 		JobTimeout:                  longest + attemptSlack,
 		Logger:                      q.cfg.Logger,
 		MaxAttempts:                 maxAttempts,
+		Plugins:                     q.cfg.Plugins,
 		RescueStuckJobsAfter:        rescue,
 		Schema:                      q.cfg.Schema,
 		Workers:                     workers,
