@@ -146,6 +146,11 @@ func TestRedeliverOnce(t *testing.T) {
 	orig := failedLogs(webhook.LogQuery{EventID: acme[0].EventID})
 	require.Len(t, orig, 1)
 	assert.Equal(t, again, orig[0].RedeliveredAs)
+	byID, err := e.Log(ctx, again)
+	require.NoError(t, err)
+	assert.Equal(t, acme[0].EventID, byID.EventID, "the redelivery has the event's id")
+	_, err = e.Log(ctx, "dlv_nope")
+	require.ErrorIs(t, err, webhook.ErrLogNotFound)
 
 	unresolved := failedLogs(webhook.LogQuery{Unresolved: true})
 	require.Len(t, unresolved, 2, "the failure delivered since is resolved")

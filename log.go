@@ -504,6 +504,19 @@ func (s *MemoryLogStore) Get(_ context.Context, id string) (DeliveryLog, error) 
 	return DeliveryLog{}, ErrLogNotFound
 }
 
+// Log returns the delivery log with the id (a delivery's, "dlv_…"); an
+// error wrapping ErrLogNotFound when the store has none.
+func (e *Emitter) Log(ctx context.Context, id string) (DeliveryLog, error) {
+	if e.queue == nil {
+		return DeliveryLog{}, errNotNew
+	}
+	l, err := e.logs.Get(ctx, id)
+	if err != nil {
+		return DeliveryLog{}, fmt.Errorf("webhook: delivery log %s: %w", id, err)
+	}
+	return l, nil
+}
+
 // Logs returns the delivery logs that match q, newest first.
 func (e *Emitter) Logs(ctx context.Context, q LogQuery) ([]DeliveryLog, error) {
 	if e.queue == nil {
