@@ -531,6 +531,9 @@ func (ep Endpoint) LogValue() slog.Value {
 	if ep.OAuth2 != nil {
 		attrs = append(attrs, slog.Any("oauth2", *ep.OAuth2))
 	}
+	if ep.Tenant != "" {
+		attrs = append(attrs, slog.String("tenant", ep.Tenant))
+	}
 	return slog.GroupValue(attrs...)
 }
 
@@ -557,6 +560,12 @@ func (ep Endpoint) String() string {
 	}
 	if ep.Disabled {
 		b.WriteString(" Disabled:true")
+	}
+	if ep.Tenant != "" {
+		fmt.Fprintf(&b, " Tenant:%s", ep.Tenant)
+	}
+	if ep.RateLimit != 0 {
+		fmt.Fprintf(&b, " RateLimit:%g", ep.RateLimit)
 	}
 	b.WriteString("}")
 	return b.String()
@@ -595,6 +604,8 @@ func (ep Endpoint) MarshalJSON() ([]byte, error) {
 		Transform:           ep.Transform != nil,
 		SendFilteredUpdates: ep.SendFilteredUpdates,
 		Disabled:            ep.Disabled,
+		Tenant:              ep.Tenant,
+		RateLimit:           ep.RateLimit,
 	}
 	if ep.Timeout != 0 {
 		v.Timeout = ep.Timeout.String()
@@ -633,6 +644,8 @@ type endpointView struct {
 	Transform           bool                `json:"transform,omitempty"`
 	SendFilteredUpdates bool                `json:"send_filtered_updates,omitempty"`
 	Disabled            bool                `json:"disabled,omitempty"`
+	Tenant              string              `json:"tenant,omitempty"`
+	RateLimit           float64             `json:"rate_limit,omitempty"`
 }
 
 // headerNames returns the sorted names of h; nil when it is empty.
