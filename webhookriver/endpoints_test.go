@@ -568,7 +568,6 @@ func TestAddedEndpointWaitsForTheEmitter(t *testing.T) {
 	insertOnly := fast
 	insertOnly.InsertOnly = true
 	web := open(insertOnly, webhook.Config{Endpoints: []webhook.Endpoint{ep}})
-	require.NoError(t, web.e.Emit(ctx, epEvent("evt_new", "")))
 	w := open(fast, webhook.Config{})
 
 	// The endpoint table is locked: AddEndpoint tells the queue, which
@@ -580,6 +579,17 @@ func TestAddedEndpointWaitsForTheEmitter(t *testing.T) {
 	require.NoError(t, err)
 	added := make(chan error, 1)
 	go func() { added <- w.e.AddEndpoint(ctx, ep) }()
+	// Once the store waits for the lock, the queue has been told (the
+	// Emitter tells it first): only then is the delivery stored, so that
+	// it is fetched while the endpoint is pending, not at w's start
+	// (where it is unknown, and the grace a nanosecond).
+	require.Eventually(t, func() bool {
+		var waiting int
+		err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND query LIKE '%webhook_endpoint%'`).Scan(&waiting)
+		return err == nil && waiting > 0
+	}, e2eWait, e2eTick)
+	require.NoError(t, web.e.Emit(ctx, epEvent("evt_new", "")))
 	time.Sleep(time.Second)
 	select {
 	case err := <-added:
