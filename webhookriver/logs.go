@@ -26,32 +26,49 @@ import (
 // A delivery's log is its job: pending until an attempt is recorded,
 // which River stores with the job's state when the attempt ends (as the
 // job's output: status, status code, error, the start of the answer,
-// attempts). Recording a log costs no query of its own. The logs of
-// deliveries that never reached the database (the insert failed, or Emit
-// could not build the body) are kept in this process's memory, the last
-// thousand.
+// attempts, the history of the attempts, the last [maxHistory] of them,
+// and the next attempt's time). Recording the first attempt's log costs
+// no query of its own; a later attempt's reads the history the job keeps
+// (one row, by the index on the delivery's id), to add itself to it: the
+// attempts may have been made by other processes. While the delivery is
+// retrying, DeliveryLog.NextAttemptAt is when River has the job
+// scheduled. The logs of deliveries that never reached the database (the
+// insert failed, or Emit could not build the body) are kept in this
+// process's memory, the last thousand.
 func (q *Queue[TTx]) LogStore() webhook.LogStore { return logStore[TTx]{q} }
 
 type logStore[TTx any] struct{ q *Queue[TTx] }
 
 // attemptLog holds the last log the Emitter recorded during an attempt
-// of this process, for the job's output.
+// of this process, for the job's output, with the whole history: the
+// job's, and the attempts recorded since.
 type attemptLog struct {
-	mu  sync.Mutex
-	log webhook.DeliveryLog
-	set bool
-}
-
-func (a *attemptLog) store(l webhook.DeliveryLog) {
-	a.mu.Lock()
-	a.log, a.set = l, true
-	a.mu.Unlock()
+	mu      sync.Mutex
+	log     webhook.DeliveryLog
+	set     bool
+	history []webhook.AttemptRecord // the job's, read once (see loaded), and this attempt's
+	loaded  bool                    // history holds the job's, if it has one
 }
 
 func (a *attemptLog) load() (webhook.DeliveryLog, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.log, a.set
+}
+
+// maxHistory is the most attempts a job's log keeps in its history (the
+// last ones): the history is in the job's metadata, which every attempt
+// writes whole, and a delivery may be retried up to maxRetries times.
+// DeliveryLog.Attempts still counts them all.
+const maxHistory = 100
+
+// appendHistory returns h with add, but for the oldest beyond maxHistory.
+func appendHistory(h []webhook.AttemptRecord, add ...webhook.AttemptRecord) []webhook.AttemptRecord {
+	h = append(h, add...)
+	if n := len(h) - maxHistory; n > 0 {
+		h = slices.Delete(h, 0, n)
+	}
+	return h
 }
 
 // output is what a job keeps of its delivery log: the rest is in its
@@ -63,6 +80,13 @@ type output struct {
 	ResponseBody string                 `json:"response_body,omitempty"`
 	Attempts     int                    `json:"attempts"`
 	CompletedAt  *time.Time             `json:"completed_at,omitempty"`
+	// History is the attempts made, oldest first: those of the job's
+	// earlier attempts (read back when the attempt recorded) and this
+	// one's; the last maxHistory.
+	History []webhook.AttemptRecord `json:"history,omitempty"`
+	// NextAttemptAt is the next attempt's time, as the Emitter scheduled
+	// it, when the attempt left the delivery retrying.
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
 	// RedeliveredAs is set when the log was recorded redelivered during
 	// the attempt; once the job is finished, it goes into the metadata's
 	// redeliveredKey.
@@ -92,23 +116,23 @@ func outputOf(l webhook.DeliveryLog) output {
 	return output{
 		Status: l.Status, StatusCode: l.StatusCode, ErrorMessage: l.ErrorMessage,
 		ResponseBody: l.ResponseBody, Attempts: l.Attempts, CompletedAt: l.CompletedAt,
-		RedeliveredAs: l.RedeliveredAs,
+		History: l.History, NextAttemptAt: l.NextAttemptAt, RedeliveredAs: l.RedeliveredAs,
 	}
 }
 
 // Record implements webhook.LogStore. A pending log is the stored job
 // itself; a log of an attempt under way here goes into the job's output
-// when the attempt ends; the log of a finished delivery that was sent
-// again (DeliveryLog.RedeliveredAs: Redeliver, Recover) has the new
-// delivery's id stored in its job's metadata; any other (a delivery that
-// could not be stored) is kept in memory.
+// when the attempt ends, its History (the attempt just made) added to
+// the job's; the log of a finished delivery that was sent again
+// (DeliveryLog.RedeliveredAs: Redeliver, Recover) has the new delivery's
+// id stored in its job's metadata; any other (a delivery that could not
+// be stored) is kept in memory.
 func (s logStore[TTx]) Record(ctx context.Context, l webhook.DeliveryLog) error {
 	if l.Status == webhook.StatusPending && l.Attempts == 0 && l.RedeliveredAs == "" {
 		return nil
 	}
 	if a, ok := s.q.running.Load(l.ID); ok {
-		a.(*attemptLog).store(l)
-		return nil
+		return s.recordAttempt(a.(*attemptLog), l)
 	}
 	if l.RedeliveredAs != "" {
 		err := s.redelivered(ctx, l.ID, l.RedeliveredAs)
@@ -121,6 +145,54 @@ func (s logStore[TTx]) Record(ctx context.Context, l webhook.DeliveryLog) error 
 		}
 	}
 	return s.q.fallback.Record(ctx, l)
+}
+
+// historyTimeout bounds the read of a job's history by Record, which
+// the Emitter calls without a deadline.
+const historyTimeout = 10 * time.Second
+
+// recordAttempt keeps l, recorded during an attempt under way here, for
+// the job's output, with the job's history and the attempt l holds. The
+// job's history is read at the first record of the attempt that follows
+// an earlier one: the output the attempt writes replaces the job's. If
+// it cannot be read, l is kept with this attempt's history, and the
+// error says so.
+func (s logStore[TTx]) recordAttempt(a *attemptLog, l webhook.DeliveryLog) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var err error
+	if !a.loaded {
+		a.loaded = true
+		// Attempts made before the ones l holds: their history is the job's.
+		if l.Attempts > len(l.History) {
+			ctx, cancel := context.WithTimeout(context.Background(), historyTimeout)
+			a.history, err = s.history(ctx, l.ID)
+			cancel()
+		}
+	}
+	a.history = appendHistory(a.history, l.History...)
+	l.History = slices.Clone(a.history)
+	a.log, a.set = l, true
+	return err
+}
+
+// history reads the history the job of delivery id keeps; none when no
+// job has id.
+func (s logStore[TTx]) history(ctx context.Context, id string) ([]webhook.AttemptRecord, error) {
+	q := s.q
+	var text string
+	err := noRow(q.driver.GetExecutor().QueryRow(ctx, q.sql(historySQL), jobKind, id).Scan(&text))
+	if errors.Is(err, errNoRow) {
+		return nil, nil
+	}
+	var h []webhook.AttemptRecord
+	if err == nil {
+		err = json.Unmarshal([]byte(text), &h)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("webhookriver: log %s: reading the history of its earlier attempts (this attempt's is kept alone): %w", id, err)
+	}
+	return appendHistory(h), nil
 }
 
 // redelivered stores, in the job of delivery id, the id of the delivery
@@ -138,7 +210,10 @@ func (s logStore[TTx]) redelivered(ctx context.Context, id, as string) error {
 // maxListed is the most logs one Query reads from the database.
 const maxListed = 10_000
 
-// Query implements webhook.LogStore: newest first.
+// Query implements webhook.LogStore: newest first. The database selects
+// the jobs by River queue (LogQuery.Endpoint, Endpoints), state (Status),
+// event id (EventID) and creation time (Since, Until); the logs are then
+// checked exactly.
 func (s logStore[TTx]) Query(ctx context.Context, lq webhook.LogQuery) ([]webhook.DeliveryLog, error) {
 	st := s.q.state.Load()
 	if st == nil {
@@ -146,8 +221,20 @@ func (s logStore[TTx]) Query(ctx context.Context, lq webhook.LogQuery) ([]webhoo
 	}
 	limit := min(cmp.Or(lq.Limit, webhook.DefaultLogLimit), maxListed)
 	p := river.NewJobListParams().Kinds(jobKind).OrderBy(river.JobListOrderByID, river.SortOrderDesc).First(limit)
-	if lq.Endpoint != "" {
-		p = p.Queues(queueName(lq.Endpoint))
+	eps := endpointsOf(lq)
+	if eps != nil {
+		if len(eps) == 0 {
+			return make([]webhook.DeliveryLog, 0), nil
+		}
+		queues := make([]string, 0, len(eps))
+		for name := range eps {
+			queues = append(queues, queueName(name))
+		}
+		slices.Sort(queues)
+		p = p.Queues(slices.Compact(queues)...)
+	}
+	if lq.EventID != "" {
+		p = p.Where("args ->> 'event_id' = @webhook_event_id", river.NamedArgs{"webhook_event_id": lq.EventID})
 	}
 	switch lq.Status {
 	case "":
@@ -178,7 +265,7 @@ func (s logStore[TTx]) Query(ctx context.Context, lq webhook.LogQuery) ([]webhoo
 			if err != nil {
 				return nil, err
 			}
-			if (l.EndpointName == lq.Endpoint || lq.Endpoint == "") && created(l, lq) {
+			if (eps == nil || eps[l.EndpointName]) && (lq.EventID == "" || l.EventID == lq.EventID) && created(l, lq) {
 				logs = append(logs, l)
 			}
 		}
@@ -190,13 +277,33 @@ func (s logStore[TTx]) Query(ctx context.Context, lq webhook.LogQuery) ([]webhoo
 		p = p.After(river.JobListCursorFromJob(res.Jobs[len(res.Jobs)-1]))
 	}
 	logs = logs[:min(len(logs), limit)]
-	lost, err := s.q.fallback.Query(ctx, webhook.LogQuery{Endpoint: lq.Endpoint, Status: lq.Status, Since: lq.Since, Until: lq.Until, Limit: limit})
+	lost, err := s.q.fallback.Query(ctx, webhook.LogQuery{Endpoint: lq.Endpoint, Endpoints: lq.Endpoints, EventID: lq.EventID,
+		Status: lq.Status, Since: lq.Since, Until: lq.Until, Limit: limit})
 	if err != nil || len(lost) == 0 {
 		return logs, err
 	}
 	logs = append(logs, lost...)
 	slices.SortStableFunc(logs, func(a, b webhook.DeliveryLog) int { return b.CreatedAt.Compare(a.CreatedAt) })
 	return logs[:min(len(logs), limit)], nil
+}
+
+// endpointsOf is the set of endpoint names whose logs lq selects (its
+// Endpoint, its Endpoints, both: those of Endpoints it names); nil: any
+// endpoint's, empty: none.
+func endpointsOf(lq webhook.LogQuery) map[string]bool {
+	switch {
+	case lq.Endpoints == nil && lq.Endpoint == "":
+		return nil
+	case lq.Endpoints == nil:
+		return map[string]bool{lq.Endpoint: true}
+	}
+	set := make(map[string]bool, len(lq.Endpoints))
+	for _, name := range lq.Endpoints {
+		if lq.Endpoint == "" || name == lq.Endpoint {
+			set[name] = true
+		}
+	}
+	return set
 }
 
 // createdMargin widens the database's filter of LogQuery.Since and Until,
@@ -269,6 +376,9 @@ func logOf(job *rivertype.JobRow) (webhook.DeliveryLog, error) {
 	if m.RedeliveredAs != "" {
 		l.RedeliveredAs = m.RedeliveredAs
 	}
+	if o != nil {
+		l.History = o.History
+	}
 	// The job's state has the last word: River may have finished a job
 	// whose output was not recorded (a job cancelled by an operator).
 	switch job.State {
@@ -283,6 +393,17 @@ func logOf(job *rivertype.JobRow) (webhook.DeliveryLog, error) {
 	if l.CompletedAt == nil && job.FinalizedAt != nil {
 		t := job.FinalizedAt.UTC()
 		l.CompletedAt = &t
+	}
+	if l.Status == webhook.StatusRetrying {
+		switch job.State {
+		case rivertype.JobStateRetryable, rivertype.JobStateScheduled, rivertype.JobStateAvailable:
+			// When River runs it: the Emitter's time, or later (a
+			// snooze: the circuit is open, the endpoint paused).
+			t := job.ScheduledAt.UTC()
+			l.NextAttemptAt = &t
+		default: // running: the time the attempt under way was due
+			l.NextAttemptAt = o.NextAttemptAt
+		}
 	}
 	if a.Body == nil {
 		l.Payload = nil

@@ -54,6 +54,16 @@ var (
 	AND state IN ('available', 'scheduled', 'retryable') AND scheduled_at > datetime('now', 'subsec')`,
 	}
 
+	// historySQL answers the history of the attempts the job of delivery
+	// {2} keeps in its output, a JSON array ("[]" when it has none); no
+	// row when there is no such job.
+	historySQL = dialectSQL{
+		postgres: `SELECT coalesce((metadata -> 'output' -> 'history')::text, '[]') FROM {river_job}
+	WHERE kind = {1} AND args ->> 'id' = {2} LIMIT 1`,
+		sqlite: `SELECT coalesce(metadata -> '$.output.history', '[]') FROM {river_job}
+	WHERE kind = {1} AND args ->> 'id' = {2} LIMIT 1`,
+	}
+
 	// redeliveredSQL keeps, in the metadata of the job of delivery {3},
 	// the id of the delivery that sent it again ({2}); it answers the
 	// job's id, no row when there is no such job.
