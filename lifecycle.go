@@ -69,6 +69,9 @@ func (e *Emitter) close(ctx context.Context) error {
 		<-calls
 	}
 	e.life.close()
+	if e.detach != nil {
+		e.detach()
+	}
 	if e.ownTrans != nil {
 		e.ownTrans.CloseIdleConnections()
 	}

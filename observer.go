@@ -36,3 +36,12 @@ type Observer interface {
 	// CircuitChanged is called for every circuit that opens or closes.
 	CircuitChanged(c CircuitChange)
 }
+
+// AttachingObserver is an Observer that also reads the Emitter itself
+// (gauges read from Stats, say). New calls Attach once the Emitter runs,
+// so that installing it stays one option; Close calls the function
+// Attach returned once the queue is closed.
+type AttachingObserver interface {
+	Observer
+	Attach(e *Emitter) (detach func())
+}

@@ -328,6 +328,7 @@ type Emitter struct {
 	answers   sync.Map // delivery id → answer
 	inProcess bool
 
+	detach    func()             // an AttachingObserver's, for Close; nil: none
 	syncStop  context.CancelFunc // ends syncLoop; nil: none runs
 	syncDone  chan struct{}      // closed when syncLoop returns
 	recoverMu sync.Mutex         // one Recover at a time, so that none redelivers a log twice
@@ -508,6 +509,9 @@ func New(cfg Config) (*Emitter, error) {
 	if err := e.queue.Start(runner{e}); err != nil {
 		e.life.end()
 		return nil, fmt.Errorf("webhook: starting the queue: %w", err)
+	}
+	if a, ok := e.obs.(AttachingObserver); ok {
+		e.detach = a.Attach(e)
 	}
 	if e.store != nil {
 		var ctx context.Context

@@ -8,8 +8,9 @@
 //
 // # Installation
 //
-// An [Observer] is a [webhook.Observer]: give it to the Emitter's Config,
-// then, once the Emitter exists, let it read the queue and the circuits:
+// An [Observer] is a [webhook.Observer]: give it to the Emitter's Config.
+// New then attaches it to the Emitter (see [Observer.Attach]), whose queue
+// and circuits its gauges read, until Close:
 //
 //	obs, err := webhookotel.New(webhookotel.Options{}) // the global providers
 //	if err != nil {
@@ -22,11 +23,7 @@
 //	if err != nil {
 //		return err
 //	}
-//	reg, err := obs.ObserveEmitter(emitter) // the gauges
-//	if err != nil {
-//		return err
-//	}
-//	defer reg.Unregister() // when the Emitter is closed
+//	defer emitter.Close(ctx)
 //
 // Options.TracerProvider and Options.MeterProvider default to
 // otel.GetTracerProvider() and otel.GetMeterProvider(). The instrumentation
@@ -175,11 +172,6 @@
 //	if err != nil {
 //		return err
 //	}
-//	reg, err := obs.ObserveEmitter(emitter) // Stats reads River's job table
-//	if err != nil {
-//		return err
-//	}
-//	defer reg.Unregister()
 //
 //	// The host's own River client, for its own jobs, takes it as usual.
 //	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{

@@ -40,11 +40,8 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	reg, err := obs.ObserveEmitter(emitter) // webhook.queue.depth, webhook.circuit.state
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer reg.Unregister()
+	// New attached obs: its gauges (webhook.queue.depth,
+	// webhook.circuit.state) read the Emitter until it is closed.
 
 	// The host's request span, active at Emit: the attempts link to it.
 	ctx, span := tp.Tracer("shop").Start(context.Background(), "POST /orders")

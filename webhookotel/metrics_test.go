@@ -94,9 +94,7 @@ func TestQueueDepth(t *testing.T) {
 		},
 		Workers: 1,
 	})
-	reg, err := tm.obs.ObserveEmitter(e)
-	require.NoError(t, err)
-
+	// New attached the gauges (webhook.AttachingObserver).
 	require.NoError(t, e.Emit(context.Background(), orderEvent(1)))
 	require.Eventually(t, func() bool { return arrived.Load() == 1 }, 5*time.Second, time.Millisecond)
 	require.NoError(t, e.Emit(context.Background(), orderEvent(2)))
@@ -116,9 +114,9 @@ func TestQueueDepth(t *testing.T) {
 	}, 5*time.Second, 5*time.Millisecond)
 	assert.Equal(t, int64(2), intValue(t, tm.collect(t), webhookotel.MetricDeliveries, slowEP))
 
-	require.NoError(t, reg.Unregister())
+	require.NoError(t, e.Close(context.Background()))
 	_, ok := findMetric(tm.collect(t), webhookotel.MetricQueueDepth)
-	assert.False(t, ok, "no longer reported")
+	assert.False(t, ok, "no longer reported once the Emitter is closed")
 }
 
 // TestCircuitMetrics: a circuit that opens (CircuitBreaker Threshold 1)
@@ -137,9 +135,6 @@ func TestCircuitMetrics(t *testing.T) {
 		Retry:          fastRetry(0),
 		CircuitBreaker: webhook.CircuitBreaker{Threshold: 1, Cooldown: time.Hour},
 	})
-	_, err := tm.obs.ObserveEmitter(e)
-	require.NoError(t, err)
-
 	downEP, upEP := webhookotel.KeyEndpoint.String("down"), webhookotel.KeyEndpoint.String("up")
 	opened, closed := webhookotel.KeyCircuitState.String("open"), webhookotel.KeyCircuitState.String("closed")
 	require.NoError(t, e.Emit(context.Background(), orderEvent(1)))

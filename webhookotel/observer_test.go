@@ -197,8 +197,6 @@ func TestSync(t *testing.T) {
 		Retry:     fastRetry(1),
 		Sync:      true,
 	})
-	_, err := tm.obs.ObserveEmitter(e)
-	require.NoError(t, err)
 
 	ctx, host := tm.hostSpan(context.Background())
 	require.NoError(t, e.Emit(ctx, orderEvent(1)))

@@ -3,6 +3,7 @@ package webhookotel
 import (
 	"context"
 	"errors"
+	"go.opentelemetry.io/otel"
 
 	"go.opentelemetry.io/otel/metric"
 
@@ -16,12 +17,27 @@ type StatsSource interface {
 
 var _ StatsSource = (*webhook.Emitter)(nil)
 
+// Attach implements webhook.AttachingObserver: webhook.New calls it, so
+// that the gauges of ObserveEmitter need no call of their own, and Close
+// calls the function it returns, which unregisters them. A registration
+// that fails is reported to otel.Handle.
+func (o *Observer) Attach(e *webhook.Emitter) (detach func()) {
+	reg, err := o.ObserveEmitter(e)
+	if err != nil {
+		otel.Handle(err)
+		return func() {}
+	}
+	return func() { _ = reg.Unregister() }
+}
+
+var _ webhook.AttachingObserver = (*Observer)(nil)
+
 // ObserveEmitter reports e's queue and circuits through the gauges
 // webhook.queue.depth and webhook.circuit.state, read from e.Stats at
 // each collection (with the reader's context: a durable queue's Stats
-// asks its database). Call it once the Emitter exists (webhook.New takes
-// the Observer first), and Unregister the registration when the Emitter
-// is closed. A Stats error is the collection's error: the reader reports
+// asks its database). An Emitter whose Config has the Observer is
+// observed already (see Attach): call it for another StatsSource, and
+// Unregister the registration when it is closed. A Stats error is the collection's error: the reader reports
 // it (otel.Handle, for a periodic reader) and the gauges have no point
 // for that collection.
 //
