@@ -40,6 +40,9 @@ func (s *endpointSet) with(ep *endpoint) *endpointSet {
 	old := s.byName[ep.Name]
 	n := &endpointSet{byName: maps.Clone(s.byName), global: s.global, byTenant: s.byTenant}
 	n.byName[ep.Name] = ep
+	if ep.Tenant != "" || (old != nil && old.Tenant != "") {
+		n.tenants()
+	}
 	if old != nil {
 		n.all = slices.Clone(s.all)
 		n.all[slices.Index(n.all, old)] = ep
@@ -50,7 +53,6 @@ func (s *endpointSet) with(ep *endpoint) *endpointSet {
 	if ep.Tenant == "" {
 		n.global = append(slices.Clip(n.global), ep)
 	} else {
-		n.tenants()
 		n.byTenant[ep.Tenant] = append(slices.Clip(n.byTenant[ep.Tenant]), ep)
 	}
 	return n
@@ -64,13 +66,17 @@ func (s *endpointSet) without(name string) *endpointSet {
 	}
 	n := &endpointSet{byName: maps.Clone(s.byName), global: s.global, byTenant: s.byTenant}
 	delete(n.byName, name)
+	if old.Tenant != "" {
+		n.tenants()
+	}
 	n.all = slices.DeleteFunc(slices.Clone(s.all), func(ep *endpoint) bool { return ep == old })
 	n.unlist(old)
 	return n
 }
 
 // unlist takes ep out of the list of its tenant (or the global one), on a
-// set being built from s: the list is copied, never modified in place.
+// set being built, whose tenant index is its own already when ep has a
+// tenant: the list is copied, never modified in place.
 func (n *endpointSet) unlist(ep *endpoint) {
 	drop := func(l []*endpoint) []*endpoint {
 		return slices.DeleteFunc(slices.Clone(l), func(e *endpoint) bool { return e == ep })
@@ -79,7 +85,6 @@ func (n *endpointSet) unlist(ep *endpoint) {
 		n.global = drop(n.global)
 		return
 	}
-	n.tenants()
 	if l := drop(n.byTenant[ep.Tenant]); len(l) > 0 {
 		n.byTenant[ep.Tenant] = l
 	} else {
@@ -87,7 +92,8 @@ func (n *endpointSet) unlist(ep *endpoint) {
 	}
 }
 
-// tenants gives n a tenant index of its own, once.
+// tenants gives n, a set being built, a tenant index of its own: with
+// and without call it once, before they change it.
 func (n *endpointSet) tenants() {
 	n.byTenant = maps.Clone(n.byTenant)
 	if n.byTenant == nil {

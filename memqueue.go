@@ -322,12 +322,7 @@ func (q *MemoryQueue) pushDue(eq *endpointQueue, d *Delivery) {
 		eq.due, eq.head = eq.due[:n], 0
 	}
 	eq.due = append(eq.due, d)
-	if !eq.inRing {
-		eq.inRing = true
-		q.ring = append(q.ring, eq)
-	}
-	q.ready++
-	q.work.Signal()
+	q.becameDue(eq)
 }
 
 // pushFront makes d due for a worker before every other delivery of its
@@ -339,6 +334,12 @@ func (q *MemoryQueue) pushFront(eq *endpointQueue, d *Delivery) {
 	} else {
 		eq.due = slices.Insert(eq.due, 0, d)
 	}
+	q.becameDue(eq)
+}
+
+// becameDue counts a delivery just made due for eq, puts eq in the ring
+// if it was not, and wakes a worker. q.mu held.
+func (q *MemoryQueue) becameDue(eq *endpointQueue) {
 	if !eq.inRing {
 		eq.inRing = true
 		q.ring = append(q.ring, eq)
