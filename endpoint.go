@@ -675,6 +675,11 @@ func formatRedacted(f fmt.State, verb rune, typ, s string) {
 	}
 }
 
+// RedactedURL returns the URL as String, logs and MarshalJSON show it:
+// without user information or fragment, its query (which may carry a
+// token) replaced by "[REDACTED]"; "[unparsable URL]" if it is not one.
+func (ep Endpoint) RedactedURL() string { return redactURL(ep.URL) }
+
 // redactURL drops the query and user information of a URL, which may
 // carry tokens.
 func redactURL(raw string) string {

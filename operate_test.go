@@ -159,3 +159,12 @@ func orderEvent(id int) webhook.Event {
 	ev.Model = "store.Order"
 	return ev
 }
+
+// TestEndpointRedactedURL: the URL as an operator's page may show it,
+// without credentials or the query's token.
+func TestEndpointRedactedURL(t *testing.T) {
+	t.Parallel()
+	ep := webhook.Endpoint{URL: "https://hooks.example.com/in?token=s3cret#frag"}
+	assert.Equal(t, "https://hooks.example.com/in?[REDACTED]", ep.RedactedURL())
+	assert.Equal(t, "https://hooks.example.com/in", webhook.Endpoint{URL: "https://hooks.example.com/in"}.RedactedURL())
+}

@@ -327,25 +327,10 @@ func (h *handler) apiEndpoints(w http.ResponseWriter, r *http.Request) {
 
 func toEndpointJSON(ep webhook.Endpoint, s webhook.EndpointStats) endpointJSON {
 	return endpointJSON{
-		Name: ep.Name, Tenant: ep.Tenant, URL: redactURL(ep.URL),
+		Name: ep.Name, Tenant: ep.Tenant, URL: ep.RedactedURL(),
 		Queued: s.Queued, InFlight: s.InFlight, Circuit: s.Circuit,
 		Disabled: s.Disabled, Gone: s.Disabled && !ep.Disabled, Paused: s.Paused,
 	}
-}
-
-// redactURL drops the query and user information of a URL, which may
-// carry tokens.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "[unparsable URL]"
-	}
-	u.User = nil
-	if u.RawQuery != "" {
-		u.RawQuery = "[REDACTED]"
-	}
-	u.Fragment = ""
-	return u.String()
 }
 
 // apiStats serves GET api/stats: webhook.Stats.
