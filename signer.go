@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"iter"
 	"net/http"
 	"slices"
 	"strconv"
@@ -199,10 +200,10 @@ func (v *Verifier) Verify(header http.Header, body []byte) error {
 	if err != nil {
 		return err
 	}
-	if len(sigs) == 0 {
+	if sigs.empty() {
 		return fmt.Errorf("webhook: %s: header is absent or empty: %w", HeaderSignature, ErrMissingSignature)
 	}
-	ts := header.Get(HeaderTimestamp)
+	ts := headerValue(header, HeaderTimestamp)
 	if ts == "" {
 		return fmt.Errorf("webhook: %s: header is absent or empty: %w", HeaderTimestamp, ErrMissingSignature)
 	}
@@ -213,8 +214,9 @@ func (v *Verifier) Verify(header http.Header, body []byte) error {
 	if !ok {
 		return fmt.Errorf("webhook: %s: %q is not a unix time: %w", HeaderTimestamp, sigTruncate(ts), ErrMalformedSignature)
 	}
-	got := make([][sha256.Size]byte, 0, MaxSignatures)
-	for i, sig := range sigs {
+	var kept [MaxSignatures][sha256.Size]byte
+	got := kept[:0]
+	for i, sig := range sigs.all() {
 		hexPart, ok := strings.CutPrefix(sig, sigPrefix)
 		switch {
 		case !ok:
@@ -227,7 +229,7 @@ func (v *Verifier) Verify(header http.Header, body []byte) error {
 				HeaderSignature, i+1, len(hexPart), sigHexLen, ErrMalformedSignature)
 		}
 		var raw [sha256.Size]byte
-		if _, err := hex.Decode(raw[:], []byte(hexPart)); err != nil {
+		if !decodeHexSum(&raw, hexPart) {
 			return fmt.Errorf("webhook: %s: signature %d: not hexadecimal: %w",
 				HeaderSignature, i+1, ErrMalformedSignature)
 		}
@@ -243,12 +245,13 @@ func (v *Verifier) Verify(header http.Header, body []byte) error {
 
 	// 4. Signatures: one HMAC per secret, against every signature kept,
 	// in constant time.
+	prefix := append(make([]byte, 0, len(ts)+1), ts...)
+	prefix = append(prefix, '.')
 	var sum [sha256.Size]byte
 	for _, secret := range v.Secrets {
 		v.hashed()
 		mac := hmac.New(sha256.New, []byte(secret))
-		mac.Write([]byte(ts))
-		mac.Write([]byte{'.'})
+		mac.Write(prefix)
 		mac.Write(body)
 		expected := mac.Sum(sum[:0])
 		for i := range got {
@@ -267,25 +270,86 @@ func (v *Verifier) hashed() {
 	}
 }
 
-// signatureFields returns the space-separated entries of the signature
-// header name, on all its lines, or an error wrapping
-// ErrSignatureHeaderTooLarge when the lines add up to more than
+// signatureFields returns the signature header name's lines, or an error
+// wrapping ErrSignatureHeaderTooLarge when they add up to more than
 // MaxSignatureHeaderBytes: that is checked before anything is split.
-func signatureFields(header http.Header, name string) ([]string, error) {
-	values := header.Values(name)
+func signatureFields(header http.Header, name string) (sigLines, error) {
+	lines := header[name]
 	size := 0
-	for _, value := range values {
-		size += len(value)
+	for _, line := range lines {
+		size += len(line)
 		if size > MaxSignatureHeaderBytes {
 			return nil, fmt.Errorf("webhook: %s: header longer than %d bytes: %w",
 				name, MaxSignatureHeaderBytes, ErrSignatureHeaderTooLarge)
 		}
 	}
-	var fields []string
-	for _, value := range values {
-		fields = append(fields, strings.Fields(value)...)
+	return lines, nil
+}
+
+// sigLines are the lines of a signature header, each holding
+// space-separated signatures.
+type sigLines []string
+
+// all yields the signatures of every line, numbered from 0, without
+// allocating.
+func (l sigLines) all() iter.Seq2[int, string] {
+	return func(yield func(int, string) bool) {
+		i := 0
+		for _, line := range l {
+			for sig := range strings.FieldsSeq(line) {
+				if !yield(i, sig) {
+					return
+				}
+				i++
+			}
+		}
 	}
-	return fields, nil
+}
+
+// empty reports whether the lines hold no signature.
+func (l sigLines) empty() bool {
+	for range l.all() {
+		return false
+	}
+	return true
+}
+
+// headerValue is h.Get(key) for a key already in canonical form (all of
+// this package's header names are): the map is read directly, without
+// canonicalizing the key again.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// decodeHexSum decodes the 64 hex digits s (either case) into dst.
+func decodeHexSum(dst *[sha256.Size]byte, s string) bool {
+	if len(s) != 2*len(dst) {
+		return false
+	}
+	for i := range dst {
+		hi, ok1 := unhex(s[2*i])
+		lo, ok2 := unhex(s[2*i+1])
+		if !ok1 || !ok2 {
+			return false
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 // checkTime checks a parsed timestamp header against the tolerance.

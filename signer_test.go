@@ -598,3 +598,15 @@ func TestVerifierToleranceCapped(t *testing.T) {
 		}
 	}
 }
+
+// TestHeaderNamesCanonical: Verify reads the headers it checks from the
+// map directly (headerValue, signatureFields), which is h.Get only for a
+// key in canonical form.
+func TestHeaderNamesCanonical(t *testing.T) {
+	for _, k := range []string{HeaderSignature, HeaderTimestamp, HeaderEventID,
+		HeaderStandardID, HeaderStandardTimestamp, HeaderStandardSignature} {
+		if c := http.CanonicalHeaderKey(k); c != k {
+			t.Errorf("%q is not canonical: %q", k, c)
+		}
+	}
+}

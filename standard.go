@@ -214,14 +214,14 @@ func (v *Verifier) verifyStandard(header http.Header, body []byte) error {
 	if err != nil {
 		return err
 	}
-	id := header.Get(HeaderStandardID)
-	ts := header.Get(HeaderStandardTimestamp)
+	id := headerValue(header, HeaderStandardID)
+	ts := headerValue(header, HeaderStandardTimestamp)
 	switch {
 	case id == "":
 		return fmt.Errorf("webhook: %s: header is absent or empty: %w", HeaderStandardID, ErrMissingSignature)
 	case ts == "":
 		return fmt.Errorf("webhook: %s: header is absent or empty: %w", HeaderStandardTimestamp, ErrMissingSignature)
-	case len(sigs) == 0:
+	case sigs.empty():
 		return fmt.Errorf("webhook: %s: header is absent or empty: %w", HeaderStandardSignature, ErrMissingSignature)
 	}
 	unix, ok := sigParseUnix(ts)
@@ -236,7 +236,7 @@ func (v *Verifier) verifyStandard(header http.Header, body []byte) error {
 	var got []standardSig
 	var malformed error
 	decoded := false
-	for i, s := range sigs {
+	for i, s := range sigs.all() {
 		version, b64, ok := strings.Cut(s, ",")
 		if !ok {
 			if malformed == nil {

@@ -6,6 +6,8 @@
 //	go run ./bench -n 50000 -reps 5 -conc 8,64 -body 4096
 //	go build -o /tmp/bench ./bench && /tmp/bench -sides library -conc 32 -cpuprofile lib.prof
 //	go tool pprof -top -cum /tmp/bench lib.prof   # where the library's CPU goes
+//	/tmp/bench -sides library -conc 32 -memprofile mem.prof -mutexprofile mutex.prof
+//	go tool pprof -sample_index alloc_space -top /tmp/bench mem.prof
 //	go test ./bench               # the core on 300 deliveries: every request arrives, verified
 //
 // The default run takes under a minute on 2 cores at ~20,000 deliveries/s
@@ -81,9 +83,11 @@ type config struct {
 	sides []string // senders to run, in allSides order
 	exe   string   // the program to start as the receiver
 
-	out        io.Writer // tables
-	progress   io.Writer // a line per run
-	cpuprofile io.Writer // if not nil, a CPU profile of the runs (not of building the workload)
+	out          io.Writer // tables
+	progress     io.Writer // a line per run
+	cpuprofile   io.Writer // if not nil, a CPU profile of the runs (not of building the workload)
+	memprofile   io.Writer // if not nil, the allocations of the runs (pprof's alloc_space and alloc_objects)
+	mutexprofile io.Writer // if not nil, the contention on mutexes during the runs
 }
 
 // result is the samples of one concurrency, by sender, in repetition order.
@@ -116,6 +120,8 @@ func benchMain(args []string) error {
 	sidesList := fs.String("sides", strings.Join(allSides, ","), "senders to run, comma-separated")
 	quick := fs.Bool("quick", false, "smoke test: -n 2000 -reps 1")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the runs (warm-ups included) to this file")
+	memprofile := fs.String("memprofile", "", "write the runs' allocations (warm-ups included) to this file")
+	mutexprofile := fs.String("mutexprofile", "", "write the runs' mutex contention (warm-ups included) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -139,13 +145,19 @@ func benchMain(args []string) error {
 	if cfg.exe, err = os.Executable(); err != nil {
 		return err
 	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
+	for _, p := range []struct {
+		name string
+		to   *io.Writer
+	}{{*cpuprofile, &cfg.cpuprofile}, {*memprofile, &cfg.memprofile}, {*mutexprofile, &cfg.mutexprofile}} {
+		if p.name == "" {
+			continue
+		}
+		f, err := os.Create(p.name)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		cfg.cpuprofile = f
+		*p.to = f
 	}
 	_, err = run(context.Background(), cfg)
 	return err
@@ -199,6 +211,16 @@ func run(ctx context.Context, cfg config) ([]result, error) {
 			return nil, err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if cfg.memprofile != nil {
+		// Every allocation from here on, the workload's not among them.
+		runtime.MemProfileRate = 4096
+		runtime.GC()
+		defer writeProfile("allocs", cfg.memprofile)
+	}
+	if cfg.mutexprofile != nil {
+		runtime.SetMutexProfileFraction(5)
+		defer writeProfile("mutex", cfg.mutexprofile)
 	}
 	bodyLen := len(w.Bodies[0])
 	fmt.Fprintf(cfg.out, "machine: %s/%s, %d CPUs, GOMAXPROCS %d, %s; receiver: separate process on 127.0.0.1\n",
@@ -396,4 +418,12 @@ func thousands(x float64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// writeProfile writes the named runtime profile to w; an error is
+// printed, not returned: the tables are the run's result.
+func writeProfile(name string, w io.Writer) {
+	if err := pprof.Lookup(name).WriteTo(w, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: writing the %s profile: %v\n", name, err)
+	}
 }
