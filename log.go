@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"iter"
 	"math"
 	"net/http"
 	"net/url"
@@ -147,7 +148,8 @@ const (
 type MemoryLogStore struct {
 	shards   []logShard // by a hash of the delivery id
 	seed     maphash.Seed
-	seq      atomic.Uint64 // order of first record, across shards
+	hash     func(string) uint64 // nil: maphash with seed; tests set one that collides
+	seq      atomic.Uint64       // order of first record, across shards
 	size     int
 	maxBytes int64
 	finished atomic.Int64 // finished logs held, in every shard
@@ -158,9 +160,67 @@ type MemoryLogStore struct {
 // recording the logs of different deliveries rarely wait for each other.
 type logShard struct {
 	mu   sync.Mutex
-	byID map[string]*logEntry // every log held
-	fin  []*logEntry          // finished, oldest first from head
+	byID map[uint64]*logEntry // every log held, by its id's hash (see get)
+	same map[string]*logEntry // those whose id's hash another id held first
+	fin  []finRef             // finished, oldest first from head
 	head int
+}
+
+// finRef is a finished log in its shard's fin, with its id's hash: the
+// log forgotten when the store is full is seldom in the processor's
+// cache, and its id need not be read to hash it again.
+type finRef struct {
+	e *logEntry
+	h uint64
+}
+
+// get returns the log with the id, whose hash is h. sh.mu held.
+func (sh *logShard) get(id string, h uint64) *logEntry {
+	if e := sh.byID[h]; e != nil && e.d.ID == id {
+		return e
+	}
+	if len(sh.same) > 0 {
+		return sh.same[id]
+	}
+	return nil
+}
+
+// put adds e, which has no log in sh yet, under its id's hash h; under
+// its id when another log holds h. sh.mu held.
+func (sh *logShard) put(e *logEntry, h uint64) {
+	if sh.byID[h] == nil {
+		sh.byID[h] = e
+		return
+	}
+	if sh.same == nil {
+		sh.same = make(map[string]*logEntry)
+	}
+	sh.same[e.d.ID] = e
+}
+
+// forget removes e, whose id's hash is h. sh.mu held.
+func (sh *logShard) forget(e *logEntry, h uint64) {
+	if sh.byID[h] == e {
+		delete(sh.byID, h)
+		return
+	}
+	delete(sh.same, e.d.ID)
+}
+
+// all yields every log in sh. sh.mu held.
+func (sh *logShard) all() iter.Seq[*logEntry] {
+	return func(yield func(*logEntry) bool) {
+		for _, e := range sh.byID {
+			if !yield(e) {
+				return
+			}
+		}
+		for _, e := range sh.same {
+			if !yield(e) {
+				return
+			}
+		}
+	}
 }
 
 // Shards of a MemoryLogStore: one below shardedLogSize finished logs, so
@@ -251,7 +311,7 @@ func NewMemoryLogStore(size int) *MemoryLogStore {
 	}
 	s := &MemoryLogStore{shards: make([]logShard, n), seed: maphash.MakeSeed(), size: size, maxBytes: DefaultLogBytes}
 	for i := range s.shards {
-		s.shards[i].byID = make(map[string]*logEntry)
+		s.shards[i].byID = make(map[uint64]*logEntry)
 	}
 	return s
 }
@@ -263,12 +323,15 @@ func (s *MemoryLogStore) WithMaxBytes(n int64) *MemoryLogStore {
 	return s
 }
 
-// shard returns the shard of the log with the id.
-func (s *MemoryLogStore) shard(id string) *logShard {
-	if len(s.shards) == 1 {
-		return &s.shards[0]
+// shard returns the shard of the log with the id, and the id's hash.
+func (s *MemoryLogStore) shard(id string) (*logShard, uint64) {
+	var h uint64
+	if s.hash != nil {
+		h = s.hash(id)
+	} else {
+		h = maphash.String(s.seed, id)
 	}
-	return &s.shards[maphash.String(s.seed, id)%uint64(len(s.shards))]
+	return &s.shards[h%uint64(len(s.shards))], h
 }
 
 func finished(st DeliveryStatus) bool { return st == StatusDelivered || st == StatusFailed }
@@ -392,10 +455,10 @@ func (s *MemoryLogStore) record(d *Delivery, st logStatus, code, attempts int, m
 		n.seq = uint64(last.Duration/lastStep+1) << lastShift
 	}
 	fin := finished(logStatuses[st])
-	sh := s.shard(d.ID)
+	sh, h := s.shard(d.ID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.byID[d.ID]
+	e := sh.get(d.ID, h)
 	if e != nil {
 		// The history so far, and a finished log's last attempt, stay.
 		if e.detail != nil && len(e.detail.history) > 0 {
@@ -417,15 +480,15 @@ func (s *MemoryLogStore) record(d *Delivery, st logStatus, code, attempts int, m
 		n.seq |= s.seq.Add(1) & orderMask
 		e = new(logEntry) // not &n, which would put every n on the heap
 		*e = n
-		sh.byID[d.ID] = e
+		sh.put(e, h)
 		if fin {
-			s.push(sh, e)
+			s.push(sh, e, h)
 		}
 	case !e.done():
 		n.seq |= e.order()
 		*e = n
 		if fin {
-			s.push(sh, e)
+			s.push(sh, e, h)
 		}
 	default: // an update of a finished log
 		was := e.bytes()
@@ -436,20 +499,20 @@ func (s *MemoryLogStore) record(d *Delivery, st logStatus, code, attempts int, m
 	}
 }
 
-// push adds a finished log to sh and, while the store is beyond its
-// bounds, forgets sh's oldest. sh.mu held.
-func (s *MemoryLogStore) push(sh *logShard, e *logEntry) {
+// push adds a finished log, whose id's hash is h, to sh and, while the
+// store is beyond its bounds, forgets sh's oldest. sh.mu held.
+func (s *MemoryLogStore) push(sh *logShard, e *logEntry, h uint64) {
 	e.bits |= doneBit
-	sh.fin = append(sh.fin, e)
+	sh.fin = append(sh.fin, finRef{e, h})
 	count, bytes := s.finished.Add(1), s.bytes.Add(e.bytes())
 	for len(sh.fin)-sh.head > 1 && (count > int64(s.size) || (s.maxBytes > 0 && bytes > s.maxBytes)) {
 		old := sh.fin[sh.head]
-		sh.fin[sh.head] = nil
+		sh.fin[sh.head] = finRef{}
 		sh.head++
-		count, bytes = s.finished.Add(-1), s.bytes.Add(-old.bytes())
+		count, bytes = s.finished.Add(-1), s.bytes.Add(-old.e.bytes())
 		// It is the log held under its id: an entry is pushed once, when
 		// it finishes, and stays under its id until forgotten here.
-		delete(sh.byID, old.d.ID)
+		sh.forget(old.e, old.h)
 	}
 	if sh.head > 1024 && sh.head > len(sh.fin)/2 {
 		sh.fin = append(sh.fin[:0:0], sh.fin[sh.head:]...)
@@ -473,7 +536,7 @@ func (s *MemoryLogStore) Query(_ context.Context, q LogQuery) ([]DeliveryLog, er
 		sh := &s.shards[i]
 		var mine []*logEntry
 		sh.mu.Lock()
-		for _, e := range sh.byID {
+		for e := range sh.all() {
 			if (q.Status == "" || e.status() == st) && q.match(e.d.Endpoint, e.d.EventID, e.d.CreatedAt) {
 				mine = append(mine, e)
 			}
@@ -495,10 +558,10 @@ func (s *MemoryLogStore) Query(_ context.Context, q LogQuery) ([]DeliveryLog, er
 
 // Get implements LogStore.
 func (s *MemoryLogStore) Get(_ context.Context, id string) (DeliveryLog, error) {
-	sh := s.shard(id)
+	sh, h := s.shard(id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if e := sh.byID[id]; e != nil {
+	if e := sh.get(id, h); e != nil {
 		return e.log(), nil
 	}
 	return DeliveryLog{}, ErrLogNotFound
