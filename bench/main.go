@@ -10,20 +10,24 @@
 //	go tool pprof -sample_index alloc_space -top /tmp/bench mem.prof
 //	go test ./bench               # the core on 300 deliveries: every request arrives, verified
 //
-// The default run takes under a minute on 2 cores at ~20,000 deliveries/s
-// (27 measured runs of 20,000, each after a warm-up); -n and -reps scale
+// The default run takes about a minute on 2 cores at ~20,000 deliveries/s
+// (36 measured runs of 20,000, each after a warm-up); -n and -reps scale
 // it. Tables go to stdout, a line per run to stderr.
 //
 // A receiver runs in a separate process (this program, re-executed with
 // the hidden argument -receiver; receiver.go) on 127.0.0.1: it answers
 // 204, verifies the signature of every signed request with webhook.Verify
-// and the shared secret, and counts. Three senders, each at concurrency
+// and the shared secret, and counts. Four senders, each at concurrency
 // c, deliver the same n ~1 KB Created events to it:
 //
 //	raw      plain net/http POSTs of bodies built before the run, the
 //	         library's exact bytes (Emitter.Preview), unsigned, through
 //	         one tuned transport (MaxIdleConnsPerHost = c) reused by every
 //	         run at c; each response read to EOF and closed (raw.go)
+//	signed   raw plus signing: the same bodies, each signed when sent
+//	         (HMAC-SHA256 in the library's scheme, one HMAC per goroutine)
+//	         and sent with the library's five headers; the floor under any
+//	         sender whose requests the receiver verifies (raw.go)
 //	naive    a hand-written dispatcher: c goroutines on a channel, each
 //	         building a map[string]any envelope, json.Marshal, HMAC-SHA256
 //	         in the library's scheme, three headers, one request through
@@ -31,7 +35,7 @@
 //	library  webhook.New with Workers = c and one endpoint; Emit of every
 //	         event, from one goroutine (library.go)
 //
-// Each repetition runs the three in turn (raw, naive, library; the order
+// Each repetition runs the four in turn (raw, signed, naive, library; the order
 // rotates by one each repetition, so that drift in the machine's load
 // falls on each alike), each warmed first with -warm deliveries. For each
 // run: deliveries/s from the first send to the receiver's n-th receipt;
@@ -45,7 +49,9 @@
 // The receiver shares the machine: where it, not the sender, sets the
 // rate, the rates are close and the sender's CPU per delivery shows the
 // difference. It verifies an HMAC for naive and library requests and
-// none for raw ones, so it has slightly more to do for those two.
+// none for raw ones, so it has more to do for the other three; signed
+// against raw shows what signing and verifying cost, library against
+// signed what the library costs besides.
 package main
 
 import (
@@ -67,11 +73,12 @@ import (
 // The senders, in the order of the first repetition.
 const (
 	sideRaw     = "raw"
+	sideSigned  = "signed"
 	sideNaive   = "naive"
 	sideLibrary = "library"
 )
 
-var allSides = []string{sideRaw, sideNaive, sideLibrary}
+var allSides = []string{sideRaw, sideSigned, sideNaive, sideLibrary}
 
 // config is one invocation of the benchmark.
 type config struct {
@@ -246,6 +253,8 @@ func runConc(ctx context.Context, cfg config, r *receiver, w *benchsend.Workload
 	url := r.hookURL()
 	raw := newRawSender(url, conc)
 	defer raw.Close()
+	sgn := newSignedSender(url, conc)
+	defer sgn.Close()
 	naive := newNaiveSender(url, conc)
 	defer naive.Close()
 	lib, err := newLibrarySender(url, conc)
@@ -276,6 +285,11 @@ func runConc(ctx context.Context, cfg config, r *receiver, w *benchsend.Workload
 				}
 				return nil
 			},
+		},
+		sideSigned: {
+			send:   func(lo, hi int) error { return sgn.Send(ctx, w.Bodies[lo:hi], w.EventIDs[lo:hi]) },
+			settle: none,
+			check:  signed,
 		},
 		sideNaive: {
 			send:   func(lo, hi int) error { return naive.Send(ctx, w.Events[lo:hi]) },
@@ -333,14 +347,22 @@ func (r result) figures(side string) figures {
 		allocs: pick(func(s sample) float64 { return s.allocs }),
 		kb:     pick(func(s sample) float64 { return s.kb }),
 	}
-	if raws := r.samples[sideRaw]; len(raws) == len(ss) && len(ss) > 0 {
-		ratios := make([]float64, len(ss))
-		for i := range ss {
-			ratios[i] = ss[i].rate / raws[i].rate
-		}
-		f.ratio = median(ratios)
-	}
+	f.ratio = r.ratio(side, sideRaw)
 	return f
+}
+
+// ratio is the median over the repetitions of side's rate divided by
+// base's in the same repetition; 0 when either was not run.
+func (r result) ratio(side, base string) float64 {
+	ss, bs := r.samples[side], r.samples[base]
+	if len(bs) != len(ss) || len(ss) == 0 {
+		return 0
+	}
+	ratios := make([]float64, len(ss))
+	for i := range ss {
+		ratios[i] = ss[i].rate / bs[i].rate
+	}
+	return median(ratios)
 }
 
 func printConc(w io.Writer, sides []string, r result) {
@@ -369,6 +391,10 @@ func printSummary(w io.Writer, sides []string, results []result) {
 			head = append(head, side+" ÷ raw")
 		}
 	}
+	bySigned := slices.Contains(sides, sideSigned) && slices.Contains(sides, sideLibrary)
+	if bySigned {
+		head = append(head, "library ÷ signed")
+	}
 	names := strings.Join(sides, " / ")
 	head = append(head, "CPU µs ("+names+")", "allocs ("+names+")", "KB ("+names+")")
 	fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(head, " | "), strings.Repeat("---:|", len(head)))
@@ -383,6 +409,9 @@ func printSummary(w io.Writer, sides []string, results []result) {
 			if side != sideRaw && slices.Contains(sides, sideRaw) {
 				row = append(row, ratio(fs[i].ratio))
 			}
+		}
+		if bySigned {
+			row = append(row, ratio(r.ratio(sideLibrary, sideSigned)))
 		}
 		join := func(f func(figures) string) string {
 			var parts []string

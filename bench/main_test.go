@@ -68,7 +68,7 @@ func TestRun(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"### concurrency 8", "| raw |", "| naive |", "| library |", "### summary", "GOMAXPROCS"} {
+	for _, want := range []string{"### concurrency 8", "| raw |", "| signed |", "| naive |", "| library |", "### summary", "GOMAXPROCS"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

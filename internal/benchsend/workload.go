@@ -2,6 +2,7 @@ package benchsend
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -25,10 +26,12 @@ type item struct {
 // same values to the naive sender and the library) and, for the raw
 // sender, the bodies the library builds for them, byte for byte
 // (Emitter.Preview; the event ids and timestamps are the preview's, so
-// they differ from the library's run but have the same length).
+// they differ from the library's run but have the same length), with
+// their event ids for the signed sender's X-Webhook-Event-Id.
 type Workload struct {
-	Events []webhook.Event
-	Bodies [][]byte
+	Events   []webhook.Event
+	Bodies   [][]byte
+	EventIDs []string
 }
 
 // NewWorkload builds n events whose library bodies are about bodySize
@@ -64,12 +67,19 @@ func NewWorkload(ctx context.Context, n, bodySize int) (*Workload, error) {
 	const text = "Leave the parcel with the concierge if nobody answers the door. "
 	notes := strings.Repeat(text, bodySize/len(text)+1)[:max(0, bodySize-len(bare))]
 
-	w := &Workload{Events: make([]webhook.Event, n), Bodies: make([][]byte, n)}
+	w := &Workload{Events: make([]webhook.Event, n), Bodies: make([][]byte, n), EventIDs: make([]string, n)}
 	for i := range n {
 		w.Events[i] = newEvent(i, notes)
 		if w.Bodies[i], err = body(w.Events[i]); err != nil {
 			return nil, err
 		}
+		var env struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(w.Bodies[i], &env); err != nil || env.ID == "" {
+			return nil, fmt.Errorf("body %d: no event id: %v", i, err)
+		}
+		w.EventIDs[i] = env.ID
 	}
 	return w, nil
 }
