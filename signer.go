@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -291,12 +292,12 @@ func signatureFields(header http.Header, name string) (sigLines, error) {
 type sigLines []string
 
 // all yields the signatures of every line, numbered from 0, without
-// allocating.
+// allocating: the fields of each line as strings.Fields splits them.
 func (l sigLines) all() iter.Seq2[int, string] {
 	return func(yield func(int, string) bool) {
 		i := 0
 		for _, line := range l {
-			for sig := range strings.FieldsSeq(line) {
+			for sig, rest := nextField(line); sig != ""; sig, rest = nextField(rest) {
 				if !yield(i, sig) {
 					return
 				}
@@ -306,10 +307,56 @@ func (l sigLines) all() iter.Seq2[int, string] {
 	}
 }
 
+// nextField returns the first field of s, split where strings.Fields
+// splits (unicode.IsSpace), and what follows it; "" when s has none.
+// ASCII, a header's usual content, is read a byte at a time.
+func nextField(s string) (field, rest string) {
+	i := spaceEnd(s, true)
+	s = s[i:]
+	j := spaceEnd(s, false)
+	return s[:j], s[j:]
+}
+
+// spaceEnd returns the length of the run of spaces (space true) or of
+// other characters (false) that starts s.
+func spaceEnd(s string, space bool) int {
+	i := 0
+	for i < len(s) {
+		c := s[i]
+		if ' ' < c && c < utf8.RuneSelf { // most of a header: no space
+			if space {
+				return i
+			}
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			if asciiSpace(c) != space {
+				return i
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if unicode.IsSpace(r) != space {
+			return i
+		}
+		i += n
+	}
+	return i
+}
+
+// asciiSpace reports whether the ASCII byte c is a space to unicode.IsSpace.
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
+}
+
 // empty reports whether the lines hold no signature.
 func (l sigLines) empty() bool {
-	for range l.all() {
-		return false
+	for _, line := range l {
+		if spaceEnd(line, true) < len(line) {
+			return false
+		}
 	}
 	return true
 }

@@ -12,6 +12,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -609,4 +610,26 @@ func TestHeaderNamesCanonical(t *testing.T) {
 			t.Errorf("%q is not canonical: %q", k, c)
 		}
 	}
+}
+
+// FuzzSigLinesFields: the signature header is split exactly where
+// strings.Fields splits it, ASCII or not, and empty says whether it has
+// a field at all.
+func FuzzSigLinesFields(f *testing.F) {
+	for _, s := range []string{"", " ", "sha256=ab", " sha256=ab  sha256=cd\t", "a\u00a0b\u2003c", "\x01a \x85b", "\r\n", "é ü", "a\xffb c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var got []string
+		for _, sig := range (sigLines{s, s}).all() {
+			got = append(got, sig)
+		}
+		want := append(strings.Fields(s), strings.Fields(s)...)
+		if !slices.Equal(got, want) {
+			t.Fatalf("fields of %q: %q, want %q", s, got, want)
+		}
+		if e := (sigLines{s}).empty(); e != (len(strings.Fields(s)) == 0) {
+			t.Fatalf("empty(%q) = %v", s, e)
+		}
+	})
 }
