@@ -112,9 +112,13 @@ func (e *Emitter) attempt(ctx context.Context, d *Delivery) Result {
 // (probe: as its probe), records it in tried and the log, and decides what
 // comes next.
 func (e *Emitter) sendAttempt(ctx context.Context, ep *endpoint, d *Delivery, n int, probe bool, tried *AttemptRecord) Result {
-	at, t0 := e.now().UTC(), time.Now()
-	s := e.send(ctx, ep, d)
-	*tried = AttemptRecord{Attempt: n, At: at, Duration: time.Since(t0), StatusCode: s.status}
+	t0 := time.Now()
+	at := t0
+	if e.clocked {
+		at = e.now()
+	}
+	s := e.send(ctx, ep, d, at)
+	*tried = AttemptRecord{Attempt: n, At: at.UTC(), Duration: time.Since(t0), StatusCode: s.status}
 	if s.interrupted {
 		// The attempt's own context ended, not the endpoint: it counts
 		// for neither the breaker nor the monitor.
@@ -147,7 +151,7 @@ func (e *Emitter) sendAttempt(ctx context.Context, ep *endpoint, d *Delivery, n 
 		delay := ep.retry.backoff(n, s.retryAfter)
 		msg := derr.Error()
 		tried.Error = msg
-		e.record(d, n, StatusRetrying, s.status, msg, s.response, tried, at.Add(tried.Duration+delay))
+		e.record(d, n, StatusRetrying, s.status, msg, s.response, tried, tried.At.Add(tried.Duration+delay))
 		e.logger.Debug("webhook attempt failed; retry scheduled", "endpoint", d.Endpoint,
 			"event_id", d.EventID, "delivery_id", d.ID, "attempt", n, "retry_in", delay, "error", derr)
 		return Result{Outcome: OutcomeRetry, Delay: delay, Err: derr}

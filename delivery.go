@@ -43,10 +43,10 @@ type sent struct {
 	interrupted bool
 }
 
-// send makes one signed POST of d to ep and classifies the outcome. ctx
-// is the attempt's context from outside; the endpoint's Timeout is set
-// here, so that the two can be told apart.
-func (e *Emitter) send(ctx context.Context, ep *endpoint, d *Delivery) sent {
+// send makes one signed POST of d to ep, signed as of at, and classifies
+// the outcome. ctx is the attempt's context from outside; the endpoint's
+// Timeout is set here, so that the two can be told apart.
+func (e *Emitter) send(ctx context.Context, ep *endpoint, d *Delivery, at time.Time) sent {
 	actx, cancel := context.WithTimeout(ctx, ep.timeout)
 	defer cancel()
 	// Room for the fixed headers, the three of the signature and an
@@ -60,7 +60,7 @@ func (e *Emitter) send(ctx context.Context, ep *endpoint, d *Delivery) sent {
 	if ep.tokens != nil {
 		resp, err = e.sendOAuth(actx, ep, d, h)
 	} else {
-		ep.sign(h, d, e.now())
+		ep.sign(h, d, at)
 		resp, err = ep.do(newRequest(actx, ep, d.Body, h))
 	}
 	if err != nil {

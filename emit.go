@@ -113,8 +113,13 @@ func (e *Emitter) prepare(ctx context.Context, ev *Event) (Prepared, error) {
 	if send, err := shouldSend(&meta, ev); !send || err != nil {
 		return Prepared{}, err
 	}
-	id, dlvIDs := e.newIDs(ev.ID, len(targets))
-	now := e.now().UTC()
+	wall := time.Now()
+	now := wall
+	if e.clocked {
+		now = e.now()
+	}
+	now = now.UTC()
+	id, dlvIDs := e.newIDs(ev.ID, len(targets), wall.UnixNano())
 	snap, err := e.snapshot(ctx, ev, model, id, now)
 	if err != nil {
 		return Prepared{}, err

@@ -56,7 +56,7 @@ func (e *Emitter) newID(prefix string) string {
 // longer than its siblings (a Failure's, a log's) keeps that string of
 // 30 × (n+1) bytes alive: one allocation per Emit is worth it, as the
 // siblings' logs usually go together.
-func (e *Emitter) newIDs(eventID string, n int) (evt, dlv string) {
+func (e *Emitter) newIDs(eventID string, n int, nano int64) (evt, dlv string) {
 	k := n
 	if eventID == "" {
 		k++
@@ -66,7 +66,6 @@ func (e *Emitter) newIDs(eventID string, n int) (evt, dlv string) {
 	if k > len(small)/idLen {
 		b = make([]byte, 0, k*idLen)
 	}
-	nano := time.Now().UnixNano()
 	if eventID == "" {
 		b = e.appendID(b, "evt_", nano)
 	}

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"time"
 )
 
 // Preview is what one endpoint would receive for an event: Emit's work for
@@ -106,7 +107,7 @@ func (e *Emitter) Preview(ctx context.Context, ev Event) ([]Preview, error) {
 		}
 		return explain(model.Label), nil
 	}
-	id, _ := e.newIDs(ev.ID, 0)
+	id, _ := e.newIDs(ev.ID, 0, time.Now().UnixNano())
 	snap, err := e.snapshot(ctx, &ev, model, id, e.now().UTC())
 	if err != nil {
 		return nil, err

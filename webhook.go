@@ -301,6 +301,7 @@ type Emitter struct {
 	logger    *slog.Logger
 	obs       Observer // nil: none
 	now       func() time.Time
+	clocked   bool     // Config.Now set: now is not time.Now
 	lint      ruleLint // the rules that cannot match, logged once
 
 	// life ends when Close is done with the queue: OAuth2 token fetches,
@@ -381,6 +382,8 @@ func New(cfg Config) (*Emitter, error) {
 	}
 	if e.now == nil {
 		e.now = time.Now
+	} else {
+		e.clocked = true
 	}
 	if e.cfg.Timeout == 0 {
 		e.cfg.Timeout = DefaultTimeout
