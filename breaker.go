@@ -115,11 +115,12 @@ func resolveBreaker(cb CircuitBreaker) breakerPolicy {
 // returns how long to wait; when the cooldown is over, the first caller
 // becomes the probe.
 func (c *endpoint) admit(b breakerPolicy) (wait time.Duration, probe, ok bool) {
-	if b.threshold <= 0 {
+	if b.threshold <= 0 || !c.troubled.Load() {
 		return 0, false, true
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer c.settle()
 	h := &c.health
 	if !h.open {
 		return 0, false, true
@@ -139,8 +140,12 @@ func (c *endpoint) admit(b breakerPolicy) (wait time.Duration, probe, ok bool) {
 // the monitor must alert, else 0, and the circuit's new state when the
 // attempt opened or closed it ("" when it did neither).
 func (c *endpoint) observe(b breakerPolicy, m *Monitor, s sent, probe bool) (alert int, changed CircuitState) {
+	if s.err == nil && !probe && !c.troubled.Load() {
+		return 0, "" // nothing to reset
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer c.settle()
 	h := &c.health
 	if s.err == nil {
 		h.streak, h.alerted = 0, false
@@ -185,6 +190,7 @@ func (c *endpoint) observe(b breakerPolicy, m *Monitor, s sent, probe bool) (ale
 func (c *endpoint) reset() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer c.settle()
 	was := c.health.open
 	c.health.down, c.health.open, c.health.probing = 0, false, false
 	return was
@@ -239,7 +245,15 @@ func (c *endpoint) abandon(probe bool) {
 	}
 	c.mu.Lock()
 	c.health.probing = false
+	c.settle()
 	c.mu.Unlock()
+}
+
+// settle stores whether health is other than its zero value in
+// troubled. c.mu held.
+func (c *endpoint) settle() {
+	h := &c.health
+	c.troubled.Store(h.streak != 0 || h.down != 0 || h.open || h.probing)
 }
 
 // window returns how long after its creation a delivery may still be

@@ -216,6 +216,12 @@ type endpoint struct {
 
 	mu     sync.Mutex // guards the health fields below
 	health health
+
+	// troubled is whether health differs from its zero value (no
+	// failure in a row, circuit closed), stored under mu: while it is
+	// false, an attempt that is admitted and succeeds changes nothing,
+	// and takes no lock that every worker would share.
+	troubled atomic.Bool
 }
 
 // reservedHeaders cannot be set through Endpoint.Headers.

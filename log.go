@@ -135,7 +135,7 @@ const (
 // are. Finished ones (delivered, failed) are kept up to a number and a
 // byte budget (payloads, responses and messages), the oldest forgotten
 // first. Queries list both, newest first by when each log was first
-// recorded. A store of 4,096 finished logs or more is split in 16 shards
+// recorded. A store of 4,096 finished logs or more is split in 64 shards
 // by delivery id, each with its lock, so that workers seldom wait for
 // each other: the logs it forgets are then the oldest of a shard, about
 // the oldest of all.
@@ -228,7 +228,7 @@ func (sh *logShard) all() iter.Seq[*logEntry] {
 // a store past its bounds forgets the oldest of the shard it adds to
 // (about the oldest of all: ids spread evenly).
 const (
-	logShards      = 16
+	logShards      = 64
 	shardedLogSize = 4096
 )
 
