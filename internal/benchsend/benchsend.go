@@ -69,13 +69,24 @@ func NewRaw(url string, conc int) *Raw {
 // first error (a failed request or a status other than 2xx); Send returns
 // one such error.
 func (s *Raw) Send(ctx context.Context, bodies [][]byte) error {
+	return fanOut(s.conc, len(bodies), func() func(int) error {
+		return func(i int) error { return s.post(ctx, bodies[i]) }
+	})
+}
+
+// fanOut calls post(i) for every i < n from conc goroutines, each taking
+// the next i not yet taken and stopping at its first error; it returns
+// one such error. Each goroutine gets its post from start, with any
+// state of its own.
+func fanOut(conc, n int, start func() func(i int) error) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	errs := make([]error, s.conc)
-	for g := range s.conc {
+	errs := make([]error, conc)
+	for g := range conc {
 		wg.Go(func() {
-			for i := next.Add(1) - 1; i < int64(len(bodies)); i = next.Add(1) - 1 {
-				if err := s.post(ctx, bodies[i]); err != nil {
+			post := start()
+			for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
+				if err := post(int(i)); err != nil {
 					errs[g] = err
 					return
 				}
@@ -86,6 +97,21 @@ func (s *Raw) Send(ctx context.Context, bodies [][]byte) error {
 	return firstError(errs)
 }
 
+// roundTrip sends req, reads its response to the end and closes it. A
+// status other than 2xx is an error naming the sender.
+func roundTrip(c *http.Client, req *http.Request, sender string) error {
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err == nil && resp.StatusCode/100 != 2 {
+		err = fmt.Errorf("%s: %s", sender, resp.Status)
+	}
+	return err
+}
+
 // post sends one body and reads and closes its response.
 func (s *Raw) post(ctx context.Context, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
@@ -93,16 +119,7 @@ func (s *Raw) post(ctx context.Context, body []byte) error {
 		return err
 	}
 	req.Header["Content-Type"] = contentTypeJSON
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if err == nil && resp.StatusCode/100 != 2 {
-		err = fmt.Errorf("raw: %s", resp.Status)
-	}
-	return err
+	return roundTrip(s.client, req, "raw")
 }
 
 // Close closes the sender's idle connections.
@@ -130,24 +147,12 @@ func NewSigned(url, secret string, conc int) *Signed {
 // Send posts every body, signed, from conc goroutines; ids are the
 // bodies' event ids.
 func (s *Signed) Send(ctx context.Context, bodies [][]byte, ids []string) error {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make([]error, s.conc)
-	for g := range s.conc {
-		wg.Go(func() {
-			// One HMAC per goroutine, reset for each body: the key's
-			// padding is hashed once.
-			mac := hmac.New(sha256.New, []byte(s.secret))
-			for i := next.Add(1) - 1; i < int64(len(bodies)); i = next.Add(1) - 1 {
-				if err := s.post(ctx, mac, bodies[i], ids[i]); err != nil {
-					errs[g] = err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return firstError(errs)
+	return fanOut(s.conc, len(bodies), func() func(int) error {
+		// One HMAC per goroutine, reset for each body: the key's
+		// padding is hashed once.
+		mac := hmac.New(sha256.New, []byte(s.secret))
+		return func(i int) error { return s.post(ctx, mac, bodies[i], ids[i]) }
+	})
 }
 
 var signedUserAgent = []string{"hookrail-webhook/1"}
@@ -171,16 +176,7 @@ func (s *Signed) post(ctx context.Context, mac hash.Hash, body []byte, id string
 	req.Header[webhook.HeaderSignature] = []string{hs[n:]}
 	req.Header[webhook.HeaderTimestamp] = []string{hs[:n]}
 	req.Header[webhook.HeaderEventID] = []string{id}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if err == nil && resp.StatusCode/100 != 2 {
-		err = fmt.Errorf("signed: %s", resp.Status)
-	}
-	return err
+	return roundTrip(s.client, req, "signed")
 }
 
 // Close closes the transport's idle connections.
