@@ -293,7 +293,9 @@ func (e *Emitter) shape(s *snapshot, ep *endpoint, plain *[]byte) (body []byte, 
 // delivered, and records the new id in that log's RedeliveredAs. A log
 // sent again already is refused, with an error wrapping
 // ErrAlreadyRedelivered (an operator's second click): RedeliverAgain
-// sends it anyway. In Sync mode it delivers before returning. Its errors
+// sends it anyway. The log of a delivery still under way is refused
+// with ErrNotFinished, and one whose body was never built with
+// ErrNoPayload. In Sync mode it delivers before returning. Its errors
 // follow Emit's rule.
 func (e *Emitter) Redeliver(ctx context.Context, id string) (string, error) {
 	return e.redeliverID(ctx, id, false)
@@ -329,9 +331,9 @@ func (e *Emitter) redeliver(ctx context.Context, l DeliveryLog) (string, error) 
 	id := l.ID
 	switch {
 	case l.Status != StatusFailed && l.Status != StatusDelivered:
-		return "", fmt.Errorf("webhook: redeliver %s: status is %s; only failed or delivered deliveries can be sent again", id, l.Status)
+		return "", fmt.Errorf("webhook: redeliver %s: status is %s: %w; only failed or delivered deliveries can be sent again", id, l.Status, ErrNotFinished)
 	case l.Payload == nil:
-		return "", fmt.Errorf("webhook: redeliver %s: no body was built (its shaping failed); emit the event again", id)
+		return "", fmt.Errorf("webhook: redeliver %s: %w (its shaping failed); emit the event again", id, ErrNoPayload)
 	}
 	ep := e.endpoint(l.EndpointName)
 	if ep == nil {

@@ -67,6 +67,15 @@ var (
 	// anyway.
 	ErrAlreadyRedelivered = errors.New("sent again already")
 
+	// ErrNotFinished: Redeliver was given the log of a delivery still
+	// under way (pending or retrying); only a failed or delivered one can
+	// be sent again.
+	ErrNotFinished = errors.New("delivery not finished")
+
+	// ErrNoPayload: Redeliver was given the log of a delivery whose body
+	// was never built (its shaping failed); emit the event again.
+	ErrNoPayload = errors.New("no body was built")
+
 	// ErrCircuitOpen: the endpoint's circuit breaker held the delivery
 	// until past its deadline (see [CircuitBreaker]).
 	ErrCircuitOpen = errors.New("circuit open past the delivery's deadline")

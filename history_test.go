@@ -165,3 +165,38 @@ func TestRedeliverOnce(t *testing.T) {
 	assert.Equal(t, third, orig[0].RedeliveredAs, "the log links to its newest redelivery")
 	require.NoError(t, e.Close(ctx))
 }
+
+// TestRedeliverRefusals: Redeliver refuses, with an error to branch on,
+// the log of a delivery still under way and one whose body was never
+// built, and sends nothing.
+func TestRedeliverRefusals(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	logs := webhook.NewMemoryLogStore(0)
+	e, err := webhook.New(webhook.Config{
+		Endpoints: []webhook.Endpoint{{Name: "ep", URL: srv.URL, Secret: "redeliver-secret"}},
+		LogStore:  logs,
+		Logger:    slog.New(slog.DiscardHandler),
+	})
+	require.NoError(t, err)
+	ctx := context.Background()
+	defer e.Close(ctx)
+	body := []byte(`{"id":"evt_1"}`)
+	for _, tc := range []struct {
+		log  webhook.DeliveryLog
+		want error
+	}{
+		{webhook.DeliveryLog{ID: "dlv_pending", Status: webhook.StatusPending, Payload: body}, webhook.ErrNotFinished},
+		{webhook.DeliveryLog{ID: "dlv_retrying", Status: webhook.StatusRetrying, Payload: body, Attempts: 1}, webhook.ErrNotFinished},
+		{webhook.DeliveryLog{ID: "dlv_unshaped", Status: webhook.StatusFailed}, webhook.ErrNoPayload},
+	} {
+		tc.log.EndpointName, tc.log.EventID, tc.log.EventType = "ep", "evt_1", webhook.Created
+		require.NoError(t, logs.Record(ctx, tc.log))
+		_, err := e.Redeliver(ctx, tc.log.ID)
+		assert.ErrorIs(t, err, tc.want, tc.log.ID)
+		assert.ErrorContains(t, err, tc.log.ID)
+	}
+	assert.Zero(t, hits.Load(), "nothing sent")
+}

@@ -467,7 +467,8 @@ func statusOf(err error) int {
 		errors.Is(err, webhook.ErrEndpointRemoved):
 		return http.StatusNotFound
 	case errors.Is(err, webhook.ErrAlreadyRedelivered), errors.Is(err, webhook.ErrEndpointGone),
-		errors.Is(err, webhook.ErrEndpointDisabled):
+		errors.Is(err, webhook.ErrEndpointDisabled), errors.Is(err, webhook.ErrNotFinished),
+		errors.Is(err, webhook.ErrNoPayload):
 		return http.StatusConflict
 	case errors.Is(err, webhook.ErrClosed), errors.Is(err, webhook.ErrQueueFull),
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -1052,7 +1052,7 @@ func e2eTestEmitTxShapeFailure[TTx any](t *testing.T, db *e2eDB[TTx]) {
 	}, e2eWait, e2eTick)
 	assert.Equal(t, rivertype.JobStateCancelled, job.State)
 	_, err = inst.e.Redeliver(ctx, failed.ID)
-	assert.ErrorContains(t, err, "no body was built")
+	assert.ErrorIs(t, err, webhook.ErrNoPayload)
 	require.Len(t, rc.all(), 1, "only good's request")
 	assert.Equal(t, kept.ID, rc.all()[0].eventID)
 	assert.Len(t, inst.failures.get(), 1)
