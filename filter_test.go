@@ -383,7 +383,7 @@ func ftRules(op ftOp, paths ...string) *fieldRules {
 // it nests. Rules reach into every element of arrays, so one rule reaches
 // through thousands of nested arrays; an engine that rebuilt each level
 // from the one below did work (and allocated memory) quadratic in the
-// depth: 70 MB here, against a few times the input's 16 KB.
+// depth: 70 MB here, against 0.2–0.3 MB for the input's 16 KB.
 // Allocation is counted rather than time, which a busy machine distorts.
 func TestFieldRulesLinearInDepth(t *testing.T) {
 	const depth = 8000
@@ -415,8 +415,13 @@ func TestFieldRulesLinearInDepth(t *testing.T) {
 			assert.Contains(t, string(got), strings.Repeat("[", depth)+c.want+strings.Repeat("]", depth))
 			require.Len(t, gotChanges, 1)
 			assert.Contains(t, string(gotChanges[0].new), c.want)
+			// Linear, the rules take 12–20 times the input here (a few
+			// words for each of the 8,000 levels, "all three" the most);
+			// quadratic, about 4,000 times. The bound leaves room for
+			// what the runtime allocates meanwhile: CI measured "all
+			// three" 5 KB above 20 times.
 			allocated := after.TotalAlloc - before.TotalAlloc
-			assert.Less(t, allocated, uint64(20*len(obj)), "allocated %d bytes for a %d-byte object", allocated, len(obj))
+			assert.Less(t, allocated, uint64(40*len(obj)), "allocated %d bytes for a %d-byte object", allocated, len(obj))
 		})
 	}
 }
