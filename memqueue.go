@@ -309,13 +309,6 @@ func (q *MemoryQueue) wait(ctx context.Context, d *Delivery) error {
 	}
 }
 
-// roomSlack is how much room an endpoint's full share must have again
-// before the Enqueue calls waiting for it are woken: a sixteenth, up to
-// 64 deliveries. Woken one freed delivery at a time, every waiter would
-// wake and park again for each, and a steady stream of Emits would pay
-// a wake-up per delivery; woken with room for many, they go on together.
-func roomSlack(share int) int { return min(max(share/16, 1), 64) }
-
 // keptDue is the largest array of due deliveries an endpoint's queue
 // keeps when it empties.
 const keptDue = 64
@@ -359,7 +352,7 @@ func (q *MemoryQueue) becameDue(eq *endpointQueue) {
 func (q *MemoryQueue) release(eq *endpointQueue) {
 	eq.count--
 	q.total--
-	if eq.room != nil && eq.count <= q.share-roomSlack(q.share) {
+	if eq.room != nil {
 		close(eq.room)
 		eq.room = nil
 	}
