@@ -519,3 +519,56 @@ func TestMemoryQueueCloseIdleWithEndedContext(t *testing.T) {
 		require.NoError(t, q.Close(ctx), "Close (try %d) of an idle queue with an ended ctx", i)
 	}
 }
+
+// TestMemoryQueueWaiterWakesAtFirstFreeSlot: an Enqueue waiting for its
+// endpoint's full share gets the first slot that frees, even while every
+// other delivery of the endpoint waits an hour for its retry. (A version
+// that woke waiters only once a sixteenth of the share was free left it
+// waiting until its ctx ended, with a slot free.)
+func TestMemoryQueueWaiterWakesAtFirstFreeSlot(t *testing.T) {
+	t.Parallel()
+	q := NewMemoryQueue(MemoryQueueConfig{Workers: 4, Size: 32})
+	finish := make(chan struct{})
+	mqtStart(t, q, func(ctx context.Context, d *Delivery) Result {
+		if d.ID == "dlv_a_000" {
+			select {
+			case <-finish:
+			case <-ctx.Done():
+				return cut
+			}
+			return delivered
+		}
+		return Result{Outcome: OutcomeRetry, Delay: time.Hour}
+	}, "a")
+	var ds []*Delivery
+	for i := range 32 {
+		ds = append(ds, mqtDelivery("a", i))
+	}
+	if err := q.Enqueue(context.Background(), ds); err != nil {
+		t.Fatal(err)
+	}
+	mqtWait(t, 2*time.Second, "31 waiting for their retry, one in flight", func() bool {
+		st := mqtStats(q)
+		return st.InFlight == 1 && st.Queued == 31
+	})
+	errc := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		errc <- q.Enqueue(ctx, []*Delivery{mqtDelivery("a", 100)})
+	}()
+	time.Sleep(50 * time.Millisecond) // the waiter parks on the full share
+	close(finish)                     // one slot frees
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("waiting Enqueue: %v, want it queued in the freed slot", err)
+		}
+	case <-time.After(4 * time.Second):
+		t.Fatal("waiting Enqueue not woken by the freed slot")
+	}
+	// The retries an hour away are given up at once.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	_ = q.Close(ctx)
+}
