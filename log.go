@@ -138,7 +138,8 @@ const (
 // recorded. A store of 4,096 finished logs or more is split in 64 shards
 // by delivery id, each with its lock, so that workers seldom wait for
 // each other: the logs it forgets are then the oldest of a shard, about
-// the oldest of all.
+// the oldest of all, and it may hold a few more logs than its bounds
+// while its shards are busy.
 //
 // A log the Emitter records with the memory queue (or Sync) shares its
 // Delivery (id, event, endpoint, payload, creation time) rather than
@@ -500,20 +501,59 @@ func (s *MemoryLogStore) record(d *Delivery, st logStatus, code, attempts int, m
 }
 
 // push adds a finished log, whose id's hash is h, to sh and, while the
-// store is beyond its bounds, forgets sh's oldest. sh.mu held.
+// store is beyond its bounds, forgets sh's oldest. When sh has nothing
+// older than the log just finished, the other shards that are not busy
+// forget their oldest instead: each shard keeping its last log would let
+// a store of large payloads hold one per shard beyond its byte budget.
+// sh.mu held.
 func (s *MemoryLogStore) push(sh *logShard, e *logEntry, h uint64) {
 	e.bits |= doneBit
 	sh.fin = append(sh.fin, finRef{e, h})
 	count, bytes := s.finished.Add(1), s.bytes.Add(e.bytes())
-	for len(sh.fin)-sh.head > 1 && (count > int64(s.size) || (s.maxBytes > 0 && bytes > s.maxBytes)) {
-		old := sh.fin[sh.head]
-		sh.fin[sh.head] = finRef{}
-		sh.head++
-		count, bytes = s.finished.Add(-1), s.bytes.Add(-old.e.bytes())
-		// It is the log held under its id: an entry is pushed once, when
-		// it finishes, and stays under its id until forgotten here.
-		sh.forget(old.e, old.h)
+	for len(sh.fin)-sh.head > 1 && s.over(count, bytes) {
+		count, bytes = s.forgetOldest(sh)
 	}
+	sh.compact()
+	if !s.over(count, bytes) {
+		return
+	}
+	for i := range s.shards {
+		o := &s.shards[i]
+		if o == sh || !o.mu.TryLock() {
+			continue
+		}
+		for len(o.fin) > o.head && s.over(count, bytes) {
+			count, bytes = s.forgetOldest(o)
+		}
+		o.compact()
+		o.mu.Unlock()
+		if !s.over(count, bytes) {
+			return
+		}
+	}
+}
+
+// over reports whether count finished logs of bytes exceed the store's
+// bounds.
+func (s *MemoryLogStore) over(count, bytes int64) bool {
+	return count > int64(s.size) || (s.maxBytes > 0 && bytes > s.maxBytes)
+}
+
+// forgetOldest forgets sh's oldest finished log and returns the store's
+// finished count and bytes after it. sh.mu held; sh has one.
+func (s *MemoryLogStore) forgetOldest(sh *logShard) (count, bytes int64) {
+	old := sh.fin[sh.head]
+	sh.fin[sh.head] = finRef{}
+	sh.head++
+	// It is the log held under its id: an entry is pushed once, when it
+	// finishes, and stays under its id until forgotten here.
+	sh.forget(old.e, old.h)
+	return s.finished.Add(-1), s.bytes.Add(-old.e.bytes())
+}
+
+// compact moves sh's finished logs to the front of fin once most of it
+// is forgotten ones. sh.mu held.
+func (sh *logShard) compact() {
 	if sh.head > 1024 && sh.head > len(sh.fin)/2 {
 		sh.fin = append(sh.fin[:0:0], sh.fin[sh.head:]...)
 		sh.head = 0

@@ -74,3 +74,26 @@ func TestMemoryLogStoreHashCollisions(t *testing.T) {
 		})
 	}
 }
+
+// TestMemoryLogStoreByteBudgetAcrossShards: a sharded store of payloads
+// large against its byte budget stays within the budget and one payload,
+// though most shards hold a single log (each shard used to keep its last
+// one: 64 payloads, 32 MiB against 4).
+func TestMemoryLogStoreByteBudgetAcrossShards(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const budget = 4 << 20
+	s := NewMemoryLogStore(shardedLogSize).WithMaxBytes(budget)
+	require.Greater(t, len(s.shards), 1)
+	body := make([]byte, 512<<10)
+	for i := range 500 {
+		require.NoError(t, s.Record(ctx, DeliveryLog{ID: fmt.Sprintf("dlv_%d", i), EndpointName: "e", Status: StatusDelivered, Payload: body}))
+		assert.LessOrEqual(t, s.bytes.Load(), int64(budget+len(body)+256), "after log %d", i)
+	}
+	_, err := s.Get(ctx, "dlv_499")
+	assert.NoError(t, err, "the newest log is kept")
+	logs, err := s.Query(ctx, LogQuery{Limit: MaxLogLimit})
+	require.NoError(t, err)
+	assert.Equal(t, int(s.finished.Load()), len(logs), "the count matches the logs held")
+	assert.LessOrEqual(t, len(logs), budget/len(body)+1)
+}
