@@ -690,7 +690,7 @@ func (e *Emitter) LogsHandler() http.Handler {
 			writeJSONError(w, http.StatusMethodNotAllowed, "method not allowed")
 			return
 		}
-		q, err := parseLogQuery(r.URL.Query())
+		q, err := ParseLogQuery(r.URL.Query())
 		if err != nil {
 			writeJSONError(w, http.StatusBadRequest, err.Error())
 			return
@@ -851,7 +851,12 @@ func writeCompactJSON(w *bufio.Writer, p []byte) {
 	w.Write(p[start:])
 }
 
-func parseLogQuery(v url.Values) (LogQuery, error) {
+// ParseLogQuery reads a LogQuery from the parameters LogsHandler takes:
+// endpoint, event_id, tenant, status, unresolved (true or false), since
+// and until (RFC 3339 times) and limit (1 to MaxLogLimit; 0 when absent).
+// For a handler of the host's own that serves logs in its own shape. Any
+// other parameter, or a value out of its range, is an error naming it.
+func ParseLogQuery(v url.Values) (LogQuery, error) {
 	for k := range v {
 		switch k {
 		case "endpoint", "event_id", "tenant", "status", "unresolved", "since", "until", "limit":

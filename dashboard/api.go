@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -243,48 +242,17 @@ func toLogJSON(l webhook.DeliveryLog, tenant string) logJSON {
 	return j
 }
 
-// parseLogQuery reads api/logs's parameters.
+// parseLogQuery reads api/logs's parameters, those of the library's
+// LogsHandler; a page is pageSize logs unless limit says otherwise, and
+// an event id pasted with spaces around it is trimmed.
 func (h *handler) parseLogQuery(v url.Values) (webhook.LogQuery, error) {
-	for k := range v {
-		switch k {
-		case "endpoint", "tenant", "status", "event_id", "unresolved", "since", "until", "limit":
-		default:
-			return webhook.LogQuery{}, fmt.Errorf("unknown parameter %q (want endpoint, tenant, status, event_id, unresolved, since, until or limit)", k)
-		}
+	q, err := webhook.ParseLogQuery(v)
+	if err != nil {
+		return q, err
 	}
-	q := webhook.LogQuery{
-		Endpoint: v.Get("endpoint"), Tenant: v.Get("tenant"), EventID: strings.TrimSpace(v.Get("event_id")),
-		Status: webhook.DeliveryStatus(v.Get("status")), Limit: h.pageSize,
-	}
-	switch q.Status {
-	case "", webhook.StatusPending, webhook.StatusRetrying, webhook.StatusDelivered, webhook.StatusFailed:
-	default:
-		return q, fmt.Errorf("status: %q unknown (want pending, retrying, delivered or failed)", q.Status)
-	}
-	switch u := v.Get("unresolved"); u {
-	case "", "false", "0":
-	case "true", "1":
-		q.Unresolved = true
-	default:
-		return q, fmt.Errorf("unresolved: %q is not true or false", u)
-	}
-	for _, t := range []struct {
-		key string
-		dst *time.Time
-	}{{"since", &q.Since}, {"until", &q.Until}} {
-		if s := v.Get(t.key); s != "" {
-			var err error
-			if *t.dst, err = time.Parse(time.RFC3339Nano, s); err != nil {
-				return q, fmt.Errorf("%s: %q is not an RFC 3339 time (2006-01-02T15:04:05Z)", t.key, s)
-			}
-		}
-	}
-	if s := v.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > webhook.MaxLogLimit {
-			return q, fmt.Errorf("limit: %q is not a number from 1 to %d", s, webhook.MaxLogLimit)
-		}
-		q.Limit = n
+	q.EventID = strings.TrimSpace(q.EventID)
+	if q.Limit == 0 {
+		q.Limit = h.pageSize
 	}
 	return q, nil
 }
