@@ -707,12 +707,9 @@ func redactURL(raw string) string {
 // can be sent again with Redeliver. ctx bounds the call for queues that
 // store an endpoint's state.
 func (e *Emitter) EnableEndpoint(ctx context.Context, name string) error {
-	if e.queue == nil {
-		return errNotNew
-	}
-	ep := e.endpoint(name)
-	if ep == nil {
-		return fmt.Errorf("webhook: endpoint %q: %w", name, ErrEndpointNotFound)
+	ep, err := e.operated(name)
+	if err != nil {
+		return err
 	}
 	ep.gone.Store(false)
 	return nil

@@ -391,6 +391,19 @@ func (e *Emitter) missing(name string) error {
 	return ErrEndpointNotFound
 }
 
+// operated returns the endpoint an operator's call names (PauseEndpoint,
+// ResetCircuit, EnableEndpoint…), or an error wrapping
+// ErrEndpointNotFound when there is none.
+func (e *Emitter) operated(name string) (*endpoint, error) {
+	if e.queue == nil {
+		return nil, errNotNew
+	}
+	if ep := e.endpoint(name); ep != nil {
+		return ep, nil
+	}
+	return nil, fmt.Errorf("webhook: endpoint %q: %w", name, ErrEndpointNotFound)
+}
+
 // pausedRecheck is how often a paused endpoint's deliveries look again:
 // ResumeEndpoint takes effect within it.
 const pausedRecheck = time.Second
@@ -414,14 +427,11 @@ func (e *Emitter) ResumeEndpoint(ctx context.Context, name string) error {
 }
 
 func (e *Emitter) setPaused(name string, paused bool) error {
-	if e.queue == nil {
-		return errNotNew
-	}
 	e.epMu.Lock() // so that a concurrent update does not lose it
 	defer e.epMu.Unlock()
-	ep := e.endpoint(name)
-	if ep == nil {
-		return fmt.Errorf("webhook: endpoint %q: %w", name, ErrEndpointNotFound)
+	ep, err := e.operated(name)
+	if err != nil {
+		return err
 	}
 	if ep.paused.Swap(paused) != paused {
 		verb := "resumed"
@@ -439,12 +449,9 @@ func (e *Emitter) setPaused(name string, paused bool) error {
 // the circuit was open. An error wraps ErrEndpointNotFound when there is
 // no such endpoint.
 func (e *Emitter) ResetCircuit(ctx context.Context, name string) error {
-	if e.queue == nil {
-		return errNotNew
-	}
-	ep := e.endpoint(name)
-	if ep == nil {
-		return fmt.Errorf("webhook: endpoint %q: %w", name, ErrEndpointNotFound)
+	ep, err := e.operated(name)
+	if err != nil {
+		return err
 	}
 	if ep.reset() {
 		e.circuitChanged(name, CircuitClosed, nil)
