@@ -8,6 +8,7 @@
 //	go tool pprof -top -cum /tmp/bench lib.prof   # where the library's CPU goes
 //	/tmp/bench -sides library -conc 32 -memprofile mem.prof -mutexprofile mutex.prof
 //	go tool pprof -sample_index alloc_space -top /tmp/bench mem.prof
+//	/tmp/bench -sides signed -conc 32 -receiver-cpuprofile recv.prof   # the receiver's CPU
 //	go test ./bench               # the core on 300 deliveries: every request arrives, verified
 //
 // The default run takes about a minute on 2 cores at ~20,000 deliveries/s
@@ -39,7 +40,8 @@
 // rotates by one each repetition, so that drift in the machine's load
 // falls on each alike), each warmed first with -warm deliveries. For each
 // run: deliveries/s from the first send to the receiver's n-th receipt;
-// this process's CPU time (getrusage, user + system) per delivery; heap
+// this process's CPU time (getrusage, user + system) per delivery, and the
+// receiver's, from the start of the run to its n-th receipt; heap
 // allocations and bytes per delivery (runtime.MemStats Mallocs and
 // TotalAlloc). CPU and allocations run until the sender has finished with
 // the last response (for the library: its queue empty, no attempt in
@@ -93,6 +95,7 @@ type config struct {
 	out          io.Writer // tables
 	progress     io.Writer // a line per run
 	cpuprofile   io.Writer // if not nil, a CPU profile of the runs (not of building the workload)
+	recvprofile  string    // if not empty, the file the receiver writes its CPU profile to
 	memprofile   io.Writer // if not nil, the allocations of the runs (pprof's alloc_space and alloc_objects)
 	mutexprofile io.Writer // if not nil, the contention on mutexes during the runs
 }
@@ -129,6 +132,7 @@ func benchMain(args []string) error {
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the runs (warm-ups included) to this file")
 	memprofile := fs.String("memprofile", "", "write the runs' allocations (warm-ups included) to this file")
 	mutexprofile := fs.String("mutexprofile", "", "write the runs' mutex contention (warm-ups included) to this file")
+	recvprofile := fs.String("receiver-cpuprofile", "", "write a CPU profile of the receiver process (its whole life) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -138,7 +142,7 @@ func benchMain(args []string) error {
 	if *quick {
 		*n, *reps = 2000, 1
 	}
-	cfg := config{n: *n, reps: *reps, warm: *warmN, body: *body, out: os.Stdout, progress: os.Stderr}
+	cfg := config{n: *n, reps: *reps, warm: *warmN, body: *body, out: os.Stdout, progress: os.Stderr, recvprofile: *recvprofile}
 	var err error
 	if cfg.conc, err = parseConc(*concList); err != nil {
 		return err
@@ -204,7 +208,7 @@ func parseSides(s string) ([]string, error) {
 // measures every concurrency and prints a table for each as it ends,
 // then a summary.
 func run(ctx context.Context, cfg config) ([]result, error) {
-	r, err := startReceiver(cfg.exe)
+	r, err := startReceiver(cfg.exe, cfg.recvprofile)
 	if err != nil {
 		return nil, err
 	}
@@ -320,8 +324,8 @@ func runConc(ctx context.Context, cfg config, r *receiver, w *benchsend.Workload
 				return res, fmt.Errorf("%s: %w", side, err)
 			}
 			res.samples[side] = append(res.samples[side], s)
-			fmt.Fprintf(cfg.progress, "concurrency %d, rep %d/%d, %-7s %8.0f deliveries/s %6.1f CPU µs %6.1f allocs %5.2f KB per delivery\n",
-				conc, rep+1, cfg.reps, side, s.rate, s.cpuUs, s.allocs, s.kb)
+			fmt.Fprintf(cfg.progress, "concurrency %d, rep %d/%d, %-7s %8.0f deliveries/s %6.1f CPU µs (receiver %5.1f) %6.1f allocs %5.2f KB per delivery\n",
+				conc, rep+1, cfg.reps, side, s.rate, s.cpuUs, s.recvUs, s.allocs, s.kb)
 		}
 	}
 	return res, nil
@@ -329,7 +333,7 @@ func runConc(ctx context.Context, cfg config, r *receiver, w *benchsend.Workload
 
 // figures are the medians of one sender's samples at one concurrency.
 type figures struct {
-	rate, ratio, cpuUs, allocs, kb float64 // ratio: 0 without raw
+	rate, ratio, cpuUs, recvUs, allocs, kb float64 // ratio: 0 without raw
 }
 
 func (r result) figures(side string) figures {
@@ -344,6 +348,7 @@ func (r result) figures(side string) figures {
 	f := figures{
 		rate:   pick(func(s sample) float64 { return s.rate }),
 		cpuUs:  pick(func(s sample) float64 { return s.cpuUs }),
+		recvUs: pick(func(s sample) float64 { return s.recvUs }),
 		allocs: pick(func(s sample) float64 { return s.allocs }),
 		kb:     pick(func(s sample) float64 { return s.kb }),
 	}
@@ -367,11 +372,11 @@ func (r result) ratio(side, base string) float64 {
 
 func printConc(w io.Writer, sides []string, r result) {
 	fmt.Fprintf(w, "### concurrency %d (medians of %d)\n\n", r.conc, len(r.samples[sides[0]]))
-	fmt.Fprintln(w, "| sender | deliveries/s | ÷ raw | sender CPU µs/delivery | allocs/delivery | KB/delivery |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| sender | deliveries/s | ÷ raw | sender CPU µs/delivery | receiver CPU µs/delivery | allocs/delivery | KB/delivery |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
 	for _, side := range sides {
 		f := r.figures(side)
-		fmt.Fprintf(w, "| %s | %s | %s | %.1f | %.0f | %.2f |\n", side, thousands(f.rate), ratio(f.ratio), f.cpuUs, f.allocs, f.kb)
+		fmt.Fprintf(w, "| %s | %s | %s | %.1f | %.1f | %.0f | %.2f |\n", side, thousands(f.rate), ratio(f.ratio), f.cpuUs, f.recvUs, f.allocs, f.kb)
 	}
 	fmt.Fprintln(w)
 }
@@ -396,7 +401,7 @@ func printSummary(w io.Writer, sides []string, results []result) {
 		head = append(head, "library ÷ signed")
 	}
 	names := strings.Join(sides, " / ")
-	head = append(head, "CPU µs ("+names+")", "allocs ("+names+")", "KB ("+names+")")
+	head = append(head, "CPU µs ("+names+")", "receiver CPU µs", "allocs ("+names+")", "KB ("+names+")")
 	fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(head, " | "), strings.Repeat("---:|", len(head)))
 	for _, r := range results {
 		row := []string{strconv.Itoa(r.conc)}
@@ -422,6 +427,7 @@ func printSummary(w io.Writer, sides []string, results []result) {
 		}
 		row = append(row,
 			join(func(f figures) string { return strconv.FormatFloat(f.cpuUs, 'f', 1, 64) }),
+			join(func(f figures) string { return strconv.FormatFloat(f.recvUs, 'f', 1, 64) }),
 			join(func(f figures) string { return strconv.FormatFloat(f.allocs, 'f', 0, 64) }),
 			join(func(f figures) string { return strconv.FormatFloat(f.kb, 'f', 1, 64) }))
 		fmt.Fprintf(w, "| %s |\n", strings.Join(row, " | "))

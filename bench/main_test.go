@@ -59,11 +59,14 @@ func TestRun(t *testing.T) {
 			if side == sideRaw {
 				want = receipts{Target: n, Count: n, Unsigned: n}
 			}
-			rec.LastNs = 0
+			if cpuTime() > 0 && rec.CPUNs <= 0 {
+				t.Errorf("%s: receiver CPU %d ns, want it measured", side, rec.CPUNs)
+			}
+			rec.LastNs, rec.CPUNs = 0, 0
 			if rec != want {
 				t.Errorf("%s: receipts %+v, want %+v", side, rec, want)
 			}
-			if s.rate <= 0 || s.allocs <= 0 || s.kb <= 0 {
+			if s.rate <= 0 || s.allocs <= 0 || s.kb <= 0 || s.recvUs < 0 {
 				t.Errorf("%s: sample %+v: want positive figures", side, s)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 type sample struct {
 	rate   float64 // deliveries/s, first send to the last receipt
 	cpuUs  float64 // this process's CPU µs (user + system) per delivery
+	recvUs float64 // the receiver process's CPU µs per delivery
 	allocs float64 // heap allocations per delivery
 	kb     float64 // KB allocated per delivery
 	recv   receipts
@@ -47,6 +48,7 @@ func measure(r *receiver, n int, send, settle func() error) (sample, error) {
 	return sample{
 		rate:   float64(n) / time.Duration(res.LastNs-t0.UnixNano()).Seconds(),
 		cpuUs:  float64((c1 - c0).Nanoseconds()) / 1e3 / float64(n),
+		recvUs: float64(res.CPUNs) / 1e3 / float64(n),
 		allocs: float64(m1.Mallocs-m0.Mallocs) / float64(n),
 		kb:     float64(m1.TotalAlloc-m0.TotalAlloc) / 1024 / float64(n),
 		recv:   res,

@@ -16,7 +16,8 @@ package main
 //	                     post and only counted.
 //	GET  /start?n=N      forget the counts; the next N deliveries are a run
 //	GET  /wait?timeout=D wait up to D for the run's N-th delivery, then
-//	                     answer the counts as JSON (receipts)
+//	                     answer the counts, and the receiver's CPU time
+//	                     from /start to the N-th delivery, as JSON (receipts)
 
 import (
 	"bufio"
@@ -29,6 +30,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +47,10 @@ const receiverArg = "-receiver"
 // the receiver verifies with.
 const secret = "whsec_bench_shared_secret"
 
+// profileEnv names, for the receiver process, the file to write its CPU
+// profile to (the parent's -receiver-cpuprofile).
+const profileEnv = "WEBHOOK_BENCH_RECEIVER_CPUPROFILE"
+
 // isReceiver reports whether args (os.Args) ask for the receiver.
 func isReceiver(args []string) bool { return len(args) == 2 && args[1] == receiverArg }
 
@@ -56,24 +62,37 @@ type receipts struct {
 	Rejected int64 `json:"rejected"` // signed, and webhook.Verify refused them
 	Unsigned int64 `json:"unsigned"` // without a signature header (raw)
 	LastNs   int64 `json:"last_ns"`  // wall time of the N-th receipt (0: not reached)
+	CPUNs    int64 `json:"cpu_ns"`   // the receiver's CPU time from /start to the N-th receipt
 }
 
 // recvRun is the receiver's state for the current run.
 type recvRun struct {
 	target                              int64
+	cpu0                                time.Duration // cpuTime at /start
 	count, verified, rejected, unsigned atomic.Int64
-	last                                atomic.Int64
+	last, cpu                           atomic.Int64
 	done                                chan struct{}
 }
 
 func (r *recvRun) receipts() receipts {
 	return receipts{Target: r.target, Count: r.count.Load(), Verified: r.verified.Load(),
-		Rejected: r.rejected.Load(), Unsigned: r.unsigned.Load(), LastNs: r.last.Load()}
+		Rejected: r.rejected.Load(), Unsigned: r.unsigned.Load(), LastNs: r.last.Load(), CPUNs: r.cpu.Load()}
 }
 
 // serveReceiver is the receiver process's main: it serves on 127.0.0.1:0
 // until in ends, having written its address to out.
 func serveReceiver(in io.Reader, out io.Writer) error {
+	if name := os.Getenv(profileEnv); name != "" {
+		f, err := os.Create(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var cur atomic.Pointer[recvRun]
 	cur.Store(&recvRun{done: make(chan struct{})})
 	bufs := sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -100,6 +119,7 @@ func serveReceiver(in io.Reader, out io.Writer) error {
 		}
 		if run.count.Add(1) == run.target {
 			run.last.Store(time.Now().UnixNano())
+			run.cpu.Store(int64(cpuTime() - run.cpu0))
 			close(run.done)
 		}
 		w.WriteHeader(status)
@@ -110,7 +130,7 @@ func serveReceiver(in io.Reader, out io.Writer) error {
 			http.Error(w, "n: want a positive integer", http.StatusBadRequest)
 			return
 		}
-		cur.Store(&recvRun{target: n, done: make(chan struct{})})
+		cur.Store(&recvRun{target: n, cpu0: cpuTime(), done: make(chan struct{})})
 	})
 	mux.HandleFunc("GET /wait", func(w http.ResponseWriter, r *http.Request) {
 		d, err := time.ParseDuration(r.URL.Query().Get("timeout"))
@@ -149,9 +169,13 @@ type receiver struct {
 }
 
 // startReceiver starts exe (this program, or the test binary) with the
-// argument -receiver and reads its address.
-func startReceiver(exe string) (*receiver, error) {
+// argument -receiver and reads its address. With a profile file name, the
+// receiver writes its CPU profile there when it stops.
+func startReceiver(exe, profile string) (*receiver, error) {
 	cmd := exec.Command(exe, receiverArg)
+	if profile != "" {
+		cmd.Env = append(os.Environ(), profileEnv+"="+profile)
+	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
