@@ -47,8 +47,12 @@ type sent struct {
 // the outcome. ctx is the attempt's context from outside; the endpoint's
 // Timeout is set here, so that the two can be told apart.
 func (e *Emitter) send(ctx context.Context, ep *endpoint, d *Delivery, at time.Time) sent {
-	actx, cancel := context.WithTimeout(ctx, ep.timeout)
-	defer cancel()
+	actx, reused, cancel := attemptContext(ctx, ep)
+	if reused != nil {
+		defer reused.stop()
+	} else {
+		defer cancel()
+	}
 	// Room for the fixed headers, the three of the signature and an
 	// OAuth2 Authorization.
 	h := make(http.Header, len(ep.fixed)+4)
@@ -183,13 +187,13 @@ func failedBeforeAnswer(ctx, actx context.Context, ep *endpoint, err error) sent
 	case ctx.Err() != nil:
 		return sent{err: fmt.Errorf("interrupted: %w", context.Cause(ctx)), interrupted: true}
 	case errors.Is(err, ErrToken):
-		if actx.Err() == context.DeadlineExceeded {
+		if timedOut(actx) {
 			err = fmt.Errorf("%w: timeout after %s: %w", ErrToken, ep.timeout, context.DeadlineExceeded)
 		}
 		return sent{err: err, retryable: true}
 	case errors.Is(err, ErrBlockedAddress):
 		return sent{err: stripURL(err)}
-	case actx.Err() == context.DeadlineExceeded:
+	case timedOut(actx):
 		return sent{err: fmt.Errorf("timeout after %s: %w", ep.timeout, context.DeadlineExceeded), retryable: true, down: true}
 	}
 	return sent{err: stripURL(err), retryable: true, down: true}

@@ -432,9 +432,12 @@ func (q *MemoryQueue) worker() {
 	defer q.wg.Done()
 	// Each attempt's context (its endpoint's Timeout) is a child of this
 	// worker's own, not of q.ctx: registering with a parent takes the
-	// parent's lock, which every worker would share.
+	// parent's lock, which every worker would share. The worker's
+	// attempts reuse one such context and timer (see attemptDeadlines).
 	ctx, cancel := context.WithCancel(q.ctx)
 	defer cancel()
+	ctx, release := withAttemptDeadlines(ctx)
+	defer release()
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for {
