@@ -206,7 +206,7 @@ type endpoint struct {
 	url           *url.URL          // URL, parsed once: every request shares it, read-only
 	fixed         []fixedHeader     // the headers every request carries: Content-Type, User-Agent, Headers (canonical keys)
 	roundTrip     http.RoundTripper // non-nil: requests skip http.Client (see send)
-	ownTransport  bool              // roundTrip is net/http's Transport: attempts may reuse a worker's context (see attemptContext)
+	reuseContext  bool              // roundTrip is the Transport New made: attempts may reuse a worker's context (see attemptContext)
 	retry         retryPolicy
 	timeout       time.Duration
 	tokens        *tokens               // nil: no OAuth2
@@ -348,7 +348,7 @@ func (e *Emitter) compileEndpoint(ep Endpoint) (*endpoint, []error) {
 		// http.Client would add nothing but its cost: no cookies, no
 		// deadline of its own, no redirects followed.
 		c.roundTrip = e.client.Transport
-		c.ownTransport = isOwnTransport(c.roundTrip)
+		c.reuseContext = e.madeClient
 	}
 	c.fixed = append(c.fixed, fixedHeader{"Content-Type", contentTypeJSON}, fixedHeader{"User-Agent", userAgentValue})
 	for _, k := range slices.Sorted(maps.Keys(headers)) {

@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"net/http"
 	"sync"
 	"time"
 )
@@ -15,10 +14,11 @@ import (
 // context, derived from the worker's, serves attempt after attempt until
 // a timeout cancels it, and one timer is re-armed for each attempt.
 //
-// The context is only handed to net/http's own Transport (see
-// attemptContext), which releases what it derives from it when each
-// request ends; a RoundTripper of the user's might not, and would leave
-// its registrations behind in a context that is never cancelled.
+// The context is only handed to the Transport New made itself (see
+// attemptContext): net/http releases what it derives from a request's
+// context when the request ends, but a RoundTripper of the user's, or a
+// Proxy func or protocol of a Transport the user set up, might register
+// with it and never let go, in a context that is never cancelled.
 type attemptDeadlines struct {
 	parent context.Context // the worker's context, carrying d; the only one d serves
 	timer  *time.Timer     // calls expire; armed while an attempt runs
@@ -42,11 +42,17 @@ func withAttemptDeadlines(ctx context.Context) (context.Context, func()) {
 	return d.parent, d.release
 }
 
-// start returns the context of an attempt that must end within timeout.
-// Each start is followed by one stop, and the attempts are made one at a
-// time.
-func (d *attemptDeadlines) start(timeout time.Duration) context.Context {
+// start returns the context of an attempt that must end within timeout,
+// and true; each such start is followed by one stop. While another
+// attempt uses the context (a Runner of the user's calling Attempt
+// concurrently with the worker's context), it returns false, and the
+// attempt must get a context of its own.
+func (d *attemptDeadlines) start(timeout time.Duration) (context.Context, bool) {
 	d.mu.Lock()
+	if d.busy {
+		d.mu.Unlock()
+		return nil, false
+	}
 	if d.ctx == nil || d.ctx.Err() != nil {
 		d.ctx, d.cancel = context.WithCancelCause(d.parent)
 	}
@@ -54,7 +60,7 @@ func (d *attemptDeadlines) start(timeout time.Duration) context.Context {
 	ctx := d.ctx
 	d.mu.Unlock()
 	d.timer.Reset(timeout)
-	return ctx
+	return ctx, true
 }
 
 // stop ends the attempt start began.
@@ -94,9 +100,11 @@ func (d *attemptDeadlines) release() {
 // for this attempt. Either way the context's cause, once the Timeout has
 // passed, is context.DeadlineExceeded (see timedOut).
 func attemptContext(ctx context.Context, ep *endpoint) (context.Context, *attemptDeadlines, context.CancelFunc) {
-	if ep.ownTransport {
+	if ep.reuseContext {
 		if d, _ := ctx.Value(deadlinesKey{}).(*attemptDeadlines); d != nil && d.parent == ctx {
-			return d.start(ep.timeout), d, nil
+			if actx, ok := d.start(ep.timeout); ok {
+				return actx, d, nil
+			}
 		}
 	}
 	actx, cancel := context.WithTimeout(ctx, ep.timeout)
@@ -107,14 +115,4 @@ func attemptContext(ctx context.Context, ep *endpoint) (context.Context, *attemp
 // endpoint's Timeout passed.
 func timedOut(actx context.Context) bool {
 	return context.Cause(actx) == context.DeadlineExceeded
-}
-
-// isOwnTransport reports whether rt, as an endpoint's requests reach it,
-// is net/http's Transport.
-func isOwnTransport(rt http.RoundTripper) bool {
-	if n, ok := rt.(noCloseIdle); ok {
-		rt = n.RoundTripper
-	}
-	_, ok := rt.(*http.Transport)
-	return ok
 }

@@ -287,22 +287,23 @@ type Failure struct {
 // encoded, it shows its Config (defaults applied) without secrets, as
 // Config does.
 type Emitter struct {
-	cfg       Config
-	eps       atomic.Pointer[endpointSet] // replaced whole on a change: read without a lock
-	epMu      sync.Mutex                  // orders the changes to eps
-	removed   sync.Map                    // names removed at runtime → struct{}: why their deliveries fail
-	store     EndpointStore               // nil: runtime changes stay in this process
-	storeSeen int64                       // the store's last version applied; under epMu
-	queue     Queue                       // nil: not made by New
-	logs      LogStore
-	client    *http.Client    // every endpoint's requests go through it
-	ownTrans  *http.Transport // closed by Close when we made it
-	breaker   breakerPolicy
-	logger    *slog.Logger
-	obs       Observer // nil: none
-	now       func() time.Time
-	clocked   bool     // Config.Now set: now is not time.Now
-	lint      ruleLint // the rules that cannot match, logged once
+	cfg        Config
+	eps        atomic.Pointer[endpointSet] // replaced whole on a change: read without a lock
+	epMu       sync.Mutex                  // orders the changes to eps
+	removed    sync.Map                    // names removed at runtime → struct{}: why their deliveries fail
+	store      EndpointStore               // nil: runtime changes stay in this process
+	storeSeen  int64                       // the store's last version applied; under epMu
+	queue      Queue                       // nil: not made by New
+	logs       LogStore
+	client     *http.Client    // every endpoint's requests go through it
+	ownTrans   *http.Transport // closed by Close when we made it
+	madeClient bool            // Config.HTTPClient was nil: New made the client and its Transport
+	breaker    breakerPolicy
+	logger     *slog.Logger
+	obs        Observer // nil: none
+	now        func() time.Time
+	clocked    bool     // Config.Now set: now is not time.Now
+	lint       ruleLint // the rules that cannot match, logged once
 
 	// life ends when Close is done with the queue: OAuth2 token fetches,
 	// which outlive the attempt that started them, run under it.
@@ -427,6 +428,7 @@ func New(cfg Config) (*Emitter, error) {
 	if base == nil {
 		e.ownTrans = newTransport(cmpOr(cfg.Workers, DefaultWorkers))
 		base = &http.Client{Transport: e.ownTrans}
+		e.madeClient = true
 	}
 	if cfg.SSRFGuard != nil {
 		rt := base.Transport
