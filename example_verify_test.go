@@ -120,3 +120,38 @@ func ExampleVerifier() {
 	// replayed later: too old or too new: webhook: X-Webhook-Timestamp: 1705404600 is 10m30s in the past, tolerance 5m0s: timestamp out of range
 	// no headers: not a signed webhook: webhook: X-Webhook-Signature: header is absent or empty: missing signature
 }
+
+// A handler that verifies every request itself keeps one Verifier from
+// NewVerifier for its life: the secrets are keyed once, not per request.
+// (Receiver.Middleware does the same for the Verifier it is given.)
+func ExampleNewVerifier() {
+	verifier := webhook.NewVerifier("new-secret", "old-secret")
+	hook := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+		if err != nil {
+			http.Error(w, "cannot read body", http.StatusBadRequest)
+			return
+		}
+		if err := verifier.Verify(r.Header, body); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+
+	body := []byte(`{"id":"evt_ghi789def","event":"deleted"}`)
+	for _, secret := range []string{"old-secret", "leaked-secret"} {
+		h, _ := webhook.Sign(webhook.SchemeHMAC, []string{secret}, "evt_ghi789def", time.Now(), body)
+		r := httptest.NewRequest(http.MethodPost, "/hook", bytes.NewReader(body))
+		for k, v := range h {
+			r.Header[k] = v
+		}
+		w := httptest.NewRecorder()
+		hook.ServeHTTP(w, r)
+		fmt.Println(secret, w.Code)
+	}
+
+	// Output:
+	// old-secret 204
+	// leaked-secret 401
+}

@@ -126,8 +126,14 @@ func (rc *Receiver) dedupKey(r *http.Request, body []byte) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// Middleware wraps next with verification and deduplication.
+// Middleware wraps next with verification and deduplication. It keeps
+// the keyed HMAC states of the Verifier's Secrets as they are now (see
+// NewVerifier); Secrets replaced later are keyed at each request.
 func (rc *Receiver) Middleware(next http.Handler) http.Handler {
+	keys := rc.Verifier.keys.forSecrets(rc.Verifier.Secrets)
+	if keys == nil {
+		keys = newVerifierKeys(rc.Verifier.Secrets)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		limit := rc.MaxBodyBytes
 		if limit <= 0 {
@@ -143,7 +149,7 @@ func (rc *Receiver) Middleware(next http.Handler) http.Handler {
 			http.Error(w, "webhook: cannot read body", http.StatusBadRequest)
 			return
 		}
-		if err := rc.Verifier.Verify(r.Header, body); err != nil {
+		if err := rc.Verifier.verify(r.Header, body, keys); err != nil {
 			switch {
 			case errors.Is(err, ErrMalformedSignature), errors.Is(err, ErrSignatureHeaderTooLarge):
 				http.Error(w, err.Error(), http.StatusBadRequest)

@@ -540,13 +540,25 @@ func BenchmarkVerify(b *testing.B) {
 	s := newHMACSigner("benchmark-secret")
 	h := http.Header{}
 	s.setHeaders(h, "evt_01HZX", unix, body)
-	v := Verifier{Secrets: []string{"benchmark-secret"}, Now: func() time.Time { return time.Unix(unix, 0) }}
-	b.ReportAllocs()
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		if err := v.Verify(h, body); err != nil {
-			b.Fatal(err)
-		}
+	now := func() time.Time { return time.Unix(unix, 0) }
+	keyed := NewVerifier("benchmark-secret")
+	keyed.Now = now
+	for _, bc := range []struct {
+		name string
+		v    *Verifier
+	}{
+		{"Verifier", &Verifier{Secrets: []string{"benchmark-secret"}, Now: now}},
+		{"NewVerifier", keyed},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if err := bc.v.Verify(h, body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

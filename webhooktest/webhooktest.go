@@ -144,7 +144,7 @@ type Receiver struct {
 	URL string
 
 	t        TB
-	verifier webhook.Verifier
+	verifier *webhook.Verifier
 	opts     Options
 	srv      *httptest.Server
 
@@ -164,19 +164,16 @@ func NewReceiver(t TB, opts Options) *Receiver {
 	if opts.Secret != "" {
 		secrets = append([]string{opts.Secret}, secrets...)
 	}
+	v := webhook.NewVerifier(secrets...)
+	v.Scheme, v.Tolerance, v.Now = opts.Scheme, opts.Tolerance, opts.Now
 	rec := &Receiver{
-		t: t,
-		verifier: webhook.Verifier{
-			Secrets:   secrets,
-			Scheme:    opts.Scheme,
-			Tolerance: opts.Tolerance,
-			Now:       opts.Now,
-		},
+		t:        t,
+		verifier: v,
 		opts:     opts,
 		attempts: map[string]int{},
 		changed:  make(chan struct{}),
 	}
-	if err := checkVerifier(&rec.verifier); err != nil {
+	if err := checkVerifier(rec.verifier); err != nil {
 		t.Fatalf("webhooktest: NewReceiver: %v", err)
 		return rec
 	}

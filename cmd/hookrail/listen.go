@@ -51,7 +51,8 @@ func runListen(ctx context.Context, e *env, args []string) int {
 	}
 	l := &listener{out: e.stdout, status: *status, scheme: scheme.scheme}
 	if len(secrets) > 0 {
-		l.verifier = &webhook.Verifier{Secrets: secrets, Scheme: scheme.scheme, Tolerance: *tolerance}
+		l.verifier = webhook.NewVerifier(secrets...)
+		l.verifier.Scheme, l.verifier.Tolerance = scheme.scheme, *tolerance
 		if err := checkVerifier(l.verifier); err != nil {
 			return usageError(e, fs, "--secret: %v", err)
 		}
