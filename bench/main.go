@@ -17,8 +17,8 @@
 //
 // A receiver runs in a separate process (this program, re-executed with
 // the hidden argument -receiver; receiver.go) on 127.0.0.1: it answers
-// 204, verifies the signature of every signed request with webhook.Verify
-// and the shared secret, and counts. Four senders, each at concurrency
+// 204, verifies the signature of every signed request with a webhook.Verifier
+// of the shared secret, and counts. Four senders, each at concurrency
 // c, deliver the same n ~1 KB Created events to it:
 //
 //	raw      plain net/http POSTs of bodies built before the run, the

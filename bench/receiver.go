@@ -11,7 +11,7 @@ package main
 //
 //	POST /hook           a delivery: read in full, counted, answered 204.
 //	                     With the signature headers it is checked with
-//	                     webhook.Verify and the shared secret (answered 401
+//	                     a webhook.Verifier of the shared secret (answered 401
 //	                     if it does not verify); without them it is a raw
 //	                     post and only counted.
 //	GET  /start?n=N      forget the counts; the next N deliveries are a run
@@ -58,8 +58,8 @@ func isReceiver(args []string) bool { return len(args) == 2 && args[1] == receiv
 type receipts struct {
 	Target   int64 `json:"target"`   // N of /start
 	Count    int64 `json:"count"`    // deliveries received, all kinds
-	Verified int64 `json:"verified"` // signed, and webhook.Verify accepted them
-	Rejected int64 `json:"rejected"` // signed, and webhook.Verify refused them
+	Verified int64 `json:"verified"` // signed, and the Verifier accepted them
+	Rejected int64 `json:"rejected"` // signed, and the Verifier refused them
 	Unsigned int64 `json:"unsigned"` // without a signature header (raw)
 	LastNs   int64 `json:"last_ns"`  // wall time of the N-th receipt (0: not reached)
 	CPUNs    int64 `json:"cpu_ns"`   // the receiver's CPU time from /start to the N-th receipt
@@ -96,6 +96,7 @@ func serveReceiver(in io.Reader, out io.Writer) error {
 	var cur atomic.Pointer[recvRun]
 	cur.Store(&recvRun{done: make(chan struct{})})
 	bufs := sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	verifier := webhook.NewVerifier(secret) // as a receiver keeps one: keyed once
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /hook", func(w http.ResponseWriter, r *http.Request) {
@@ -111,7 +112,7 @@ func serveReceiver(in io.Reader, out io.Writer) error {
 		switch {
 		case r.Header.Get(webhook.HeaderSignature) == "":
 			run.unsigned.Add(1)
-		case webhook.Verify(secret, r.Header, buf.Bytes()) == nil:
+		case verifier.Verify(r.Header, buf.Bytes()) == nil:
 			run.verified.Add(1)
 		default:
 			run.rejected.Add(1)
