@@ -140,8 +140,12 @@ func ExampleNewVerifier() {
 	})
 
 	body := []byte(`{"id":"evt_ghi789def","event":"deleted"}`)
-	for _, secret := range []string{"old-secret", "leaked-secret"} {
-		h, _ := webhook.Sign(webhook.SchemeHMAC, []string{secret}, "evt_ghi789def", time.Now(), body)
+	for _, secret := range []string{"old-secret", "unknown-secret"} {
+		h, err := webhook.Sign(webhook.SchemeHMAC, []string{secret}, "evt_ghi789def", time.Now(), body)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
 		r := httptest.NewRequest(http.MethodPost, "/hook", bytes.NewReader(body))
 		for k, v := range h {
 			r.Header[k] = v
@@ -153,5 +157,5 @@ func ExampleNewVerifier() {
 
 	// Output:
 	// old-secret 204
-	// leaked-secret 401
+	// unknown-secret 401
 }

@@ -127,11 +127,12 @@ func (rc *Receiver) dedupKey(r *http.Request, body []byte) string {
 }
 
 // Middleware wraps next with verification and deduplication. It keeps
-// the keyed HMAC states of the Verifier's Secrets as they are now (see
-// NewVerifier); Secrets replaced later are keyed at each request.
+// the keyed HMAC states of the Verifier's Secrets as they are when it is
+// called (see NewVerifier). The Receiver's fields must not change while
+// requests are served.
 func (rc *Receiver) Middleware(next http.Handler) http.Handler {
 	keys := rc.Verifier.keys.forSecrets(rc.Verifier.Secrets)
-	if keys == nil {
+	if keys == nil && rc.Verifier.Scheme != SchemeStandard {
 		keys = newVerifierKeys(rc.Verifier.Secrets)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

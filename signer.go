@@ -167,10 +167,13 @@ type Verifier struct {
 // NewVerifier returns a Verifier of the secrets (Rail Django's HMAC
 // scheme, DefaultTolerance, time.Now) that keeps each secret's keyed HMAC
 // state from one request to the next: a request then costs its HMAC and
-// no key setup (about half of Verify's time for a 1 KB body, and most of
-// its allocations). Set Tolerance, Now or Scheme on it before sharing it.
-// Secrets may still be replaced between requests; the states kept are
-// then unused, and each request keys its HMAC afresh, as Verify does.
+// no key setup (for a 1 KB body, about a third less time than a Verifier
+// literal, and no allocation). Set Tolerance, Now or Scheme on it before
+// sharing it; with SchemeStandard nothing is kept. Replacing Secrets
+// later, while no request is being verified, is allowed: the states kept
+// are then unused, and each request keys its HMAC afresh. To rotate
+// secrets on a live receiver, swap in a new Verifier instead (through an
+// atomic.Pointer, say).
 func NewVerifier(secrets ...string) *Verifier {
 	return &Verifier{Secrets: secrets, keys: newVerifierKeys(secrets)}
 }
@@ -226,12 +229,13 @@ func (v *Verifier) verify(header http.Header, body []byte, keys *verifierKeys) e
 	default:
 		return fmt.Errorf("webhook: Verifier scheme %q unknown", v.Scheme)
 	}
-	if len(v.Secrets) == 0 {
+	secrets := v.Secrets // read once: the keys below must match what is used
+	if len(secrets) == 0 {
 		return errors.New("webhook: Verifier has no secrets")
 	}
-	for i, s := range v.Secrets {
+	for i, s := range secrets {
 		if s == "" {
-			return fmt.Errorf("webhook: Verifier secret %d of %d is empty", i+1, len(v.Secrets))
+			return fmt.Errorf("webhook: Verifier secret %d of %d is empty", i+1, len(secrets))
 		}
 	}
 
@@ -287,15 +291,19 @@ func (v *Verifier) verify(header http.Header, body []byte, keys *verifierKeys) e
 	// in constant time.
 	var pbuf [24]byte // a unix time and '.'
 	prefix := append(append(pbuf[:0], ts...), '.')
-	keys = keys.forSecrets(v.Secrets)
-	for k, secret := range v.Secrets {
+	keys = keys.forSecrets(secrets)
+	var heapPrefix []byte // without keys: a copy of prefix, so that pbuf stays on the stack
+	if keys == nil {
+		heapPrefix = append([]byte(nil), prefix...)
+	}
+	for k, secret := range secrets {
 		v.hashed()
 		var expected [sha256.Size]byte
 		if keys != nil {
 			expected = macSum(&keys.macs.pools[k], prefix, body)
 		} else {
 			mac := hmac.New(sha256.New, []byte(secret))
-			mac.Write(append([]byte(nil), prefix...)) // a copy: pbuf stays on the stack
+			mac.Write(heapPrefix)
 			mac.Write(body)
 			copy(expected[:], mac.Sum(nil)) // not into expected: it would escape
 		}
