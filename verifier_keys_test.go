@@ -66,20 +66,8 @@ func TestNewVerifier(t *testing.T) {
 			v.Secrets = []string{"s2", "s1"}
 			return v
 		}, "s2", "", nil},
-		{"edited in place: the new secret", func() *webhook.Verifier {
-			secrets := []string{"s1", "s2"}
-			v := webhook.NewVerifier(secrets...)
-			secrets[1] = "s3"
-			v.Secrets = secrets
-			return v
-		}, "s3", "", nil},
-		{"edited in place: the old secret", func() *webhook.Verifier {
-			secrets := []string{"s1", "s2"}
-			v := webhook.NewVerifier(secrets...)
-			secrets[1] = "s3"
-			v.Secrets = secrets
-			return v
-		}, "s2", "", webhook.ErrInvalidSignature},
+		{"edited in place: the new secret", editedInPlace, "s3", "", nil},
+		{"edited in place: the old secret", editedInPlace, "s2", "", webhook.ErrInvalidSignature},
 		{"a copy given another secret", func() *webhook.Verifier {
 			c := *webhook.NewVerifier("s1")
 			c.Secrets = []string{"s2"}
@@ -114,6 +102,16 @@ func TestNewVerifier(t *testing.T) {
 			assert.ErrorIs(t, keyed.Verify(h, altered), webhook.ErrInvalidSignature, "an altered body")
 		})
 	}
+}
+
+// editedInPlace is a NewVerifier of s1 and s2 whose second secret was
+// then changed to s3 in the slice it was given.
+func editedInPlace() *webhook.Verifier {
+	secrets := []string{"s1", "s2"}
+	v := webhook.NewVerifier(secrets...)
+	secrets[1] = "s3"
+	v.Secrets = secrets
+	return v
 }
 
 // TestNewVerifierAllocations: verifying with the kept states allocates
