@@ -47,9 +47,11 @@ type sent struct {
 // the outcome. ctx is the attempt's context from outside; the endpoint's
 // Timeout is set here, so that the two can be told apart.
 func (e *Emitter) send(ctx context.Context, ep *endpoint, d *Delivery, at time.Time) sent {
-	actx, reused, cancel := attemptContext(ctx, ep)
+	actx, reused, cancel := attemptContext(ctx, ep, d.Body)
+	var getBody func() (io.ReadCloser, error) // nil: newRequest makes one
 	if reused != nil {
 		defer reused.stop()
+		getBody = reused.getBody
 	} else {
 		defer cancel()
 	}
@@ -65,7 +67,7 @@ func (e *Emitter) send(ctx context.Context, ep *endpoint, d *Delivery, at time.T
 		resp, err = e.sendOAuth(actx, ep, d, h)
 	} else {
 		ep.sign(h, d, at)
-		resp, err = ep.do(newRequest(actx, ep, d.Body, h))
+		resp, err = ep.do(newRequest(actx, ep, d.Body, h, getBody))
 	}
 	if err != nil {
 		if resp != nil {
@@ -130,17 +132,19 @@ func (e *Emitter) sendOAuth(actx context.Context, ep *endpoint, d *Delivery, h h
 
 // newRequest returns the POST of body to ep, with header h. The URL was
 // parsed once, at New; the body is read through a bytes.Reader, and can
-// be read again (GetBody) if the transport retries on a connection that
-// closed.
-func newRequest(ctx context.Context, ep *endpoint, body []byte, h http.Header) *http.Request {
+// be read again (getBody, or a func made here when it is nil) if the
+// transport retries on a connection that closed.
+func newRequest(ctx context.Context, ep *endpoint, body []byte, h http.Header, getBody func() (io.ReadCloser, error)) *http.Request {
 	r := http.Request{
 		Method: http.MethodPost, URL: ep.url, Host: ep.url.Host,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: h, Body: http.NoBody,
 	}
 	if len(body) > 0 {
-		r.Body, r.ContentLength = requestBody(body), int64(len(body))
-		r.GetBody = func() (io.ReadCloser, error) { return requestBody(body), nil }
+		r.Body, r.ContentLength, r.GetBody = requestBody(body), int64(len(body)), getBody
+		if getBody == nil {
+			r.GetBody = func() (io.ReadCloser, error) { return requestBody(body), nil }
+		}
 	}
 	return r.WithContext(ctx)
 }

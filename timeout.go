@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"io"
 	"sync"
 	"time"
 )
@@ -12,7 +13,10 @@ import (
 // channel and, once net/http's Transport derives its request context from
 // it, a map of children: ten allocations and 850 bytes. Here one
 // context, derived from the worker's, serves attempt after attempt until
-// a timeout cancels it, and one timer is re-armed for each attempt.
+// a timeout cancels it, and one timer is re-armed for each attempt. The
+// request's GetBody func is made once too, for the body of the attempt
+// running: net/http calls it only inside RoundTrip, on the worker's
+// goroutine.
 //
 // The context is only handed to the Transport New made itself (see
 // attemptContext): net/http releases what it derives from a request's
@@ -20,8 +24,10 @@ import (
 // Proxy func or protocol of a Transport the user set up, might register
 // with it and never let go, in a context that is never cancelled.
 type attemptDeadlines struct {
-	parent context.Context // the worker's context, carrying d; the only one d serves
-	timer  *time.Timer     // calls expire; armed while an attempt runs
+	parent  context.Context               // the worker's context, carrying d; the only one d serves
+	timer   *time.Timer                   // calls expire; armed while an attempt runs
+	body    []byte                        // the running attempt's body
+	getBody func() (io.ReadCloser, error) // a new reader of body: the request's GetBody
 
 	mu     sync.Mutex
 	ctx    context.Context // derived from parent; replaced once cancelled
@@ -39,15 +45,17 @@ func withAttemptDeadlines(ctx context.Context) (context.Context, func()) {
 	d.parent = context.WithValue(ctx, deadlinesKey{}, d)
 	d.timer = time.AfterFunc(time.Hour, d.expire)
 	d.timer.Stop()
+	d.getBody = func() (io.ReadCloser, error) { return requestBody(d.body), nil }
 	return d.parent, d.release
 }
 
-// start returns the context of an attempt that must end within timeout,
-// and true; each such start is followed by one stop. While another
-// attempt uses the context (a Runner of the user's calling Attempt
-// concurrently with the worker's context), it returns false, and the
-// attempt must get a context of its own.
-func (d *attemptDeadlines) start(timeout time.Duration) (context.Context, bool) {
+// start returns the context of an attempt of body that must end within
+// timeout, and true; each such start is followed by one stop, and
+// d.getBody reads body until then. While another attempt uses the context
+// (a Runner of the user's calling Attempt concurrently with the worker's
+// context), it returns false, and the attempt must get a context and a
+// GetBody of its own.
+func (d *attemptDeadlines) start(timeout time.Duration, body []byte) (context.Context, bool) {
 	d.mu.Lock()
 	if d.busy {
 		d.mu.Unlock()
@@ -56,7 +64,7 @@ func (d *attemptDeadlines) start(timeout time.Duration) (context.Context, bool) 
 	if d.ctx == nil || d.ctx.Err() != nil {
 		d.ctx, d.cancel = context.WithCancelCause(d.parent)
 	}
-	d.busy, d.until = true, time.Now().Add(timeout)
+	d.busy, d.until, d.body = true, time.Now().Add(timeout), body
 	ctx := d.ctx
 	d.mu.Unlock()
 	d.timer.Reset(timeout)
@@ -67,7 +75,7 @@ func (d *attemptDeadlines) start(timeout time.Duration) (context.Context, bool) 
 func (d *attemptDeadlines) stop() {
 	d.timer.Stop()
 	d.mu.Lock()
-	d.busy = false
+	d.busy, d.body = false, nil
 	d.mu.Unlock()
 }
 
@@ -94,15 +102,16 @@ func (d *attemptDeadlines) release() {
 	}
 }
 
-// attemptContext returns the context of an attempt to ep under ctx,
-// ending after ep's Timeout, and what ends it: the reused deadlines of the
-// worker whose context ctx is, or else the cancel func of a context made
-// for this attempt. Either way the context's cause, once the Timeout has
-// passed, is context.DeadlineExceeded (see timedOut).
-func attemptContext(ctx context.Context, ep *endpoint) (context.Context, *attemptDeadlines, context.CancelFunc) {
+// attemptContext returns the context of an attempt of body to ep under
+// ctx, ending after ep's Timeout, and what ends it: the reused deadlines
+// of the worker whose context ctx is (whose getBody then reads body), or
+// else the cancel func of a context made for this attempt. Either way the
+// context's cause, once the Timeout has passed, is
+// context.DeadlineExceeded (see timedOut).
+func attemptContext(ctx context.Context, ep *endpoint, body []byte) (context.Context, *attemptDeadlines, context.CancelFunc) {
 	if ep.reuseContext {
 		if d, _ := ctx.Value(deadlinesKey{}).(*attemptDeadlines); d != nil && d.parent == ctx {
-			if actx, ok := d.start(ep.timeout); ok {
+			if actx, ok := d.start(ep.timeout, body); ok {
 				return actx, d, nil
 			}
 		}

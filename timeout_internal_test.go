@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -31,26 +32,46 @@ func TestAttemptDeadlines(t *testing.T) {
 	require.NotNil(t, d)
 	start := func(timeout time.Duration) context.Context {
 		t.Helper()
-		ctx, ok := d.start(timeout)
+		ctx, ok := d.start(timeout, nil)
 		require.True(t, ok, "start with no attempt running")
 		return ctx
 	}
 
 	// Attempts within their timeout: one context, nothing allocated.
 	first := start(time.Hour)
-	_, ok := d.start(time.Hour)
+	_, ok := d.start(time.Hour, nil)
 	assert.False(t, ok, "a second attempt while one runs shares its context")
 	d.stop()
 	second := start(time.Hour)
 	d.stop()
 	assert.True(t, first == second, "a context that did not time out is reused")
 	allocs := testing.AllocsPerRun(100, func() {
-		if ctx, ok := d.start(time.Hour); !ok || ctx.Err() != nil {
+		if ctx, ok := d.start(time.Hour, nil); !ok || ctx.Err() != nil {
 			panic("no live context")
 		}
 		d.stop()
 	})
 	assert.Zero(t, allocs, "allocations per attempt")
+
+	// The request's GetBody, made once, reads the running attempt's body;
+	// newRequest uses it, and makes one of its own without it.
+	read := func(get func() (io.ReadCloser, error)) string {
+		t.Helper()
+		rc, err := get()
+		require.NoError(t, err)
+		got, err := io.ReadAll(rc)
+		require.NoError(t, err)
+		return string(got)
+	}
+	to := &endpoint{url: &url.URL{Scheme: "http", Host: "receiver.test"}}
+	for _, body := range []string{"first body", "second"} {
+		ctx, ok := d.start(time.Hour, []byte(body))
+		require.True(t, ok)
+		assert.Equal(t, body, read(d.getBody))
+		assert.Equal(t, body, read(newRequest(ctx, to, []byte(body), http.Header{}, d.getBody).GetBody))
+		d.stop()
+	}
+	assert.Equal(t, "own", read(newRequest(context.Background(), to, []byte("own"), http.Header{}, nil).GetBody))
 
 	// A timer firing after its attempt, while the next runs.
 	ctx := start(time.Hour)
@@ -111,7 +132,7 @@ func TestAttemptContextReuse(t *testing.T) {
 		{"a context derived from the worker's", derived, own, false},
 		{"no worker", context.Background(), own, false},
 	} {
-		actx, reused, cancel := attemptContext(tc.ctx, tc.ep)
+		actx, reused, cancel := attemptContext(tc.ctx, tc.ep, nil)
 		if tc.reuse {
 			assert.NotNil(t, reused, tc.name)
 			assert.Nil(t, cancel, tc.name)
