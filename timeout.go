@@ -11,7 +11,8 @@ import (
 // endpoint's Timeout without a new context and timer for each. An
 // attempt's own context.WithTimeout costs a context, a timer, a Done
 // channel and, once net/http's Transport derives its request context from
-// it, a map of children: ten allocations and 850 bytes. Here one
+// it, a map of children: seven allocations and 640 bytes more than a
+// request under a context that is never cancelled. Here one
 // context, derived from the worker's, serves attempt after attempt until
 // a timeout cancels it, and one timer is re-armed for each attempt. The
 // request's GetBody func is made once too, for the body of the attempt
@@ -26,7 +27,7 @@ import (
 type attemptDeadlines struct {
 	parent  context.Context               // the worker's context, carrying d; the only one d serves
 	timer   *time.Timer                   // calls expire; armed while an attempt runs
-	body    []byte                        // the running attempt's body
+	body    []byte                        // the running attempt's body: set by start, read by getBody on the attempt's goroutine
 	getBody func() (io.ReadCloser, error) // a new reader of body: the request's GetBody
 
 	mu     sync.Mutex
