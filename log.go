@@ -97,8 +97,16 @@ type LogQuery struct {
 	Unresolved bool
 }
 
-// match reports whether a log of endpoint ep, event ev, created at t, is
-// in q (but for Status, which the stores check their own way).
+// Matches reports whether q selects l by its endpoint (Endpoint,
+// Endpoints), event id (EventID) and creation time (Since, Until): the
+// exact check for a LogStore whose own selection is coarser. Status is
+// the store's to check its own way; Tenant, Unresolved and Limit are
+// applied by the Emitter and the store's paging.
+func (q LogQuery) Matches(l DeliveryLog) bool {
+	return q.match(l.EndpointName, l.EventID, l.CreatedAt)
+}
+
+// match is Matches for a log of endpoint ep, event ev, created at t.
 func (q *LogQuery) match(ep, ev string, t time.Time) bool {
 	return (q.Endpoint == "" || ep == q.Endpoint) &&
 		(q.Endpoints == nil || slices.Contains(q.Endpoints, ep)) &&

@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+
 	"github.com/hookrail/webhook"
 )
 
@@ -733,5 +735,36 @@ func TestLogsWithAQueueThatReusesDeliveries(t *testing.T) {
 	}
 	if logs[0].ID == logs[1].ID || logs[1].ID == logs[2].ID {
 		t.Errorf("log ids %s %s %s: want three different", logs[0].ID, logs[1].ID, logs[2].ID)
+	}
+}
+
+// TestLogQueryMatches: the exact check a LogStore makes of a log it
+// selected coarsely, by endpoint, event id and creation time; Status is
+// not part of it.
+func TestLogQueryMatches(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	l := webhook.DeliveryLog{EndpointName: "orders", EventID: "evt_1", CreatedAt: at, Status: webhook.StatusFailed}
+	for _, tc := range []struct {
+		name string
+		q    webhook.LogQuery
+		want bool
+	}{
+		{"empty", webhook.LogQuery{}, true},
+		{"endpoint", webhook.LogQuery{Endpoint: "orders"}, true},
+		{"another endpoint", webhook.LogQuery{Endpoint: "billing"}, false},
+		{"among endpoints", webhook.LogQuery{Endpoints: []string{"billing", "orders"}}, true},
+		{"not among endpoints", webhook.LogQuery{Endpoints: []string{"billing"}}, false},
+		{"no endpoints", webhook.LogQuery{Endpoints: []string{}}, false},
+		{"endpoint not among endpoints", webhook.LogQuery{Endpoint: "orders", Endpoints: []string{"billing"}}, false},
+		{"event", webhook.LogQuery{EventID: "evt_1"}, true},
+		{"another event", webhook.LogQuery{EventID: "evt_2"}, false},
+		{"since, at it", webhook.LogQuery{Since: at}, true},
+		{"since, after it", webhook.LogQuery{Since: at.Add(time.Nanosecond)}, false},
+		{"until, at it", webhook.LogQuery{Until: at}, false},
+		{"until, after it", webhook.LogQuery{Until: at.Add(time.Nanosecond)}, true},
+		{"status is the store's", webhook.LogQuery{Status: webhook.StatusDelivered}, true},
+	} {
+		assert.Equal(t, tc.want, tc.q.Matches(l), tc.name)
 	}
 }

@@ -265,7 +265,7 @@ func (s logStore[TTx]) Query(ctx context.Context, lq webhook.LogQuery) ([]webhoo
 			if err != nil {
 				return nil, err
 			}
-			if (eps == nil || eps[l.EndpointName]) && (lq.EventID == "" || l.EventID == lq.EventID) && created(l, lq) {
+			if lq.Matches(l) {
 				logs = append(logs, l)
 			}
 		}
@@ -328,11 +328,6 @@ func (s logStore[TTx]) createdWhere(p *river.JobListParams, lq webhook.LogQuery)
 		p = p.Where(at+" < "+bound("webhook_until"), river.NamedArgs{"webhook_until": lq.Until.Add(createdMargin)})
 	}
 	return p
-}
-
-// created reports whether l was created within lq's Since and Until.
-func created(l webhook.DeliveryLog, lq webhook.LogQuery) bool {
-	return (lq.Since.IsZero() || !l.CreatedAt.Before(lq.Since)) && (lq.Until.IsZero() || l.CreatedAt.Before(lq.Until))
 }
 
 // Get implements webhook.LogStore.
