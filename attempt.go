@@ -113,10 +113,7 @@ func (e *Emitter) attempt(ctx context.Context, d *Delivery) Result {
 // comes next.
 func (e *Emitter) sendAttempt(ctx context.Context, ep *endpoint, d *Delivery, n int, probe bool, tried *AttemptRecord) Result {
 	t0 := time.Now()
-	at := t0
-	if e.clocked {
-		at = e.now()
-	}
+	at := e.timeAt(t0)
 	s := e.send(ctx, ep, d, at)
 	*tried = AttemptRecord{Attempt: n, At: at.UTC(), Duration: time.Since(t0), StatusCode: s.status}
 	if s.interrupted {

@@ -114,11 +114,7 @@ func (e *Emitter) prepare(ctx context.Context, ev *Event) (Prepared, error) {
 		return Prepared{}, err
 	}
 	wall := time.Now()
-	now := wall
-	if e.clocked {
-		now = e.now()
-	}
-	now = now.UTC()
+	now := e.timeAt(wall).UTC()
 	id, dlvIDs := e.newIDs(ev.ID, len(targets), wall.UnixNano())
 	snap, err := e.snapshot(ctx, ev, model, id, now)
 	if err != nil {

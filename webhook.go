@@ -302,7 +302,7 @@ type Emitter struct {
 	logger     *slog.Logger
 	obs        Observer // nil: none
 	now        func() time.Time
-	clocked    bool     // Config.Now set: now is not time.Now
+	clocked    bool     // Config.Now set: now is not time.Now (see timeAt)
 	lint       ruleLint // the rules that cannot match, logged once
 
 	// life ends when Close is done with the queue: OAuth2 token fetches,
@@ -525,4 +525,14 @@ func New(cfg Config) (*Emitter, error) {
 		go e.syncLoop(ctx)
 	}
 	return e, nil
+}
+
+// timeAt is the time of an Emit or an attempt whose clock was read as
+// wall: wall itself, so that the clock is read once, unless Config.Now
+// is set, whose time it then is.
+func (e *Emitter) timeAt(wall time.Time) time.Time {
+	if e.clocked {
+		return e.now()
+	}
+	return wall
 }
