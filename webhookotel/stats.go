@@ -3,8 +3,8 @@ package webhookotel
 import (
 	"context"
 	"errors"
-	"go.opentelemetry.io/otel"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/hookrail/webhook"
@@ -37,9 +37,9 @@ var _ webhook.AttachingObserver = (*Observer)(nil)
 // each collection (with the reader's context: a durable queue's Stats
 // asks its database). An Emitter whose Config has the Observer is
 // observed already (see Attach): call it for another StatsSource, and
-// Unregister the registration when it is closed. A Stats error is the collection's error: the reader reports
-// it (otel.Handle, for a periodic reader) and the gauges have no point
-// for that collection.
+// Unregister the registration when it is closed. A Stats error is the
+// collection's error: the reader reports it (otel.Handle, for a periodic
+// reader) and the gauges have no point for that collection.
 //
 // The gauges are keyed by endpoint name only: report one Emitter per
 // Observer, or Emitters whose endpoint names differ.

@@ -126,8 +126,9 @@ func (s *Raw) post(ctx context.Context, body []byte) error {
 func (s *Raw) Close() { s.client.CloseIdleConnections() }
 
 // Signed is raw plus what every webhook sender must add to a body it has
-// already built: at send time, the body is signed with the library's
-// scheme (webhook.Sign) and sent with the library's headers
+// already built: at send time, the body is signed in the library's
+// scheme (as webhook.Sign signs, with one keyed HMAC per goroutine) and
+// sent with the library's headers
 // (Content-Type, User-Agent, and the signature, timestamp and event id),
 // through the same kind of tuned transport. It is the floor under any
 // sender the receiver verifies: the library's extra cost above it is its
