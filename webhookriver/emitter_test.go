@@ -297,6 +297,19 @@ func e2eNewReceiver(t *testing.T, answer func(n int, w http.ResponseWriter, r *h
 	return rc
 }
 
+// e2eSwitchReceiver returns a receiver that answers 200 while healthy
+// is true and down otherwise, and healthy, which starts false.
+func e2eSwitchReceiver(t *testing.T, down int) (rc *e2eReceiver, healthy *atomic.Bool) {
+	healthy = new(atomic.Bool)
+	rc = e2eNewReceiver(t, func(int, http.ResponseWriter, *http.Request) int {
+		if healthy.Load() {
+			return http.StatusOK
+		}
+		return down
+	})
+	return rc, healthy
+}
+
 func (rc *e2eReceiver) serve(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err == nil {
@@ -736,13 +749,7 @@ func TestDurableRedeliverFromAnotherInstance(t *testing.T) {
 
 func e2eTestRedeliver[TTx any](t *testing.T, db *e2eDB[TTx]) {
 	ctx := e2eCtx(t)
-	var healthy atomic.Bool
-	rc := e2eNewReceiver(t, func(int, http.ResponseWriter, *http.Request) int {
-		if healthy.Load() {
-			return http.StatusOK
-		}
-		return http.StatusInternalServerError
-	})
+	rc, healthy := e2eSwitchReceiver(t, http.StatusInternalServerError)
 	ep := e2eEndpoint("orders", rc.URL)
 	ep.Retry = &webhook.RetryConfig{MaxRetries: 0}
 	cfg := webhook.Config{Endpoints: []webhook.Endpoint{ep}}

@@ -616,14 +616,8 @@ func TestLogsSinceUntilAndRedeliveredAs(t *testing.T) {
 
 func epTestLogs[TTx any](t *testing.T, db *e2eDB[TTx]) {
 	ctx := e2eCtx(t)
-	var healthy atomic.Bool
+	rc, healthy := e2eSwitchReceiver(t, http.StatusServiceUnavailable)
 	healthy.Store(true)
-	rc := e2eNewReceiver(t, func(int, http.ResponseWriter, *http.Request) int {
-		if healthy.Load() {
-			return http.StatusOK
-		}
-		return http.StatusServiceUnavailable
-	})
 	// The creation times, within a millisecond of each other (and of the
 	// margins the database's precision needs).
 	base := time.Now().UTC().Truncate(time.Millisecond)

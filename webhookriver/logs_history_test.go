@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -161,13 +160,7 @@ func TestDurableLogsByEventTenantUnresolved(t *testing.T) {
 
 func e2eTestLogsSelect[TTx any](t *testing.T, db *e2eDB[TTx]) {
 	ctx := e2eCtx(t)
-	var up atomic.Bool
-	rc := e2eNewReceiver(t, func(int, http.ResponseWriter, *http.Request) int {
-		if up.Load() {
-			return http.StatusOK
-		}
-		return http.StatusInternalServerError
-	})
+	rc, up := e2eSwitchReceiver(t, http.StatusInternalServerError)
 	eps := []webhook.Endpoint{
 		e2eEndpoint("acme-1", rc.URL),
 		e2eEndpoint("globex-1", rc.URL),
