@@ -205,22 +205,7 @@ func TestMemoryQueueShares(t *testing.T) {
 	}
 
 	// A waiting Enqueue gets in when room frees.
-	waited := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		waited <- q.Enqueue(ctx, []*Delivery{mqtDelivery("a", 4)})
-	}()
-	time.Sleep(20 * time.Millisecond)
-	gate.open()
-	select {
-	case err := <-waited:
-		if err != nil {
-			t.Fatalf("Enqueue waiting for room = %v, want nil once room freed", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Enqueue waiting for room did not return after room freed")
-	}
+	mqtEnqueueWhenFreed(t, q, mqtDelivery("a", 4), gate.open, 10*time.Second)
 	mqtDrain(t, q, "a drained queue")
 }
 
@@ -551,24 +536,33 @@ func TestMemoryQueueWaiterWakesAtFirstFreeSlot(t *testing.T) {
 		st := mqtStats(q)
 		return st.InFlight == 1 && st.Queued == 31
 	})
-	errc := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		errc <- q.Enqueue(ctx, []*Delivery{mqtDelivery("a", 100)})
-	}()
-	time.Sleep(50 * time.Millisecond) // the waiter parks on the full share
-	close(finish)                     // one slot frees
-	select {
-	case err := <-errc:
-		if err != nil {
-			t.Fatalf("waiting Enqueue: %v, want it queued in the freed slot", err)
-		}
-	case <-time.After(4 * time.Second):
-		t.Fatal("waiting Enqueue not woken by the freed slot")
-	}
+	// One slot frees: the waiter parked on the full share gets it.
+	mqtEnqueueWhenFreed(t, q, mqtDelivery("a", 100), func() { close(finish) }, 4*time.Second)
 	// The retries an hour away are given up at once.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
 	_ = q.Close(ctx)
+}
+
+// mqtEnqueueWhenFreed enqueues d from another goroutine, where it waits
+// for room; once that Enqueue has had 50 ms to park, free makes room, and
+// t fails unless the Enqueue then returns nil within the time given.
+func mqtEnqueueWhenFreed(t *testing.T, q *MemoryQueue, d *Delivery, free func(), within time.Duration) {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), within+time.Second)
+		defer cancel()
+		errc <- q.Enqueue(ctx, []*Delivery{d})
+	}()
+	time.Sleep(50 * time.Millisecond) // the waiter parks on the full share
+	free()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("Enqueue waiting for room = %v, want it queued once room freed", err)
+		}
+	case <-time.After(within):
+		t.Fatalf("Enqueue waiting for room not woken within %s of the room freed", within)
+	}
 }
